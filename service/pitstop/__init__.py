@@ -1,0 +1,12 @@
+"""pitstop: raw event logs to point-in-time-correct features, offline and online, on one machine.
+
+The public surface is small on purpose; import from here, not from submodules:
+
+    from pitstop import Settings, PitstopError
+"""
+
+from pitstop.errors import PitstopError
+from pitstop.settings import Settings
+
+__all__ = ["PitstopError", "Settings", "__version__"]
+__version__ = "0.1.0"

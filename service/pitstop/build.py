@@ -1,0 +1,221 @@
+"""``pitstop build``: run the dbt project for a data folder and publish its tables atomically.
+
+dbt writes the external tables (feature tables and the quarantine) into a pending folder; only
+when every model and test passed are they moved into ``<data>/features/`` and
+``<data>/quarantine/``. A failed build therefore leaves the last good tables in place, which is
+what Feast, training jobs and the online store read.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pitstop.errors import BuildError, MissingInputError
+from pitstop.settings import DBT_PROJECT_DIR, Settings
+
+# Folders (under the output root) that dbt's external models write to; see
+# transformations/macros/external_location.sql.
+PUBLISHED_FOLDERS = ("features", "quarantine")
+
+_DBT_ENTRY = "import sys; from dbt.cli.main import cli; sys.exit(cli())"
+
+
+@dataclass(frozen=True)
+class LineCounts:
+    """ARCHITECTURE §2's accounting: raw lines = clean events + duplicates + quarantined."""
+
+    raw_lines: int
+    clean_events: int
+    duplicate_lines: int
+    quarantined_lines: int
+    reasons: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class BuildReport:
+    """What a successful build produced."""
+
+    counts: LineCounts
+    tables: dict[str, int]
+    quarantine_path: Path
+    seconds: float
+
+
+def build(
+    settings: Settings,
+    *,
+    full_refresh: bool = False,
+    echo: Callable[[str], None] | None = print,
+) -> BuildReport:
+    """Run ``dbt build`` for ``settings.data_dir`` and publish the tables it wrote.
+
+    ``echo`` receives dbt's progress lines (``None`` silences them). Raises
+    :class:`MissingInputError` when there are no raw logs and :class:`BuildError` with a one-line
+    reason when dbt fails.
+    """
+    started = time.perf_counter()
+    _require_raw_logs(settings)
+    pending = settings.dbt_pending_dir
+    shutil.rmtree(pending, ignore_errors=True)
+    for folder in PUBLISHED_FOLDERS:
+        (pending / folder).mkdir(parents=True, exist_ok=True)
+        (settings.data_dir / folder).mkdir(parents=True, exist_ok=True)
+
+    args = ["build", "--full-refresh"] if full_refresh else ["build"]
+    _run_dbt(settings, args, output_root=pending, echo=echo)
+
+    published = _publish(settings, pending)
+    _repoint_views(settings, published)
+    counts = read_line_counts(settings)
+    tables = {path.stem: _parquet_rows(path) for path in published if path.parent.name == "features"}
+    return BuildReport(
+        counts=counts,
+        tables=tables,
+        quarantine_path=settings.quarantine_dir / "stg_events__quarantine.parquet",
+        seconds=time.perf_counter() - started,
+    )
+
+
+def dbt_environment(settings: Settings, output_root: Path | None = None) -> dict[str, str]:
+    """The environment a dbt process needs for this data folder (also used by tests)."""
+    env = dict(os.environ)
+    env["PITSTOP_DATA_DIR"] = str(settings.data_dir)
+    env["PITSTOP_OUTPUT_ROOT"] = str(output_root or settings.data_dir)
+    env["DBT_PROFILES_DIR"] = str(DBT_PROJECT_DIR)
+    env["DBT_PROJECT_DIR"] = str(DBT_PROJECT_DIR)
+    env["DBT_TARGET_PATH"] = str(settings.dbt_target_dir)
+    env["DBT_LOG_PATH"] = str(settings.dbt_log_dir)
+    env["DBT_SEND_ANONYMOUS_USAGE_STATS"] = "false"
+    env.setdefault("DBT_USE_COLORS", "false")
+    return env
+
+
+def _require_raw_logs(settings: Settings) -> None:
+    if not any(settings.raw_events_dir.glob("date=*/*.jsonl")):
+        raise MissingInputError(
+            f"no raw logs under {settings.raw_events_dir}; run `pitstop generate` first"
+        )
+
+
+def _run_dbt(
+    settings: Settings,
+    args: list[str],
+    *,
+    output_root: Path,
+    echo: Callable[[str], None] | None,
+) -> None:
+    """Run dbt in a child process (dbt keeps process-wide state; DuckDB one writer per file)."""
+    command = [sys.executable, "-c", _DBT_ENTRY, *args]
+    process = subprocess.Popen(
+        command,
+        cwd=DBT_PROJECT_DIR,
+        env=dbt_environment(settings, output_root),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    assert process.stdout is not None
+    tail: list[str] = []
+    for line in process.stdout:
+        line = line.rstrip("\n")
+        tail = (tail + [line])[-40:]
+        if echo is not None:
+            echo(line)
+    if process.wait() != 0:
+        raise BuildError(f"dbt build failed: {_failure_reason(settings, tail)}")
+
+
+def _failure_reason(settings: Settings, tail: list[str]) -> str:
+    """One line naming what failed, from run_results.json or else dbt's last error line."""
+    results_path = settings.dbt_target_dir / "run_results.json"
+    try:
+        results = json.loads(results_path.read_text())["results"]
+    except (OSError, ValueError, KeyError):
+        results = []
+    for result in results:
+        if result.get("status") in ("error", "fail"):
+            node = result.get("unique_id", "?").split(".", 2)[-1]
+            message = " ".join(str(result.get("message") or result["status"]).split())
+            return f"{node}: {message[:300]}"
+    errors = [line.strip() for line in tail if "rror" in line]
+    return errors[-1][:300] if errors else "see the dbt output above"
+
+
+def _publish(settings: Settings, pending: Path) -> list[Path]:
+    """Move every pending table into place; each file is replaced atomically."""
+    published = []
+    for folder in PUBLISHED_FOLDERS:
+        for source in sorted((pending / folder).glob("*.parquet")):
+            _drop_placeholder_row(source)
+            target = settings.data_dir / folder / source.name
+            os.replace(source, target)
+            published.append(target)
+    return published
+
+
+def _drop_placeholder_row(path: Path) -> None:
+    """dbt-duckdb writes an empty external model as one all-null row; store zero rows instead.
+
+    (Its materialization does this so the view it creates has columns; Parquet keeps the schema
+    of an empty table, and Feast or a reader of the quarantine must not see a phantom row.)
+    """
+    import pyarrow.parquet as pq
+
+    if pq.ParquetFile(path).metadata.num_rows != 1:
+        return
+    table = pq.read_table(path)
+    if all(column.null_count == 1 for column in table.columns):
+        pq.write_table(table.slice(0, 0), path)
+
+
+def _repoint_views(settings: Settings, published: list[Path]) -> None:
+    """dbt left the warehouse's views on the pending copies; point them at the published files."""
+    import duckdb
+
+    with duckdb.connect(str(settings.warehouse_path)) as connection:
+        for path in published:
+            connection.execute(
+                f'create or replace view main."{path.stem}" as '
+                f"select * from read_parquet('{_sql_string(path)}')"
+            )
+
+
+def read_line_counts(settings: Settings) -> LineCounts:
+    """The accounting of the last build, read from the warehouse."""
+    import duckdb
+
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as connection:
+        raw, clean, duplicates, quarantined = connection.execute(
+            "select coalesce(sum(raw_lines), 0), coalesce(sum(clean_events), 0), "
+            "coalesce(sum(duplicate_lines), 0), coalesce(sum(quarantined_lines), 0) "
+            "from main.stg_events__line_counts"
+        ).fetchall()[0]
+        reasons = connection.execute(
+            "select rejection_reason, count(*) from main.stg_events__lines "
+            "where rejection_reason is not null group by 1 order by 2 desc, 1"
+        ).fetchall()
+    return LineCounts(
+        raw_lines=int(raw),
+        clean_events=int(clean),
+        duplicate_lines=int(duplicates),
+        quarantined_lines=int(quarantined),
+        reasons={str(reason): int(count) for reason, count in reasons},
+    )
+
+
+def _parquet_rows(path: Path) -> int:
+    import pyarrow.parquet as pq
+
+    return int(pq.ParquetFile(path).metadata.num_rows)
+
+
+def _sql_string(path: Path) -> str:
+    return str(path).replace("'", "''")

@@ -1,0 +1,27 @@
+"""The one exception hierarchy of pitstop.
+
+Every error a user can cause or meet is a :class:`PitstopError` whose message is one line that
+names the problem and, where there is one, the next step. Third-party errors (dbt, DuckDB, Feast)
+are translated at the boundary with ``raise SomePitstopError(...) from exc``; the CLI prints the
+message and exits non-zero without a stack trace.
+"""
+
+
+class PitstopError(Exception):
+    """Base class of every error pitstop raises on purpose."""
+
+    exit_code = 1
+
+
+class ConfigurationError(PitstopError):
+    """A setting, flag or environment variable has a value pitstop cannot use."""
+
+    exit_code = 2
+
+
+class MissingInputError(PitstopError):
+    """A step ran before the step that produces its input (e.g. ``build`` before ``generate``)."""
+
+
+class BuildError(PitstopError):
+    """The dbt build failed; the last good feature tables are left in place."""

@@ -1,0 +1,95 @@
+{#-
+  Sparse daily snapshots from per-day activity (ARCHITECTURE §3).
+
+  A snapshot at T (a UTC midnight) summarizes events with ts < T; an N-day window covers
+  T - N days <= ts < T. So a day d's activity enters every window at snapshot d + 1 and leaves
+  the N-day window at snapshot d + N + 1. `snapshot_changes` emits those entries and exits as
+  signed change rows; a running sum per entity over snapshot dates then gives every window's
+  value at every date where any value changes. Days with no change get no row: a point-in-time
+  lookup takes the latest row at or before its time, which holds the right value.
+
+  Each entity also gets a keep-alive row every Monday from its first snapshot on, so that a row
+  is never more than 7 days older than a lookup inside the data (feature views use a TTL built
+  on this; see transformations/README.md). Rows after the data's coverage end are dropped: they
+  would describe days whose events have not arrived.
+
+  `features` is a list of dicts: name (output column), enters (the day column added at d + 1),
+  leaves (the day column subtracted at d + days + 1; defaults to enters) and days (window
+  length; none for lifetime totals that never leave).
+-#}
+
+{%- macro snapshot_changes(days_relation, entity_key, features) -%}
+    {%- set lengths = features | map(attribute='days') | reject('none') | unique | list -%}
+
+    -- a day's activity enters every window the next day
+    select
+        {{ entity_key }},
+        activity_date + 1 as snapshot_date,
+        {%- for f in features %}
+        {{ f.enters }} as {{ f.name }},
+        {%- endfor %}
+        latest_arrival_date + 1 as arrived_by_date
+    from {{ days_relation }}
+
+    {%- for n in lengths | sort %}
+
+    union all
+
+    -- ... and leaves the {{ n }}-day windows {{ n }} days after that
+    select
+        {{ entity_key }},
+        activity_date + {{ n + 1 }} as snapshot_date,
+        {%- for f in features %}
+        {% if f.days == n %}-{{ f.leaves or f.enters }}{% else %}0{% endif %} as {{ f.name }},
+        {%- endfor %}
+        null as arrived_by_date
+    from {{ days_relation }}
+    {%- endfor %}
+
+    union all
+
+    -- keep-alive rows: every Monday after the entity's first snapshot, nothing changes
+    select
+        first_days.{{ entity_key }},
+        mondays.snapshot_date,
+        {%- for f in features %}
+        0 as {{ f.name }},
+        {%- endfor %}
+        null as arrived_by_date
+    from (
+        select {{ entity_key }}, min(activity_date) + 1 as first_snapshot_date
+        from {{ days_relation }}
+        group by {{ entity_key }}
+    ) as first_days
+    inner join (
+        select cast(unnest(generate_series(
+            cast(date_trunc('week', coalesce(first_event_date, first_arrival_date)) as date),
+            coverage_end_date,
+            interval 7 day
+        )) as date) as snapshot_date
+        from {{ ref('int_data_coverage') }}
+    ) as mondays
+        on mondays.snapshot_date > first_days.first_snapshot_date
+{%- endmacro -%}
+
+
+{#- The running total of a change column over an entity's snapshot dates. -#}
+{%- macro running_total(column, entity_key) -%}
+    sum(sum({{ column }})) over (
+        partition by {{ entity_key }} order by snapshot_date
+        rows between unbounded preceding and current row
+    )
+{%- endmacro -%}
+
+
+{#-
+  created_timestamp of a snapshot row: when its value became knowable. That is T itself, or
+  later when a late event (one that arrived after T) is part of it.
+-#}
+{%- macro knowable_at(entity_key) -%}
+    {{ utc_midnight(
+        'greatest(snapshot_date, max(max(arrived_by_date)) over (
+            partition by ' ~ entity_key ~ ' order by snapshot_date
+            rows between unbounded preceding and current row))'
+    ) }}
+{%- endmacro -%}

@@ -1,0 +1,32 @@
+{#-
+  How far the raw data reaches. The newest arrival partition D is complete at the next UTC
+  midnight, so snapshots exist up to coverage_end_date = D + 1; a snapshot later than that would
+  describe a day whose events have not arrived yet.
+-#}
+
+with
+
+lines as (
+
+    select * from {{ ref('stg_events__lines') }}
+
+),
+
+events as (
+
+    select * from {{ ref('stg_events__events') }}
+
+),
+
+final as (
+
+    select
+        (select min(event_date) from events) as first_event_date,
+        min(arrival_date) as first_arrival_date,
+        max(arrival_date) as last_arrival_date,
+        max(arrival_date) + 1 as coverage_end_date
+    from lines
+
+)
+
+select * from final

@@ -1,0 +1,89 @@
+{#-
+  One row per user per UTC day with events: what the user did that day, and how the day moves
+  the 7-day distinct-session window (see sessions_7d in user_activity).
+-#}
+
+with
+
+events as (
+
+    select * from {{ ref('stg_events__events') }}
+
+),
+
+daily_activity as (
+
+    select
+        user_id,
+        event_date as activity_date,
+
+        -- ---- counts ----
+        count(*) as events,
+        count(*) filter (where event_type = 'page_view') as page_views,
+        count(*) filter (where event_type = 'add_to_cart') as add_to_carts,
+        count(*) filter (where event_type = 'purchase') as purchases,
+        count(*) filter (where event_type = 'support_ticket') as support_tickets,
+
+        -- ---- money (exact decimals: windows add and subtract them) ----
+        coalesce(sum(purchase_amount), 0) as revenue,
+
+        -- ---- times ----
+        min(event_at) as first_event_at,
+        max(event_at) as last_event_at,
+        max(event_at) filter (where event_type = 'purchase') as last_purchase_at,
+        max(arrival_date) as latest_arrival_date
+    from events
+    group by user_id, event_date
+
+),
+
+session_days as (
+
+    select distinct user_id, session_id, event_date as activity_date
+    from events
+    where session_id is not null
+
+),
+
+session_windows as (
+
+    -- A session is in the 7-day window of snapshot T when it has an event on a day d with
+    -- T-7 <= d <= T-1, i.e. each session day covers snapshots d+1 .. d+7. Consecutive session
+    -- days less than 8 days apart extend one coverage span, so a session that crosses midnight
+    -- is counted once. A span opens at its first day + 1 and closes after its last day + 7.
+    select
+        user_id,
+        activity_date,
+        lag(activity_date) over session_timeline as previous_day,
+        lead(activity_date) over session_timeline as next_day
+    from session_days
+    window session_timeline as (partition by user_id, session_id order by activity_date)
+
+),
+
+session_window_changes as (
+
+    select
+        user_id,
+        activity_date,
+        count(*) filter (where previous_day is null or previous_day < activity_date - 7)
+            as session_windows_opened_7d,
+        count(*) filter (where next_day is null or next_day > activity_date + 7)
+            as session_windows_closed_7d
+    from session_windows
+    group by user_id, activity_date
+
+),
+
+final as (
+
+    select
+        d.*,
+        coalesce(s.session_windows_opened_7d, 0) as session_windows_opened_7d,
+        coalesce(s.session_windows_closed_7d, 0) as session_windows_closed_7d
+    from daily_activity as d
+    left join session_window_changes as s using (user_id, activity_date)
+
+)
+
+select * from final

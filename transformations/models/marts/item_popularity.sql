@@ -1,0 +1,68 @@
+{#-
+  item_popularity: 7-day item counts as sparse daily snapshots. The item_ prefix keeps names
+  unique across views, so a service joining user and item features needs no renaming.
+-#}
+
+{%- set features = [
+    {'name': 'item_views_7d', 'enters': 'views', 'days': 7},
+    {'name': 'item_add_to_carts_7d', 'enters': 'add_to_carts', 'days': 7},
+    {'name': 'item_purchases_7d', 'enters': 'purchases', 'days': 7},
+    {'name': 'item_revenue_7d', 'enters': 'revenue', 'days': 7},
+] -%}
+
+with
+
+item_days as (
+
+    select * from {{ ref('int_item_days_aggregated') }}
+
+),
+
+coverage as (
+
+    select * from {{ ref('int_data_coverage') }}
+
+),
+
+changes as (
+
+    {{ snapshot_changes('item_days', 'item_id', features) }}
+
+),
+
+snapshots as (
+
+    select
+        item_id,
+        snapshot_date,
+        {%- for f in features %}
+        {{ running_total(f.name, 'item_id') }} as {{ f.name }},
+        {%- endfor %}
+        {{ knowable_at('item_id') }} as created_timestamp
+    from changes
+    group by item_id, snapshot_date
+
+),
+
+final as (
+
+    select
+        -- ---- keys ----
+        item_id,
+        {{ utc_midnight('snapshot_date') }} as event_timestamp,
+        created_timestamp,
+
+        -- ---- counts ----
+        cast(item_views_7d as bigint) as item_views_7d,
+        cast(item_add_to_carts_7d as bigint) as item_add_to_carts_7d,
+        cast(item_purchases_7d as bigint) as item_purchases_7d,
+
+        -- ---- money and ratio ----
+        cast(item_revenue_7d as double) as item_revenue_7d,
+        cast(item_purchases_7d / nullif(item_views_7d, 0) as double) as item_conversion_rate_7d
+    from snapshots
+    where snapshot_date <= (select coverage_end_date from coverage)
+
+)
+
+select * from final

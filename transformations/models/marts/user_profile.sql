@@ -1,0 +1,93 @@
+{#-
+  user_profile: lifetime facts per user as of each snapshot T (events with ts < T), as sparse
+  daily snapshots: a row the day after each active day, plus weekly keep-alive rows.
+-#}
+
+{%- set features = [
+    {'name': 'lifetime_purchases', 'enters': 'purchases', 'days': none},
+    {'name': 'lifetime_revenue', 'enters': 'revenue', 'days': none},
+] -%}
+
+with
+
+user_days as (
+
+    select * from {{ ref('int_user_days_aggregated') }}
+
+),
+
+coverage as (
+
+    select * from {{ ref('int_data_coverage') }}
+
+),
+
+changes as (
+
+    {{ snapshot_changes('user_days', 'user_id', features) }}
+
+),
+
+day_times as (
+
+    -- the times a day contributes, keyed by the snapshot where they first count
+    select
+        user_id,
+        activity_date + 1 as snapshot_date,
+        first_event_at,
+        last_event_at,
+        last_purchase_at
+    from user_days
+
+),
+
+snapshots as (
+
+    select
+        user_id,
+        snapshot_date,
+        {%- for f in features %}
+        {{ running_total(f.name, 'user_id') }} as {{ f.name }},
+        {%- endfor %}
+        {{ knowable_at('user_id') }} as created_timestamp
+    from changes
+    group by user_id, snapshot_date
+
+),
+
+with_times as (
+
+    select
+        s.*,
+        min(t.first_event_at) over timeline as first_seen_at,
+        max(t.last_event_at) over timeline as last_event_at,
+        max(t.last_purchase_at) over timeline as last_purchase_at
+    from snapshots as s
+    left join day_times as t using (user_id, snapshot_date)
+    window timeline as (
+        partition by s.user_id order by s.snapshot_date
+        rows between unbounded preceding and current row
+    )
+
+),
+
+final as (
+
+    select
+        -- ---- keys ----
+        user_id,
+        {{ utc_midnight('snapshot_date') }} as event_timestamp,
+        created_timestamp,
+
+        -- ---- lifetime ----
+        first_seen_at,
+        last_event_at,
+        last_purchase_at,
+        cast(lifetime_purchases as bigint) as lifetime_purchases,
+        cast(lifetime_revenue as double) as lifetime_revenue
+    from with_times
+    where snapshot_date <= (select coverage_end_date from coverage)
+
+)
+
+select * from final

@@ -1,0 +1,256 @@
+{{
+  config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='arrival_date',
+    on_schema_change='fail'
+  )
+}}
+
+{#-
+  Every raw line, parsed and typed, with the first rule it breaks (ARCHITECTURE §2) in
+  rejection_reason, or null when the line is a valid event. Incremental by arrival partition:
+  a run re-reads the newest `lookback_days` partitions plus anything newer.
+-#}
+
+with
+
+raw_files as (
+
+    select
+        filename as file_path,
+        cast(regexp_extract(filename, 'date=(\d{4}-\d{2}-\d{2})', 1) as date) as arrival_date,
+        content
+    from {{ source('events', 'raw') }}
+    {% if is_incremental() %}
+    where cast(regexp_extract(filename, 'date=(\d{4}-\d{2}-\d{2})', 1) as date) >= (
+        select coalesce(max(arrival_date), date '1970-01-01') - {{ var('lookback_days') }}
+        from {{ this }}
+    )
+    {% endif %}
+
+),
+
+decoded_files as (
+
+    select
+        file_path,
+        arrival_date,
+        content,
+        try(decode(content)) as text_content
+    from raw_files
+
+),
+
+text_lines as (
+
+    -- the usual case: a UTF-8 file; a final newline ends the last line, it starts no new one
+    select
+        file_path,
+        arrival_date,
+        unnest(generate_series(1, len(parts) - final_newline)) as line_number,
+        unnest(parts[1:len(parts) - final_newline]) as raw_line,
+        true as is_utf8
+    from (
+        select
+            file_path,
+            arrival_date,
+            string_split(text_content, chr(10)) as parts,
+            case when text_content = '' or ends_with(text_content, chr(10)) then 1 else 0 end as final_newline
+        from decoded_files
+        where text_content is not null
+    )
+
+),
+
+byte_lines as (
+
+    -- a file with bytes that are not UTF-8: split its hex form on byte-aligned 0A (newline), so
+    -- only the offending lines are rejected and every line keeps its number
+    select
+        file_path,
+        arrival_date,
+        unnest(generate_series(1, len(hex_lines))) as line_number,
+        unnest(hex_lines) as hex_line
+    from (
+        select
+            file_path,
+            arrival_date,
+            regexp_extract_all(
+                case when ends_with(hex(content), '0A')
+                    then hex(content) else hex(content) || '0A' end,
+                '((?:[0-9A-F]{2})*?)0A',
+                1
+            ) as hex_lines
+        from decoded_files
+        where text_content is null
+    )
+
+),
+
+raw_lines as (
+
+    select * from text_lines
+    union all
+    select
+        file_path,
+        arrival_date,
+        line_number,
+        coalesce(try(decode(unhex(hex_line))), cast(unhex(hex_line) as varchar)) as raw_line,
+        try(decode(unhex(hex_line))) is not null as is_utf8
+    from byte_lines
+
+),
+
+parsed as (
+
+    select
+        file_path,
+        arrival_date,
+        line_number,
+        raw_line,
+        is_utf8,
+        is_utf8 and json_valid(rtrim(raw_line, chr(13))) as is_json,
+        case when is_utf8 and json_valid(rtrim(raw_line, chr(13)))
+            then cast(rtrim(raw_line, chr(13)) as json) end as doc
+    from raw_lines
+
+),
+
+typed as (
+
+    select
+        file_path,
+        arrival_date,
+        line_number,
+        raw_line,
+        is_utf8,
+        is_json,
+        json_type(doc) as doc_type,
+
+        -- ---- field types as JSON sees them (null when the key is absent) ----
+        nullif(json_type(doc, '$.event_id'), 'NULL') as event_id_type,
+        nullif(json_type(doc, '$.event_type'), 'NULL') as event_type_type,
+        nullif(json_type(doc, '$.user_id'), 'NULL') as user_id_type,
+        nullif(json_type(doc, '$.ts'), 'NULL') as ts_type,
+        nullif(json_type(doc, '$.session_id'), 'NULL') as session_id_type,
+        nullif(json_type(doc, '$.item_id'), 'NULL') as item_id_type,
+        nullif(json_type(doc, '$.price'), 'NULL') as price_type,
+        nullif(json_type(doc, '$.quantity'), 'NULL') as quantity_type,
+        nullif(json_type(doc, '$.device'), 'NULL') as device_type,
+        nullif(json_type(doc, '$.country'), 'NULL') as country_type,
+
+        -- ---- values ----
+        json_extract_string(doc, '$.event_id') as event_id,
+        json_extract_string(doc, '$.event_type') as event_type,
+        try_cast(json_extract_string(doc, '$.user_id') as bigint) as user_id,
+        json_extract_string(doc, '$.ts') as ts_text,
+        json_extract_string(doc, '$.session_id') as session_id,
+        try_cast(json_extract_string(doc, '$.item_id') as bigint) as item_id,
+        try_cast(json_extract_string(doc, '$.price') as decimal(18, 6)) as price,
+        try_cast(json_extract_string(doc, '$.quantity') as bigint) as quantity,
+        json_extract_string(doc, '$.device') as device,
+        json_extract_string(doc, '$.country') as country
+    from parsed
+
+),
+
+timestamps as (
+
+    -- RFC 3339 date-time; an offset converts to UTC, no offset means UTC (ARCHITECTURE §2)
+    select
+        *,
+        regexp_full_match(
+            ts_text,
+            '\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})?'
+        ) as ts_well_formed,
+        regexp_full_match(ts_text, '.*([Zz]|[+-]\d{2}:\d{2})') as ts_has_offset
+    from typed
+
+),
+
+event_times as (
+
+    select
+        *,
+        case
+            when ts_well_formed then
+                try_cast(
+                    case when ts_has_offset then ts_text else ts_text || '+00:00' end
+                    as timestamptz
+                )
+        end as event_at
+    from timestamps
+
+),
+
+validated as (
+
+    select
+        *,
+        event_type in ('page_view', 'add_to_cart', 'purchase', 'refund') as needs_item,
+        event_type in ('purchase', 'refund') as needs_price,
+        case
+            when not is_utf8 then 'invalid_utf8'
+            when not is_json then 'malformed_json'
+            when doc_type <> 'OBJECT' then 'not_an_object'
+            when event_id_type is null then 'missing_event_id'
+            when event_id_type <> 'VARCHAR' or event_id = '' then 'invalid_event_id'
+            when event_type_type is null then 'missing_event_type'
+            when event_type_type <> 'VARCHAR' then 'invalid_event_type'
+            when event_type not in (
+                'page_view', 'search', 'add_to_cart', 'purchase', 'refund', 'login', 'support_ticket'
+            ) then 'unknown_event_type'
+            when user_id_type is null then 'missing_user_id'
+            when user_id_type not in ('BIGINT', 'UBIGINT') or user_id is null or user_id <= 0
+                then 'invalid_user_id'
+            when ts_type is null then 'missing_ts'
+            when ts_type <> 'VARCHAR' or event_at is null then 'invalid_ts'
+            when item_id_type is null
+                and event_type in ('page_view', 'add_to_cart', 'purchase', 'refund')
+                then 'missing_item_id'
+            when item_id_type is not null
+                and (item_id_type not in ('BIGINT', 'UBIGINT') or item_id is null or item_id <= 0)
+                then 'invalid_item_id'
+            when price_type is null and event_type in ('purchase', 'refund') then 'missing_price'
+            when price_type is not null
+                and (price_type not in ('BIGINT', 'UBIGINT', 'DOUBLE') or price is null)
+                then 'invalid_price'
+            when price < 0 then 'negative_price'
+            when quantity_type is not null and event_type in ('purchase', 'refund')
+                and (quantity_type not in ('BIGINT', 'UBIGINT') or quantity is null or quantity < 1)
+                then 'invalid_quantity'
+            when session_id_type is not null and session_id_type <> 'VARCHAR' then 'invalid_session_id'
+            when device_type is not null and device_type <> 'VARCHAR' then 'invalid_device'
+            when country_type is not null and country_type <> 'VARCHAR' then 'invalid_country'
+        end as rejection_reason
+    from event_times
+
+),
+
+final as (
+
+    select
+        -- ---- where the line came from ----
+        file_path,
+        arrival_date,
+        line_number,
+        raw_line,
+        rejection_reason,
+
+        -- ---- the event, typed (null on rejected lines) ----
+        case when rejection_reason is null then event_id end as event_id,
+        case when rejection_reason is null then event_type end as event_type,
+        case when rejection_reason is null then user_id end as user_id,
+        case when rejection_reason is null then event_at end as event_at,
+        case when rejection_reason is null then session_id end as session_id,
+        case when rejection_reason is null and needs_item then item_id end as item_id,
+        case when rejection_reason is null and needs_price then price end as price,
+        case when rejection_reason is null and needs_price then coalesce(quantity, 1) end as quantity,
+        case when rejection_reason is null then device end as device,
+        case when rejection_reason is null then country end as country
+    from validated
+
+)
+
+select * from final

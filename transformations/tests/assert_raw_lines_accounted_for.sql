@@ -1,0 +1,66 @@
+{#-
+  Nothing in the logs is lost silently (ARCHITECTURE §2): every physical line of every raw file
+  is either a clean event, a duplicate delivery of one, or quarantined. Lines are counted here
+  straight from the files, independently of how stg_events__lines splits them, and clean
+  events must be exactly the distinct event_ids among valid lines.
+-#}
+
+with
+
+files as (
+
+    select try(decode(content)) as text_content, content
+    from {{ source('events', 'raw') }}
+
+),
+
+physical as (
+
+    -- newline characters, plus a last line without one; files that are not UTF-8 are counted
+    -- on their bytes (byte-aligned 0A in the hex form)
+    select coalesce(sum(
+        case
+            when text_content is not null then
+                length(text_content) - length(replace(text_content, chr(10), ''))
+                + case when text_content <> '' and not ends_with(text_content, chr(10)) then 1 else 0 end
+            else
+                len(regexp_extract_all(hex(content) || '0A', '(?:[0-9A-F]{2})*?0A'))
+                - case when ends_with(hex(content), '0A') then 1 else 0 end
+        end
+    ), 0) as raw_lines
+    from files
+
+),
+
+lines as (
+
+    select
+        count(*) filter (where rejection_reason is null) as valid_lines,
+        count(*) filter (where rejection_reason is not null) as quarantined_lines,
+        count(distinct event_id) filter (where rejection_reason is null) as distinct_valid_ids
+    from {{ ref('stg_events__lines') }}
+
+),
+
+events as (
+
+    select count(*) as clean_events from {{ ref('stg_events__events') }}
+
+),
+
+counts as (
+
+    select
+        physical.raw_lines,
+        events.clean_events,
+        lines.valid_lines - events.clean_events as duplicate_lines,
+        lines.quarantined_lines,
+        lines.distinct_valid_ids
+    from physical, lines, events
+
+)
+
+select *
+from counts
+where raw_lines <> clean_events + duplicate_lines + quarantined_lines
+   or clean_events <> distinct_valid_ids
