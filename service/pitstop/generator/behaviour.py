@@ -227,7 +227,8 @@ def _offsets_within_session(
     gaps[first] = 0.0
     elapsed = np.cumsum(gaps)
     group = np.cumsum(first) - 1
-    return np.round(elapsed - elapsed[first][group]).astype(np.int64)
+    offsets: npt.NDArray[np.int64] = np.round(elapsed - elapsed[first][group]).astype(np.int64)
+    return offsets
 
 
 def _client_fields(

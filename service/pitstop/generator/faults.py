@@ -31,6 +31,7 @@ from typing import Final
 
 import numpy as np
 import numpy.typing as npt
+import pyarrow as pa
 
 from pitstop.generator import vocab
 from pitstop.generator.behaviour import EventBatch
@@ -50,6 +51,8 @@ FAULT_KINDS: Final = INVALID_KINDS + DELIVERY_KINDS + TIMESTAMP_KINDS
 # Codes in a fault plan: 0 is a clean event, then one code per kind in the order above.
 CLEAN: Final = 0
 KIND_CODE: Final = {kind: code for code, kind in enumerate(INVALID_KINDS + DELIVERY_KINDS, 1)}
+KIND_OF_CODE: Final = {code: kind for kind, code in KIND_CODE.items()}
+INVALID_CODES: Final = np.array([KIND_CODE[kind] for kind in INVALID_KINDS], dtype=np.uint8)
 DUPLICATE: Final = KIND_CODE["duplicate_delivery"]
 LATE: Final = KIND_CODE["late_arrival"]
 
@@ -103,6 +106,28 @@ def plan_faults(
         probability = min(1.0, share * count / candidates)
         plan[free & (rng.random(count) < probability)] = KIND_CODE[kind]
     return plan
+
+
+def corrupt_lines(
+    rng: np.random.Generator, lines: pa.ChunkedArray, plan: npt.NDArray[np.uint8]
+) -> tuple[pa.ChunkedArray, npt.NDArray[np.intp]]:
+    """The lines to deliver, invalid ones corrupted, and the event row each line comes from.
+
+    Only the few invalid lines go through Python; the clean ones keep their rendered text.
+    """
+    invalid = np.isin(plan, INVALID_CODES)
+    bad_rows = np.flatnonzero(invalid)
+    good_rows = np.flatnonzero(~invalid)
+    if len(bad_rows) == 0:
+        return lines, good_rows
+    originals = lines.take(pa.array(bad_rows)).to_pylist()
+    corrupted = [
+        corrupt(line.removesuffix("\n"), KIND_OF_CODE[int(code)], rng) + "\n"
+        for line, code in zip(originals, plan[bad_rows], strict=True)
+    ]
+    kept = lines.take(pa.array(good_rows)).chunks
+    delivered = pa.chunked_array([*kept, pa.array(corrupted, type=pa.string())], type=pa.string())
+    return delivered, np.concatenate([good_rows, bad_rows])
 
 
 class _RawNumber(str):

@@ -70,10 +70,8 @@ class Population:
 def draw_population(rng: np.random.Generator, users: int, days: int) -> Population:
     """Draw ``users`` users for a period of ``days`` days."""
     late_signup = rng.random(users) >= INITIAL_USER_SHARE
-    if days > 1:
-        later_day = rng.integers(1, days, size=users)
-    else:
-        later_day = np.zeros(users, dtype=np.int64)
+    # With a single day there is no "later": everyone is there from the start.
+    later_day = rng.integers(1, days, size=users) if days > 1 else np.zeros(users, np.int64)
     # Sorting makes user ids grow with the signup day, as a real sequence would.
     signup_day = np.sort(np.where(late_signup, later_day, 0)).astype(np.int32)
 
