@@ -25,7 +25,7 @@ HOUR_MS = 3_600_000
 
 # Sessions per day of a user of average activity: calibrated so a whole population (late signups
 # and churners included) averages about 2 events per user per day.
-SESSIONS_PER_DAY = 0.6
+SESSIONS_PER_DAY = 0.65
 WEEKEND_FACTOR = 1.1
 # When sessions start, by UTC hour: quiet at night in Europe, busy in the European evening.
 _HOUR_WEIGHTS = np.array(

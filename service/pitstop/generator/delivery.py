@@ -25,9 +25,12 @@ P_DUPLICATE_ON_A_LATER_DAY = 0.5
 
 @dataclass(frozen=True)
 class Deliveries:
-    """Lines with the day index they arrive on and a sort key for their place in the file."""
+    """Which line is sent when: a line index into ``lines`` per delivery, with the day index it
+    arrives on and a sort key for its place in that day's file. A duplicated line is simply
+    delivered twice."""
 
     lines: pa.ChunkedArray
+    line: npt.NDArray[np.int64]
     arrival_day: npt.NDArray[np.int64]
     arrival_ms: npt.NDArray[np.int64]
 
@@ -36,35 +39,34 @@ def schedule(
     rng: np.random.Generator,
     *,
     lines: pa.ChunkedArray,
-    rows: npt.NDArray[np.intp],
+    line_of_event: npt.NDArray[np.int64],
     event_day: npt.NDArray[np.int64],
     ts_ms: npt.NDArray[np.int64],
     plan: npt.NDArray[np.uint8],
     last_day: int,
     period_start_ms: int,
 ) -> Deliveries:
-    """Arrival of each line (``rows`` maps lines to events), plus the duplicate copies."""
-    day = event_day[rows]
-    arrival_ms = ts_ms[rows].copy()
-    arrival_day = day.copy()
+    """When each event's line arrives, and when the duplicate copies arrive."""
+    arrival_ms = ts_ms.copy()
+    arrival_day = event_day.copy()
 
-    late = plan[rows] == LATE
+    late = plan == LATE
     lateness = rng.integers(1, MAX_LATENESS_DAYS, size=int(late.sum()), endpoint=True)
-    arrival_day[late] = np.minimum(day[late] + lateness, last_day)
+    arrival_day[late] = np.minimum(event_day[late] + lateness, last_day)
     arrival_ms[late] = _some_time_on(rng, arrival_day[late], period_start_ms)
 
-    copied = np.flatnonzero(plan[rows] == DUPLICATE)
+    copied = np.flatnonzero(plan == DUPLICATE)
     delay_days = rng.integers(1, MAX_DUPLICATE_DELAY_DAYS, size=len(copied), endpoint=True)
     on_later_day = rng.random(len(copied)) < P_DUPLICATE_ON_A_LATER_DAY
-    copy_day = np.minimum(day[copied] + np.where(on_later_day, delay_days, 0), last_day)
+    copy_day = np.minimum(event_day[copied] + np.where(on_later_day, delay_days, 0), last_day)
     copy_ms = np.where(
-        copy_day > day[copied],
+        copy_day > event_day[copied],
         _some_time_on(rng, copy_day, period_start_ms),
         arrival_ms[copied] + rng.integers(1_000, HOUR_MS, size=len(copied)),
     )
-    copies = lines.take(pa.array(copied)).chunks
     return Deliveries(
-        lines=pa.chunked_array([*lines.chunks, *copies], type=pa.string()),
+        lines=lines,
+        line=np.concatenate([line_of_event, line_of_event[copied]]),
         arrival_day=np.concatenate([arrival_day, copy_day]),
         arrival_ms=np.concatenate([arrival_ms, copy_ms]),
     )
@@ -76,32 +78,51 @@ def _some_time_on(
     return period_start_ms + day * DAY_MS + rng.integers(0, DAY_MS, size=len(day))
 
 
+@dataclass(frozen=True)
+class _Waiting:
+    lines: pa.ChunkedArray
+    line: npt.NDArray[np.int64]
+    arrival_ms: npt.NDArray[np.int64]
+
+
 class ArrivalQueue:
-    """Lines waiting for the partition of their arrival day."""
+    """Lines waiting for the partition of their arrival day.
+
+    Lines due on the day being written stay where they were rendered (no copy); lines due later
+    are copied out, so a day's rendered text is released once its partition is written.
+    """
 
     def __init__(self) -> None:
-        self._waiting: defaultdict[int, list[tuple[npt.NDArray[np.int64], pa.ChunkedArray]]]
-        self._waiting = defaultdict(list)
+        self._waiting: defaultdict[int, list[_Waiting]] = defaultdict(list)
 
-    def add(self, deliveries: Deliveries) -> None:
+    def add(self, deliveries: Deliveries, *, today: int) -> None:
         for day in np.unique(deliveries.arrival_day):
             picked = np.flatnonzero(deliveries.arrival_day == day)
-            self._waiting[int(day)].append(
-                (deliveries.arrival_ms[picked], deliveries.lines.take(pa.array(picked)))
-            )
+            lines, line = deliveries.lines, deliveries.line[picked]
+            if day != today:
+                lines = lines.take(pa.array(line))
+                line = np.arange(len(line), dtype=np.int64)
+            self._waiting[int(day)].append(_Waiting(lines, line, deliveries.arrival_ms[picked]))
 
-    def pop(self, day: int) -> tuple[pa.ChunkedArray, npt.NDArray[np.intp]]:
-        """The lines arriving on ``day`` and the order to write them in (by arrival time).
+    def pop(self, day: int) -> tuple[pa.ChunkedArray, npt.NDArray[np.int64]]:
+        """The lines arriving on ``day``, and the indexes of those to write, in arrival order.
 
         The order is stable, so equal arrival times keep the order the lines were added in and
         the same seed writes the same bytes.
         """
         waiting = self._waiting.pop(day, [])
-        lines = pa.chunked_array(
-            [chunk for _, day_lines in waiting for chunk in day_lines.chunks], type=pa.string()
-        )
-        arrival_ms = np.concatenate([ms for ms, _ in waiting]) if waiting else np.empty(0, np.int64)
-        return lines, np.argsort(arrival_ms, kind="stable")
+        chunks: list[pa.Array] = []
+        lines_before = 0
+        line_parts = []
+        for entry in waiting:
+            chunks.extend(entry.lines.chunks)
+            line_parts.append(entry.line + lines_before)
+            lines_before += len(entry.lines)
+        if not waiting:
+            return pa.chunked_array([], type=pa.string()), np.empty(0, dtype=np.int64)
+        line = np.concatenate(line_parts)
+        order = np.argsort(np.concatenate([entry.arrival_ms for entry in waiting]), kind="stable")
+        return pa.chunked_array(chunks, type=pa.string()), line[order]
 
     def __len__(self) -> int:
-        return sum(len(lines) for entries in self._waiting.values() for _, lines in entries)
+        return sum(len(entry.line) for entries in self._waiting.values() for entry in entries)

@@ -110,24 +110,25 @@ def plan_faults(
 
 def corrupt_lines(
     rng: np.random.Generator, lines: pa.ChunkedArray, plan: npt.NDArray[np.uint8]
-) -> tuple[pa.ChunkedArray, npt.NDArray[np.intp]]:
-    """The lines to deliver, invalid ones corrupted, and the event row each line comes from.
+) -> tuple[pa.ChunkedArray, npt.NDArray[np.int64]]:
+    """Add corrupted copies of the invalid events' lines; return the lines and which one to send.
 
-    Only the few invalid lines go through Python; the clean ones keep their rendered text.
+    The second result gives, for each event, the index of the line that carries it: its own
+    rendered line, or its corrupted copy appended at the end. Only the few invalid lines go
+    through Python, and the clean ones are not copied.
     """
-    invalid = np.isin(plan, INVALID_CODES)
-    bad_rows = np.flatnonzero(invalid)
-    good_rows = np.flatnonzero(~invalid)
+    line_of_event = np.arange(len(plan), dtype=np.int64)
+    bad_rows = np.flatnonzero(np.isin(plan, INVALID_CODES))
     if len(bad_rows) == 0:
-        return lines, good_rows
+        return lines, line_of_event
     originals = lines.take(pa.array(bad_rows)).to_pylist()
     corrupted = [
         corrupt(line.removesuffix("\n"), KIND_OF_CODE[int(code)], rng) + "\n"
         for line, code in zip(originals, plan[bad_rows], strict=True)
     ]
-    kept = lines.take(pa.array(good_rows)).chunks
-    delivered = pa.chunked_array([*kept, pa.array(corrupted, type=pa.string())], type=pa.string())
-    return delivered, np.concatenate([good_rows, bad_rows])
+    line_of_event[bad_rows] = len(plan) + np.arange(len(bad_rows))
+    with_corrupted = [*lines.chunks, pa.array(corrupted, type=pa.string())]
+    return pa.chunked_array(with_corrupted, type=pa.string()), line_of_event
 
 
 class _RawNumber(str):

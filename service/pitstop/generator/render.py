@@ -24,8 +24,9 @@ from pitstop.generator.behaviour import NO_ITEM, NO_PRICE, NO_SESSION, QUANTITY_
 # Arrow strings have 32-bit offsets (2 GiB a chunk); a million ~200-byte lines stay well below.
 RENDER_CHUNK_ROWS = 1_000_000
 
-_HEX_DIGITS = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
-_NIBBLE_SHIFTS = np.arange(60, -1, -4, dtype=np.uint64)
+# The two hex digits of each byte value, two ASCII bytes packed in one uint16 so a lookup
+# moves both at once.
+_HEX_PAIRS = np.frombuffer("".join(f"{b:02x}" for b in range(256)).encode(), np.uint16)
 _MASK64 = (1 << 64) - 1
 
 # Timestamp suffix by code: the three UTC styles, then each country's offset (TS_LOCAL).
@@ -75,9 +76,10 @@ def _mix(numbers: npt.NDArray[np.int64], key: int) -> npt.NDArray[np.uint64]:
 
 def _hex_ids(prefix: bytes, values: npt.NDArray[np.uint64]) -> npt.NDArray[np.bytes_]:
     """``prefix`` + 16 lower-case hex digits per value, as a fixed-width bytes array."""
+    big_endian_bytes = values.astype(">u8").view(np.uint8).reshape(-1, 8)
     chars = np.empty((len(values), 17), dtype=np.uint8)
     chars[:, 0] = prefix[0]
-    chars[:, 1:] = _HEX_DIGITS[(values[:, None] >> _NIBBLE_SHIFTS) & np.uint64(15)]
+    chars[:, 1:] = _HEX_PAIRS[big_endian_bytes].view(np.uint8)
     return chars.view("S17").ravel()
 
 

@@ -100,24 +100,25 @@ def generate_events(
             )
             numbers = np.arange(next_event, next_event + len(events), dtype=np.int64)
             next_event += len(events)
-            lines, rows = corrupt_lines(rng, render_lines(events, numbers, ids), plan)
+            lines, line_of_event = corrupt_lines(rng, render_lines(events, numbers, ids), plan)
             queue.add(
                 schedule(
                     rng,
                     lines=lines,
-                    rows=rows,
+                    line_of_event=line_of_event,
                     event_day=event_day,
                     ts_ms=events.ts_ms,
                     plan=plan,
                     last_day=last_day,
                     period_start_ms=period_start_ms,
-                )
+                ),
+                today=day,
             )
             clean_events += _count_faults(counts, events, plan)
 
-            arrived, order = queue.pop(day)
-            writer.write_partition(start + timedelta(days=day), arrived, order)
-            lines_written += len(order)
+            arrived, in_order = queue.pop(day)
+            writer.write_partition(start + timedelta(days=day), arrived, in_order)
+            lines_written += len(in_order)
             bar.set_postfix(lines=lines_written, refresh=False)
         bar.close()
         if len(queue):

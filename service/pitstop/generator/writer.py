@@ -51,9 +51,9 @@ class RawLogWriter:
         shutil.rmtree(self.staging_dir, ignore_errors=True)
 
     def write_partition(
-        self, arrival_day: date, lines: pa.ChunkedArray, order: npt.NDArray[np.intp]
+        self, arrival_day: date, lines: pa.ChunkedArray, order: npt.NDArray[np.int64]
     ) -> None:
-        """Write ``lines`` (each ending in a newline) in ``order`` as the partition of a day.
+        """Write ``lines[order]`` (each line ends in a newline) as the partition of a day.
 
         A day with no lines still gets an empty file: the day arrived, and nothing came.
         """

@@ -1,14 +1,15 @@
 {#-
-  How far the raw data reaches. The newest arrival partition D is complete at the next UTC
+  How far the raw data reaches. An arrival partition counts even when its files are empty (a
+  day without events has still passed). The newest partition D is complete at the next UTC
   midnight, so snapshots exist up to coverage_end_date = D + 1; a snapshot later than that would
   describe a day whose events have not arrived yet.
 -#}
 
 with
 
-lines as (
+files as (
 
-    select * from {{ ref('stg_events__lines') }}
+    select * from {{ ref('stg_events__files') }}
 
 ),
 
@@ -25,7 +26,7 @@ final as (
         min(arrival_date) as first_arrival_date,
         max(arrival_date) as last_arrival_date,
         max(arrival_date) + 1 as coverage_end_date
-    from lines
+    from files
 
 )
 

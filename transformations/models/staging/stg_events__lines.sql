@@ -19,11 +19,11 @@ raw_files as (
 
     select
         filename as file_path,
-        cast(regexp_extract(filename, 'date=(\d{4}-\d{2}-\d{2})', 1) as date) as arrival_date,
+        {{ arrival_date_of('filename') }} as arrival_date,
         content
     from {{ source('events', 'raw') }}
     {% if is_incremental() %}
-    where cast(regexp_extract(filename, 'date=(\d{4}-\d{2}-\d{2})', 1) as date) >= (
+    where {{ arrival_date_of('filename') }} >= (
         select coalesce(max(arrival_date), date '1970-01-01') - {{ var('lookback_days') }}
         from {{ this }}
     )

@@ -1,5 +1,5 @@
 {#-
-  UTC helpers. DuckDB's timestamptz arithmetic and casts follow the session time zone; the
+  Date helpers. DuckDB's timestamptz arithmetic and casts follow the session time zone; the
   profile pins it to UTC, and these macros say so explicitly where a date boundary is made.
 -#}
 
@@ -11,4 +11,10 @@
 {#- The UTC midnight that starts a date, as timestamptz (a snapshot time T). -#}
 {%- macro utc_midnight(day) -%}
   timezone('UTC', cast({{ day }} as timestamp))
+{%- endmacro -%}
+
+
+{#- The arrival day of a raw file, from its date=YYYY-MM-DD folder. -#}
+{%- macro arrival_date_of(file_path) -%}
+  cast(regexp_extract({{ file_path }}, 'date=(\d{4}-\d{2}-\d{2})', 1) as date)
 {%- endmacro -%}

@@ -1,0 +1,80 @@
+"""Shared fixtures: hand-made raw logs and one dbt build of them per test session."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+
+from pitstop.build import BuildReport, build
+from pitstop.settings import Settings
+
+from tests import trap_log
+
+RawLines = Mapping[str, Sequence[str]]
+
+
+def write_raw_logs(data_dir: Path, partitions: RawLines, part: str = "part-00000") -> None:
+    """Write lines (already serialized) under raw/events/date=<day>/<part>.jsonl."""
+    for day, lines in partitions.items():
+        folder = data_dir / "raw" / "events" / f"date={day}"
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"{part}.jsonl").write_text("".join(line + "\n" for line in lines))
+
+
+def write_trap_log(data_dir: Path, days: Sequence[str] | None = None) -> None:
+    """tests/trap_log.py's log, optionally only its arrival partitions in ``days``."""
+    chosen = {day: lines for day, lines in trap_log.partitions().items() if days is None or day in days}
+    write_raw_logs(data_dir, chosen)
+    if days is None or "2026-03-05" in days:
+        write_raw_logs(data_dir, {"2026-03-05": [line for line, _ in trap_log.FAULTS]}, "part-00001")
+    if days is None or "2026-03-06" in days:
+        folder = data_dir / "raw" / "events" / "date=2026-03-06"
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "part-00001.jsonl").write_bytes(trap_log.NOT_UTF8_FILE)
+
+
+@pytest.fixture(scope="session")
+def trap_build(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, BuildReport]:
+    """The hand-made log of tests/trap_log.py, built once with dbt for the whole session."""
+    data_dir = tmp_path_factory.mktemp("traps")
+    write_trap_log(data_dir)
+    settings = Settings.from_env(data_dir)
+    return settings, build(settings, echo=None)
+
+
+@pytest.fixture(scope="session")
+def features(trap_build: tuple[Settings, BuildReport]) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A DuckDB connection with the built feature tables as views named after the files."""
+    settings, _ = trap_build
+    connection = duckdb.connect()
+    connection.execute("set TimeZone = 'UTC'")
+    for path in sorted(settings.features_dir.glob("*.parquet")):
+        connection.execute(f"create view {path.stem} as select * from read_parquet('{path}')")
+    yield connection
+    connection.close()
+
+
+Lookup = Callable[..., dict[str, Any] | None]
+
+
+@pytest.fixture(scope="session")
+def lookup(features: duckdb.DuckDBPyConnection) -> Lookup:
+    """Point-in-time lookup as Feast does it: the latest row with event_timestamp <= at."""
+
+    def _lookup(table: str, key: int, at: str) -> dict[str, Any] | None:
+        key_column = "item_id" if table == "item_popularity" else "user_id"
+        cursor = features.execute(
+            f"select * from {table} where {key_column} = ? and event_timestamp <= ?::timestamptz "
+            "order by event_timestamp desc limit 1",
+            [key, at],
+        )
+        row = cursor.fetchone()
+        if row is None:
+            return None
+        return dict(zip([column[0] for column in cursor.description], row, strict=True))
+
+    return _lookup

@@ -1,0 +1,126 @@
+"""``pitstop build``: the accounting of raw lines, the quarantine, failures and incremental runs."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import duckdb
+import pyarrow.parquet as pq
+import pytest
+
+from pitstop.build import BuildReport, build
+from pitstop.errors import BuildError, MissingInputError
+from pitstop.settings import Settings
+
+from tests import trap_log
+from tests.conftest import write_raw_logs, write_trap_log
+
+
+def _physical_lines(settings: Settings) -> int:
+    total = 0
+    for path in settings.raw_events_dir.glob("date=*/*.jsonl"):
+        content = path.read_bytes()
+        total += content.count(b"\n") + (1 if content and not content.endswith(b"\n") else 0)
+    return total
+
+
+def test_every_raw_line_is_accounted_for(trap_build: tuple[Settings, BuildReport]) -> None:
+    settings, report = trap_build
+    counts = report.counts
+    assert counts.raw_lines == _physical_lines(settings)
+    assert counts.raw_lines == counts.clean_events + counts.duplicate_lines + counts.quarantined_lines
+    assert counts.duplicate_lines == trap_log.DUPLICATE_DELIVERIES
+    assert counts.quarantined_lines == len(trap_log.FAULTS) + 1  # + the line that is not UTF-8
+
+
+def test_each_quarantined_line_keeps_file_line_text_and_reason(
+    trap_build: tuple[Settings, BuildReport],
+) -> None:
+    settings, report = trap_build
+    quarantine = pq.read_table(report.quarantine_path).to_pylist()
+    by_place = {(Path(row["file_path"]).parent.name, row["line_number"]): row for row in quarantine}
+
+    for number, (line, reason) in enumerate(trap_log.FAULTS, start=1):
+        row = by_place[("date=2026-03-05", number)]
+        assert (row["rejection_reason"], row["raw_line"]) == (reason, line)
+
+    not_utf8 = by_place[("date=2026-03-06", 2)]
+    assert not_utf8["rejection_reason"] == "invalid_utf8"
+    assert "not text" in not_utf8["raw_line"]
+    assert len(quarantine) == len(by_place) == report.counts.quarantined_lines
+    assert report.counts.reasons["malformed_json"] == 2
+
+
+def test_lines_around_a_bad_one_are_kept(trap_build: tuple[Settings, BuildReport]) -> None:
+    settings, _ = trap_build
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as connection:
+        kept = connection.execute(
+            "select event_id from stg_events__events where event_id in ('u1', 'u2') order by 1"
+        ).fetchall()
+    assert kept == [("u1",), ("u2",)]  # both sides of the non-UTF-8 line, the last without "\n"
+
+
+def test_build_without_logs_says_what_to_run_first(tmp_path: Path) -> None:
+    with pytest.raises(MissingInputError, match="run `pitstop generate` first"):
+        build(Settings.from_env(tmp_path), echo=None)
+
+
+def _digest(folder: Path) -> dict[str, str]:
+    """Content of every table, independent of row order, encoding and the data folder's path."""
+    data_dir = str(folder.parent)
+    digests = {}
+    with duckdb.connect() as connection:
+        for path in sorted(folder.glob("*.parquet")):
+            rows = connection.execute(f"select * from read_parquet('{path}') order by all").fetchall()
+            text = repr(rows).replace(data_dir, "<data>")
+            digests[path.name] = hashlib.sha256(text.encode()).hexdigest()
+    return digests
+
+
+def test_failed_build_leaves_the_last_good_tables(tmp_path: Path) -> None:
+    write_trap_log(tmp_path, days=["2026-03-01", "2026-03-03"])
+    settings = Settings.from_env(tmp_path)
+    build(settings, echo=None)
+    before = _digest(settings.features_dir)
+
+    # new data arrives, but another process holds the warehouse: dbt cannot take its lock
+    write_trap_log(tmp_path, days=["2026-03-04"])
+    with duckdb.connect(str(settings.warehouse_path)), pytest.raises(
+        BuildError, match=r"^dbt build failed: .*lock"
+    ):
+        build(settings, echo=None)
+    assert _digest(settings.features_dir) == before
+
+    # once the lock is gone the next build publishes the new data
+    build(settings, echo=None)
+    assert _digest(settings.features_dir) != before
+
+
+def test_incremental_runs_equal_a_full_rebuild(
+    tmp_path: Path, trap_build: tuple[Settings, BuildReport]
+) -> None:
+    full_settings, _ = trap_build
+    days = sorted(trap_log.partitions())
+    settings = Settings.from_env(tmp_path)
+    # day by day across the late event (03-05 arriving 03-09) and the duplicate (03-12, 03-14)
+    for cut in ("2026-03-04", "2026-03-10", "2026-03-13", days[-1]):
+        write_trap_log(tmp_path, days=[day for day in days if day <= cut] + ["2026-03-05", "2026-03-06"])
+        build(settings, echo=None)
+    assert _digest(settings.features_dir) == _digest(full_settings.features_dir)
+    assert _digest(settings.quarantine_dir) == _digest(full_settings.quarantine_dir)
+
+    # running again over the same files changes nothing
+    again = build(settings, echo=None)
+    assert _digest(settings.features_dir) == _digest(full_settings.features_dir)
+    assert again.counts.raw_lines == _physical_lines(settings)
+
+
+def test_partition_landing_in_the_past_is_picked_up(tmp_path: Path) -> None:
+    settings = Settings.from_env(tmp_path)
+    write_raw_logs(tmp_path, {"2026-03-01": [trap_log.partitions()["2026-03-01"][0]]})
+    build(settings, echo=None)
+    # a second file appears in the already-built partition (within the lookback)
+    write_raw_logs(tmp_path, {"2026-03-01": trap_log.partitions()["2026-03-01"][1:]}, "part-00001")
+    report = build(settings, echo=None)
+    assert report.counts.clean_events == 4
