@@ -210,6 +210,25 @@ def test_generating_again_replaces_the_log(tmp_path: Path) -> None:
     assert not any(path.name.startswith(".") for path in raw.parent.iterdir())
 
 
+def test_large_days_are_written_in_several_parts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Blocks of users and the line limit per part, scaled down so a small log needs them."""
+    monkeypatch.setattr("pitstop.generator.run.USERS_PER_BLOCK", 120)
+    monkeypatch.setattr("pitstop.generator.writer.LINES_PER_PART", 200)
+    report = generate(tmp_path, users=300, days=6)
+    raw = Settings.from_env(tmp_path).raw_events_dir
+    log = read_log(raw)
+    assert report.lines_written == log.lines
+    assert report.clean_events == len(log.events)
+    assert {kind: log.invalid[kind] for kind in INVALID_KINDS} == {
+        kind: report.faults[kind] for kind in INVALID_KINDS
+    }
+    parts = Counter(path.parent.name for path in log.files)
+    assert len(parts) == 6 and min(parts.values()) >= 3
+    assert all(len(path.read_bytes().splitlines()) <= 200 for path in log.files)
+
+
 # ---- the contract and the report ----------------------------------------------------------------
 def test_every_line_is_valid_or_a_declared_fault(
     dirty_log: tuple[GenerationReport, LogContents],

@@ -129,6 +129,7 @@ def simulate_day(
     refund_ts = ts_ms[refunded] + rng.integers(*REFUND_DELAY_MS, size=len(refunded))
 
     user = np.concatenate([session_user[session], session_user[session[refunded]]])
+    user_id = user.astype(np.int64) + population.first_user_id
     event_type = np.concatenate([event_type, np.full(len(refunded), vocab.REFUND, np.uint8)])
     ts_ms = np.concatenate([ts_ms, refund_ts])
     item_id = np.concatenate([item_id, item_id[refunded]])
@@ -147,7 +148,7 @@ def simulate_day(
     return (
         _client_fields(
             rng,
-            user_id=user.astype(np.int64) + 1,
+            user_id=user_id,
             event_type=event_type,
             ts_ms=ts_ms,
             session=session_number,

@@ -25,9 +25,11 @@ P_DUPLICATE_ON_A_LATER_DAY = 0.5
 
 @dataclass(frozen=True)
 class Deliveries:
-    """Which line is sent when: a line index into ``lines`` per delivery, with the day index it
-    arrives on and a sort key for its place in that day's file. A duplicated line is simply
-    delivered twice."""
+    """Which line is sent when.
+
+    Per delivery: the index of its line in ``lines``, the day index it arrives on, and a sort
+    key for its place in that day's file. A duplicated line is simply delivered twice.
+    """
 
     lines: pa.ChunkedArray
     line: npt.NDArray[np.int64]

@@ -8,7 +8,7 @@ a catalogue of popular and long-tail items (Zipf-like popularity).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 
 import numpy as np
 import numpy.typing as npt
@@ -37,7 +37,11 @@ NEVER = np.iinfo(np.int32).max
 
 @dataclass(frozen=True)
 class Population:
-    """One entry per user; user ``i + 1`` is entry ``i`` (ids are given in signup order)."""
+    """One entry per user; user ``first_user_id + i`` is entry ``i``.
+
+    User ids are given in signup order. A population can be cut into blocks of users
+    (:meth:`block`) so a very large day is simulated a block at a time.
+    """
 
     signup_day: npt.NDArray[np.int32]
     """Day index (0 = the first generated day) from which the user is active."""
@@ -51,6 +55,7 @@ class Population:
     """The device the user mostly uses (index into :data:`vocab.DEVICES`)."""
     country: npt.NDArray[np.uint8]
     """Index into :data:`vocab.COUNTRIES`; also decides the offset of local timestamps."""
+    first_user_id: int = 1
 
     @property
     def size(self) -> int:
@@ -61,6 +66,15 @@ class Population:
         signed_up = self.signup_day <= day
         remaining = (self.churn_day.astype(np.float64) - day) / self.fade_days
         return np.where(signed_up, np.clip(remaining, 0.0, 1.0), 0.0)
+
+    def block(self, start: int, stop: int) -> Population:
+        """The users at entries ``start`` to ``stop - 1`` (views, not copies)."""
+        arrays = {
+            f.name: getattr(self, f.name)[start:stop]
+            for f in fields(self)
+            if f.name != "first_user_id"
+        }
+        return replace(self, **arrays, first_user_id=self.first_user_id + start)
 
     def fading(self, day: int) -> npt.NDArray[np.bool_]:
         """Users whose activity is fading on ``day``: they are the ones who open tickets."""

@@ -2,10 +2,12 @@
 
 Each day is simulated, rendered, faulted and routed to the partition of the day it arrives on;
 a partition is written as soon as no later day can add to it (lines never arrive before their
-event day), so memory holds about one day of events whatever the length of the period.
+event day), so memory holds about one day of events whatever the length of the period. A day of
+a very large population is simulated in blocks of users, each block written as its own part
+file, so memory stays bounded by the block, not by the day.
 
-Each day draws from its own random stream spawned from the seed, so the same arguments write
-the same bytes.
+Each day (and block) draws from its own random stream derived from the seed, so the same
+arguments write the same bytes.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from collections import Counter
 from datetime import date, datetime, timedelta, timezone
 
 import numpy as np
+import numpy.typing as npt
 from tqdm import tqdm
 
 from pitstop.errors import ConfigurationError
@@ -32,15 +35,19 @@ from pitstop.generator.faults import (
     corrupt_lines,
     plan_faults,
 )
-from pitstop.generator.population import draw_catalogue, draw_population
+from pitstop.generator.population import Catalogue, Population, draw_catalogue, draw_population
 from pitstop.generator.render import IdScheme, render_lines
 from pitstop.generator.report import GenerationReport
 from pitstop.generator.writer import RawLogWriter
 from pitstop.settings import Settings
 
 MAX_DIRTY_RATE = 0.5
+# Users simulated together: about 1.5M lines on a busy day, at most a few GB of memory.
+USERS_PER_BLOCK = 500_000
 _EPOCH = date(1970, 1, 1)
-_NON_ZERO_OFFSET = np.array([m != 0 for m in vocab.COUNTRY_UTC_OFFSET_MINUTES])
+_NON_ZERO_OFFSET = np.array([minutes != 0 for minutes in vocab.COUNTRY_UTC_OFFSET_MINUTES])
+# Spawn keys of the random streams: one for the population, one for ids, then (day, block).
+_POPULATION_STREAM, _ID_STREAM, _FIRST_DAY_STREAM = 0, 1, 2
 
 
 def generate_events(
@@ -63,92 +70,125 @@ def generate_events(
     _check_arguments(users=users, days=days, seed=seed, start=start, dirty_rate=dirty_rate)
     if start is None:
         start = datetime.now(timezone.utc).date() - timedelta(days=days)
-    last_day = days - 1
-    period_start_ms = (start - _EPOCH).days * DAY_MS
-
-    streams = np.random.SeedSequence(seed).spawn(2 + days)
-    population_rng = np.random.default_rng(streams[0])
+    population_rng = np.random.default_rng(_stream(seed, _POPULATION_STREAM))
     population = draw_population(population_rng, users, days)
     catalogue = draw_catalogue(population_rng, users)
-    ids = IdScheme.from_stream(streams[1])
-
-    counts: Counter[str] = Counter({kind: 0 for kind in FAULT_KINDS})
-    clean_events = lines_written = next_event = next_session = 0
-    queue = ArrivalQueue()
+    log = _LogInProgress(
+        start=start,
+        days=days,
+        dirty_rate=dirty_rate,
+        catalogue=catalogue,
+        ids=IdScheme.from_stream(_stream(seed, _ID_STREAM)),
+    )
     with RawLogWriter(settings.raw_events_dir) as writer:
-        bar = tqdm(
+        for day in tqdm(
             range(days), desc="generating events", unit="day", file=sys.stderr, disable=not progress
-        )
-        for day in bar:
-            rng = np.random.default_rng(streams[2 + day])
-            events, sessions = simulate_day(
-                rng,
-                day=day,
-                day_start_ms=period_start_ms + day * DAY_MS,
-                weekend=(start + timedelta(days=day)).weekday() >= 5,
-                population=population,
-                catalogue=catalogue,
-                first_session=next_session,
-            )
-            next_session += sessions
-            event_day = (events.ts_ms - period_start_ms) // DAY_MS
-            in_period = event_day <= last_day
-            events, event_day = events.select(in_period), event_day[in_period]
-
-            plan = plan_faults(
-                rng, events, event_day=event_day, last_day=last_day, dirty_rate=dirty_rate
-            )
-            numbers = np.arange(next_event, next_event + len(events), dtype=np.int64)
-            next_event += len(events)
-            lines, line_of_event = corrupt_lines(rng, render_lines(events, numbers, ids), plan)
-            queue.add(
-                schedule(
-                    rng,
-                    lines=lines,
-                    line_of_event=line_of_event,
-                    event_day=event_day,
-                    ts_ms=events.ts_ms,
-                    plan=plan,
-                    last_day=last_day,
-                    period_start_ms=period_start_ms,
-                ),
-                today=day,
-            )
-            clean_events += _count_faults(counts, events, plan)
-
-            arrived, in_order = queue.pop(day)
-            writer.write_partition(start + timedelta(days=day), arrived, in_order)
-            lines_written += len(in_order)
-            bar.set_postfix(lines=lines_written, refresh=False)
-        bar.close()
-        if len(queue):
+        ):
+            arrival_day = start + timedelta(days=day)
+            for block, first_user in enumerate(range(0, users, USERS_PER_BLOCK)):
+                rng = np.random.default_rng(_stream(seed, _FIRST_DAY_STREAM + day, block))
+                users_in_block = population.block(first_user, first_user + USERS_PER_BLOCK)
+                log.simulate(rng, day, users_in_block)
+                arrived, in_order = log.queue.pop(day)
+                writer.write_lines(arrival_day, arrived, in_order)
+                log.lines_written += len(in_order)
+            writer.close_partition(arrival_day)
+        if len(log.queue):
             raise AssertionError("lines left undelivered after the last day")
         files = writer.commit()
 
     return GenerationReport(
         start=start,
-        end=start + timedelta(days=last_day),
+        end=start + timedelta(days=days - 1),
         users=users,
         items=catalogue.size,
         seed=seed,
         dirty_rate=dirty_rate,
-        lines_written=lines_written,
-        clean_events=clean_events,
-        faults=dict(counts),
+        lines_written=log.lines_written,
+        clean_events=log.clean_events,
+        faults=dict(log.faults),
         files=files,
         seconds=time.perf_counter() - began,
     )
 
 
-def _count_faults(counts: Counter[str], events: EventBatch, plan: np.ndarray) -> int:
-    """Add a day's faults to ``counts``; return its number of clean (valid, distinct) events."""
-    for kind in (*INVALID_KINDS, "duplicate_delivery", "late_arrival"):
-        counts[kind] += int(np.count_nonzero(plan == KIND_CODE[kind]))
-    clean = (plan == CLEAN) | (plan == DUPLICATE) | (plan == LATE)
-    local = clean & (events.ts_style == vocab.TS_LOCAL)
-    counts["mixed_offset"] += int(np.count_nonzero(local & _NON_ZERO_OFFSET[events.country]))
-    counts["no_offset"] += int(np.count_nonzero(clean & (events.ts_style == vocab.TS_NAIVE)))
-    return int(np.count_nonzero(clean))
+def _stream(seed: int, *key: int) -> np.random.SeedSequence:
+    return np.random.SeedSequence(seed, spawn_key=key)
+
+
+class _LogInProgress:
+    """The running state of a generation: numbering, lines waiting to arrive, counts so far."""
+
+    def __init__(
+        self,
+        *,
+        start: date,
+        days: int,
+        dirty_rate: float,
+        catalogue: Catalogue,
+        ids: IdScheme,
+    ) -> None:
+        self.start = start
+        self.last_day = days - 1
+        self.period_start_ms = (start - _EPOCH).days * DAY_MS
+        self.dirty_rate = dirty_rate
+        self.catalogue = catalogue
+        self.ids = ids
+        self.queue = ArrivalQueue()
+        self.next_event = 0
+        self.next_session = 0
+        self.lines_written = 0
+        self.clean_events = 0
+        self.faults: Counter[str] = Counter({kind: 0 for kind in FAULT_KINDS})
+
+    def simulate(self, rng: np.random.Generator, day: int, users: Population) -> None:
+        """Simulate ``users`` on ``day`` and queue their lines for the days they arrive on."""
+        events, sessions = simulate_day(
+            rng,
+            day=day,
+            day_start_ms=self.period_start_ms + day * DAY_MS,
+            weekend=(self.start + timedelta(days=day)).weekday() >= 5,
+            population=users,
+            catalogue=self.catalogue,
+            first_session=self.next_session,
+        )
+        self.next_session += sessions
+        # Sessions running past the last midnight and refunds after it would arrive too late.
+        event_day = (events.ts_ms - self.period_start_ms) // DAY_MS
+        in_period = event_day <= self.last_day
+        events, event_day = events.select(in_period), event_day[in_period]
+
+        plan = plan_faults(
+            rng, events, event_day=event_day, last_day=self.last_day, dirty_rate=self.dirty_rate
+        )
+        numbers = np.arange(self.next_event, self.next_event + len(events), dtype=np.int64)
+        self.next_event += len(events)
+        lines, line_of_event = corrupt_lines(rng, render_lines(events, numbers, self.ids), plan)
+        deliveries = schedule(
+            rng,
+            lines=lines,
+            line_of_event=line_of_event,
+            event_day=event_day,
+            ts_ms=events.ts_ms,
+            plan=plan,
+            last_day=self.last_day,
+            period_start_ms=self.period_start_ms,
+        )
+        self.queue.add(deliveries, today=day)
+        self._count(events, plan)
+
+    def _count(self, events: EventBatch, plan: npt.NDArray[np.uint8]) -> None:
+        for kind in (*INVALID_KINDS, "duplicate_delivery", "late_arrival"):
+            self.faults[kind] += int(np.count_nonzero(plan == KIND_CODE[kind]))
+        clean = (plan == CLEAN) | (plan == DUPLICATE) | (plan == LATE)
+        local = clean & (events.ts_style == vocab.TS_LOCAL)
+        self.faults["mixed_offset"] += int(
+            np.count_nonzero(local & _NON_ZERO_OFFSET[events.country])
+        )
+        self.faults["no_offset"] += int(
+            np.count_nonzero(clean & (events.ts_style == vocab.TS_NAIVE))
+        )
+        self.clean_events += int(np.count_nonzero(clean))
 
 
 def _check_arguments(

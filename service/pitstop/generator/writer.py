@@ -19,16 +19,17 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
-# ARCHITECTURE §2 asks for more parts when a day is large; this keeps each file easy to split.
+# No part file holds more lines than this; a larger day (or block of users) takes more parts.
 LINES_PER_PART = 2_000_000
 PARTITION_NAME = re.compile(r"date=\d{4}-\d{2}-\d{2}")
 
 
 class RawLogWriter:
-    """Writes one partition per day, then :meth:`commit` swaps them in for the old log.
+    """Writes the partition of each day, then :meth:`commit` swaps them in for the old log.
 
     with RawLogWriter(settings.raw_events_dir) as writer:
-        writer.write_partition(day, lines, order)
+        writer.write_lines(day, lines, order)  # as many times as the day needs
+        writer.close_partition(day)
         files = writer.commit()
     """
 
@@ -36,6 +37,7 @@ class RawLogWriter:
         self.raw_events_dir = raw_events_dir
         self.staging_dir = raw_events_dir.parent / f".{raw_events_dir.name}.staging"
         self._written: list[Path] = []
+        self._parts: dict[date, int] = {}
 
     def __enter__(self) -> RawLogWriter:
         shutil.rmtree(self.staging_dir, ignore_errors=True)
@@ -50,23 +52,30 @@ class RawLogWriter:
     ) -> None:
         shutil.rmtree(self.staging_dir, ignore_errors=True)
 
-    def write_partition(
+    def write_lines(
         self, arrival_day: date, lines: pa.ChunkedArray, order: npt.NDArray[np.int64]
     ) -> None:
-        """Write ``lines[order]`` (each line ends in a newline) as the partition of a day.
-
-        A day with no lines still gets an empty file: the day arrived, and nothing came.
-        """
+        """Write ``lines[order]`` (each line ends in a newline) as the next parts of a day."""
         folder = self.staging_dir / f"date={arrival_day:%Y-%m-%d}"
-        folder.mkdir()
-        parts = max(1, -(-len(order) // LINES_PER_PART))
-        for part in range(parts):
-            path = folder / f"part-{part:05d}.jsonl"
-            rows = order[part * LINES_PER_PART : (part + 1) * LINES_PER_PART]
-            with path.open("wb") as file:
-                for chunk in lines.take(pa.array(rows, type=pa.int64())).chunks:
+        folder.mkdir(exist_ok=True)
+        for first in range(0, len(order), LINES_PER_PART):
+            rows = pa.array(order[first : first + LINES_PER_PART], type=pa.int64())
+            with self._next_part(arrival_day).open("wb") as file:
+                for chunk in lines.take(rows).chunks:
                     _write_text(file, chunk)
-            self._written.append(path.relative_to(self.staging_dir))
+
+    def close_partition(self, arrival_day: date) -> None:
+        """Finish a day. A day with no lines still gets an empty file: it arrived, empty."""
+        if self._parts.get(arrival_day, 0) == 0:
+            (self.staging_dir / f"date={arrival_day:%Y-%m-%d}").mkdir(exist_ok=True)
+            self._next_part(arrival_day).touch()
+
+    def _next_part(self, arrival_day: date) -> Path:
+        part = self._parts.get(arrival_day, 0)
+        self._parts[arrival_day] = part + 1
+        name = Path(f"date={arrival_day:%Y-%m-%d}") / f"part-{part:05d}.jsonl"
+        self._written.append(name)
+        return self.staging_dir / name
 
     def commit(self) -> list[Path]:
         """Replace the old partitions with the new ones; return the files written."""
