@@ -11,7 +11,6 @@ import pytest
 
 from pitstop.build import BuildReport, build
 from pitstop.settings import Settings
-
 from tests import trap_log
 
 RawLines = Mapping[str, Sequence[str]]
@@ -27,10 +26,14 @@ def write_raw_logs(data_dir: Path, partitions: RawLines, part: str = "part-00000
 
 def write_trap_log(data_dir: Path, days: Sequence[str] | None = None) -> None:
     """tests/trap_log.py's log, optionally only its arrival partitions in ``days``."""
-    chosen = {day: lines for day, lines in trap_log.partitions().items() if days is None or day in days}
+    chosen = {
+        day: lines for day, lines in trap_log.partitions().items() if days is None or day in days
+    }
     write_raw_logs(data_dir, chosen)
     if days is None or "2026-03-05" in days:
-        write_raw_logs(data_dir, {"2026-03-05": [line for line, _ in trap_log.FAULTS]}, "part-00001")
+        write_raw_logs(
+            data_dir, {"2026-03-05": [line for line, _ in trap_log.FAULTS]}, "part-00001"
+        )
     if days is None or "2026-03-06" in days:
         folder = data_dir / "raw" / "events" / "date=2026-03-06"
         folder.mkdir(parents=True, exist_ok=True)

@@ -12,7 +12,6 @@ import pytest
 from pitstop.build import BuildReport, build
 from pitstop.errors import BuildError, MissingInputError
 from pitstop.settings import Settings
-
 from tests import trap_log
 from tests.conftest import write_raw_logs, write_trap_log
 
@@ -29,7 +28,9 @@ def test_every_raw_line_is_accounted_for(trap_build: tuple[Settings, BuildReport
     settings, report = trap_build
     counts = report.counts
     assert counts.raw_lines == _physical_lines(settings)
-    assert counts.raw_lines == counts.clean_events + counts.duplicate_lines + counts.quarantined_lines
+    assert (
+        counts.raw_lines == counts.clean_events + counts.duplicate_lines + counts.quarantined_lines
+    )
     assert counts.duplicate_lines == trap_log.DUPLICATE_DELIVERIES
     assert counts.quarantined_lines == len(trap_log.FAULTS) + 1  # + the line that is not UTF-8
 
@@ -72,7 +73,9 @@ def _digest(folder: Path) -> dict[str, str]:
     digests = {}
     with duckdb.connect() as connection:
         for path in sorted(folder.glob("*.parquet")):
-            rows = connection.execute(f"select * from read_parquet('{path}') order by all").fetchall()
+            rows = connection.execute(
+                f"select * from read_parquet('{path}') order by all"
+            ).fetchall()
             text = repr(rows).replace(data_dir, "<data>")
             digests[path.name] = hashlib.sha256(text.encode()).hexdigest()
     return digests
@@ -86,8 +89,9 @@ def test_failed_build_leaves_the_last_good_tables(tmp_path: Path) -> None:
 
     # new data arrives, but another process holds the warehouse: dbt cannot take its lock
     write_trap_log(tmp_path, days=["2026-03-04"])
-    with duckdb.connect(str(settings.warehouse_path)), pytest.raises(
-        BuildError, match=r"^dbt build failed: .*lock"
+    with (
+        duckdb.connect(str(settings.warehouse_path)),
+        pytest.raises(BuildError, match=r"^dbt build failed: .*lock"),
     ):
         build(settings, echo=None)
     assert _digest(settings.features_dir) == before
@@ -105,7 +109,9 @@ def test_incremental_runs_equal_a_full_rebuild(
     settings = Settings.from_env(tmp_path)
     # day by day across the late event (03-05 arriving 03-09) and the duplicate (03-12, 03-14)
     for cut in ("2026-03-04", "2026-03-10", "2026-03-13", days[-1]):
-        write_trap_log(tmp_path, days=[day for day in days if day <= cut] + ["2026-03-05", "2026-03-06"])
+        write_trap_log(
+            tmp_path, days=[day for day in days if day <= cut] + ["2026-03-05", "2026-03-06"]
+        )
         build(settings, echo=None)
     assert _digest(settings.features_dir) == _digest(full_settings.features_dir)
     assert _digest(settings.quarantine_dir) == _digest(full_settings.quarantine_dir)

@@ -26,7 +26,9 @@ def test_help_does_not_import_the_heavy_stack() -> None:
         "heavy = [m for m in ('feast', 'dbt', 'duckdb', 'pandas', 'pyarrow') if m in sys.modules]\n"
         "print('HEAVY', heavy)"
     )
-    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60
+    )
     assert "generate" in result.stdout and "build" in result.stdout
     assert "HEAVY []" in result.stdout
 

@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import datetime as dt
 
+import duckdb
 import pytest
 
+from pitstop.build import BuildReport
+from pitstop.settings import Settings
 from tests.conftest import Lookup
 
 
@@ -60,11 +63,11 @@ def test_silent_user_has_zeros_not_missing_values_and_a_recent_row(lookup: Looku
     assert row["events_30d"] == 0 and row["purchases_30d"] == 0 and row["sessions_7d"] == 0
     assert row["revenue_7d"] == 0.0 and row["revenue_30d"] == 0.0
     assert row["avg_order_value_30d"] is None  # a ratio with nothing under it is undefined
-    # the weekly keep-alive row keeps the latest row younger than 7 days (the views' ttl rests on it)
+    # the weekly keep-alive row keeps the latest row younger than 7 days (the ttl rests on it)
     assert _utc(at) - row["event_timestamp"] < dt.timedelta(days=7)
 
 
-def test_no_row_after_the_data_coverage(features) -> None:  # type: ignore[no-untyped-def]
+def test_no_row_after_the_data_coverage(features: duckdb.DuckDBPyConnection) -> None:
     newest = features.execute(
         "select max(event_timestamp) from (select event_timestamp from user_activity "
         "union all select event_timestamp from item_popularity "
@@ -73,7 +76,7 @@ def test_no_row_after_the_data_coverage(features) -> None:  # type: ignore[no-un
     assert newest == _utc("2026-04-21T00:00:00Z")
 
 
-def test_every_entity_has_a_row_at_least_weekly(features) -> None:  # type: ignore[no-untyped-def]
+def test_every_entity_has_a_row_at_least_weekly(features: duckdb.DuckDBPyConnection) -> None:
     gaps = features.execute(
         """
         select table_name, max(gap) from (
@@ -169,7 +172,11 @@ def test_distinct_sessions_across_midnight(lookup: Lookup, at: str, sessions: in
 def test_item_popularity(lookup: Lookup) -> None:
     row = lookup("item_popularity", 100, "2026-03-02T00:00:00Z")
     assert row is not None
-    assert (row["item_views_7d"], row["item_add_to_carts_7d"], row["item_purchases_7d"]) == (2, 1, 1)
+    assert (row["item_views_7d"], row["item_add_to_carts_7d"], row["item_purchases_7d"]) == (
+        2,
+        1,
+        1,
+    )
     assert (row["item_revenue_7d"], row["item_conversion_rate_7d"]) == (5.0, 0.5)
     later = lookup("item_popularity", 100, "2026-03-09T00:00:00Z")
     assert later is not None and later["item_views_7d"] == 0
@@ -177,10 +184,11 @@ def test_item_popularity(lookup: Lookup) -> None:
     assert lookup("item_popularity", 100, "2026-03-01T23:00:00Z") is None
 
 
-def test_churn_labels(features) -> None:  # type: ignore[no-untyped-def]
+def test_churn_labels(features: duckdb.DuckDBPyConnection) -> None:
     def label(user_id: int, day: str) -> object:
         rows = features.execute(
-            "select churned_30d from churn_labels where user_id = ? and event_timestamp = ?::timestamptz",
+            "select churned_30d from churn_labels "
+            "where user_id = ? and event_timestamp = ?::timestamptz",
             [user_id, day],
         ).fetchall()
         assert len(rows) == 1, (user_id, day, rows)
@@ -191,7 +199,9 @@ def test_churn_labels(features) -> None:  # type: ignore[no-untyped-def]
     assert label(9, "2026-04-16T00:00:00Z") is None  # data ends before 05-16
 
 
-def test_feature_tables_carry_utc_timestamps_and_feast_types(trap_build) -> None:  # type: ignore[no-untyped-def]
+def test_feature_tables_carry_utc_timestamps_and_feast_types(
+    trap_build: tuple[Settings, BuildReport],
+) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 

@@ -75,7 +75,9 @@ def build(
     published = _publish(settings, pending)
     _repoint_views(settings, published)
     counts = read_line_counts(settings)
-    tables = {path.stem: _parquet_rows(path) for path in published if path.parent.name == "features"}
+    tables = {
+        path.stem: _parquet_rows(path) for path in published if path.parent.name == "features"
+    }
     return BuildReport(
         counts=counts,
         tables=tables,
