@@ -81,3 +81,17 @@ def lookup(features: duckdb.DuckDBPyConnection) -> Lookup:
         return dict(zip([column[0] for column in cursor.description], row, strict=True))
 
     return _lookup
+
+
+@pytest.fixture(scope="session")
+def trap_store(trap_build: tuple[Settings, BuildReport]) -> Settings:
+    """The trap log's data folder after `pitstop apply` and `pitstop materialize`.
+
+    Shared by the Feast, training-set and API tests; none of them may write to it.
+    """
+    from pitstop import feast_repo
+
+    settings, _ = trap_build
+    feast_repo.apply(settings, echo=None)
+    feast_repo.materialize(settings)
+    return settings

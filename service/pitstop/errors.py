@@ -25,3 +25,7 @@ class MissingInputError(PitstopError):
 
 class BuildError(PitstopError):
     """The dbt build failed; the last good feature tables are left in place."""
+
+
+class FeastError(PitstopError):
+    """Feast refused the feature repo or a materialization (its message is kept, on one line)."""

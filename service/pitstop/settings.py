@@ -1,7 +1,8 @@
 """Settings in one place.
 
-Precedence, highest first: a command-line flag (``--data-dir``), the environment
-(``PITSTOP_DATA_DIR``), the default (``./data`` relative to the working directory). Every path
+Precedence, highest first: a command-line flag (``--data-dir``, ``--host``, ``--port``), the
+environment (``PITSTOP_DATA_DIR``, ``PITSTOP_HOST``, ``PITSTOP_PORT``), the default (``./data``
+relative to the working directory, 127.0.0.1, 8000). Every path
 pitstop reads or writes derives from :attr:`Settings.data_dir`, so tests and benchmarks run in
 temporary folders without touching the user's data.
 
@@ -16,13 +17,20 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from pitstop.errors import ConfigurationError
+
 DATA_DIR_ENV = "PITSTOP_DATA_DIR"
 DEFAULT_DATA_DIR = Path("data")
+HOST_ENV = "PITSTOP_HOST"
+PORT_ENV = "PITSTOP_PORT"
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8000
 
 # The project root: service/pitstop/settings.py -> parents[2]. dbt's project and Feast's repo are
 # found relative to it, not to the working directory.
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DBT_PROJECT_DIR = PROJECT_ROOT / "transformations"
+FEATURE_REPO_DIR = PROJECT_ROOT / "feature_repo"
 
 
 @dataclass(frozen=True)
@@ -30,13 +38,30 @@ class Settings:
     """Where pitstop keeps its data. Build with :meth:`from_env`."""
 
     data_dir: Path
+    host: str = DEFAULT_HOST
+    port: int = DEFAULT_PORT
 
     @classmethod
-    def from_env(cls, data_dir: str | os.PathLike[str] | None = None) -> Settings:
-        """Resolve settings: the ``data_dir`` argument > ``PITSTOP_DATA_DIR`` > ``./data``."""
+    def from_env(
+        cls,
+        data_dir: str | os.PathLike[str] | None = None,
+        *,
+        host: str | None = None,
+        port: int | None = None,
+    ) -> Settings:
+        """Resolve settings: an argument > ``PITSTOP_*`` environment variable > default."""
         chosen = data_dir if data_dir is not None else os.environ.get(DATA_DIR_ENV)
         path = Path(chosen) if chosen else DEFAULT_DATA_DIR
-        return cls(data_dir=path.expanduser().resolve())
+        env_port = os.environ.get(PORT_ENV)
+        try:
+            resolved_port = port if port is not None else int(env_port or DEFAULT_PORT)
+        except ValueError:
+            raise ConfigurationError(f"{PORT_ENV} must be a port number, got {env_port!r}") from None
+        return cls(
+            data_dir=path.expanduser().resolve(),
+            host=host or os.environ.get(HOST_ENV) or DEFAULT_HOST,
+            port=resolved_port,
+        )
 
     # ---- raw input -------------------------------------------------------------------------
     @property
@@ -69,10 +94,21 @@ class Settings:
     def dbt_log_dir(self) -> Path:
         return self.data_dir / "dbt" / "logs"
 
+    # ---- Feast -----------------------------------------------------------------------------
+    @property
+    def registry_path(self) -> Path:
+        """Feast's file registry (feature_repo/feature_store.yaml points here)."""
+        return self.data_dir / "registry.db"
+
+    @property
+    def online_store_path(self) -> Path:
+        """Feast's SQLite online store, written by materialize, read by the API."""
+        return self.data_dir / "online_store.db"
+
     @property
     def dbt_pending_dir(self) -> Path:
         """Where a build writes its external tables before they are published (see build.py)."""
         return self.data_dir / "dbt" / "pending"
 
     def __repr__(self) -> str:
-        return f"Settings(data_dir={str(self.data_dir)!r})"
+        return f"Settings(data_dir={str(self.data_dir)!r}, host={self.host!r}, port={self.port})"

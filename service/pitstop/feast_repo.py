@@ -1,0 +1,134 @@
+"""Feast on pitstop's data folder: open the store, apply the repo, materialize.
+
+Feast is imported inside the functions (it takes seconds to import); the feature repo reads
+``PITSTOP_DATA_DIR``, which :func:`open_store` sets for the data folder it is given.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from pitstop.errors import FeastError, MissingInputError
+from pitstop.settings import DATA_DIR_ENV, FEATURE_REPO_DIR, Settings
+
+if TYPE_CHECKING:
+    from feast import FeatureStore
+
+_FEAST_ENTRY = "import sys; from feast.cli.cli import cli; sys.exit(cli())"
+FEATURE_TABLES = ("user_activity", "user_profile", "item_popularity")
+
+
+def require_feature_tables(settings: Settings) -> None:
+    """Fail in one line when dbt has not produced the feature tables yet."""
+    missing = [name for name in FEATURE_TABLES if not (settings.features_dir / f"{name}.parquet").exists()]
+    if missing:
+        raise MissingInputError(
+            f"no feature tables under {settings.features_dir} ({', '.join(missing)}); "
+            "run `pitstop build` first"
+        )
+
+
+def require_registry(settings: Settings) -> None:
+    """Fail in one line when the Feast registry has not been applied yet."""
+    require_feature_tables(settings)
+    if not settings.registry_path.exists():
+        raise MissingInputError(f"no Feast registry at {settings.registry_path}; run `pitstop apply` first")
+
+
+def open_store(settings: Settings) -> FeatureStore:
+    """A FeatureStore on the repo in feature_repo/, for this data folder."""
+    os.environ[DATA_DIR_ENV] = str(settings.data_dir)
+    from feast import FeatureStore
+
+    return FeatureStore(repo_path=str(FEATURE_REPO_DIR))
+
+
+def apply(settings: Settings, echo: Callable[[str], None] | None = print) -> None:
+    """``feast apply`` for this data folder, in a child process.
+
+    Feast's apply changes the working directory and imports the repo's modules, which read the
+    data folder when they are imported; a child process keeps both out of the caller.
+    """
+    require_feature_tables(settings)
+    env = dict(os.environ)
+    env[DATA_DIR_ENV] = str(settings.data_dir)
+    result = subprocess.run(
+        [sys.executable, "-c", _FEAST_ENTRY, "-c", str(FEATURE_REPO_DIR), "apply"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise FeastError(f"feast apply failed: {_last_error_line(result.stderr or result.stdout)}")
+    if echo is not None:
+        for line in result.stdout.splitlines():
+            if line.startswith(("Created", "Updated", "Deleted", "No changes")):
+                echo(line)
+
+
+@dataclass(frozen=True)
+class MaterializeReport:
+    views: list[str]
+    end: dt.datetime
+    seconds: float
+
+
+def materialize(settings: Settings, end: dt.datetime | None = None) -> MaterializeReport:
+    """Write each entity's latest feature row into the online store.
+
+    Every view is materialized from the beginning of time up to ``end`` (default now): the
+    online store holds the newest row of every entity, however old; whether it is still fresh
+    enough to serve is the ttl's business at lookup time.
+    """
+    import time
+
+    require_registry(settings)
+    started = time.perf_counter()
+    store = open_store(settings)
+    end = end or dt.datetime.now(dt.timezone.utc)
+    views = [view for view in store.list_feature_views() if view.online]
+    try:
+        _ensure_online_tables(store)
+        store.materialize(
+            start_date=dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc),
+            end_date=end,
+            feature_views=[view.name for view in views],
+        )
+    except Exception as error:  # Feast raises many unrelated types; keep its message
+        raise FeastError(f"materialize failed: {_one_line(error)}") from error
+    return MaterializeReport(
+        views=[view.name for view in views], end=end, seconds=time.perf_counter() - started
+    )
+
+
+def _ensure_online_tables(store: FeatureStore) -> None:
+    """Create missing online tables: `feast apply` does not when the registry is unchanged
+    but the online store file was deleted (ARCHITECTURE §6)."""
+    store._get_provider().update_infra(  # noqa: SLF001 - Feast has no public call for this
+        project=store.project,
+        tables_to_delete=[],
+        tables_to_keep=[view for view in store.list_feature_views() if view.online],
+        entities_to_delete=[],
+        entities_to_keep=store.list_entities(),
+        partial=True,
+    )
+
+
+def _one_line(error: BaseException) -> str:
+    text = " ".join(str(error).split())
+    return (text or type(error).__name__)[:300]
+
+
+def _last_error_line(output: str) -> str:
+    lines = [line.strip() for line in output.splitlines() if line.strip()]
+    for line in reversed(lines):
+        if "Error" in line or "error" in line:
+            return line[:300]
+    return lines[-1][:300] if lines else "no output"
