@@ -29,3 +29,25 @@ class BuildError(PitstopError):
 
 class FeastError(PitstopError):
     """Feast refused the feature repo or a materialization (its message is kept, on one line)."""
+
+
+class NotFoundError(PitstopError):
+    """Something asked for by name does not exist (the API answers 404 with this message)."""
+
+
+class UnknownFeatureServiceError(NotFoundError):
+    """No feature service of that name in the registry."""
+
+
+class UnknownFeatureViewError(NotFoundError):
+    """No feature view (batch or on-demand) of that name in the registry."""
+
+
+class UnknownFeatureError(NotFoundError):
+    """The feature view exists but has no feature of that name."""
+
+
+class InvalidInputError(PitstopError):
+    """A request or an input file is malformed (missing column, wrong type, naive vs aware...)."""
+
+    exit_code = 2
