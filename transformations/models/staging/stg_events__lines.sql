@@ -7,6 +7,11 @@
   )
 }}
 
+{%- set event_fields = [
+    'event_id', 'event_type', 'user_id', 'ts', 'session_id',
+    'item_id', 'price', 'quantity', 'device', 'country',
+] -%}
+
 {#-
   Every raw line, parsed and typed, with the first rule it breaks (ARCHITECTURE §2) in
   rejection_reason, or null when the line is a valid event. Incremental by arrival partition:
@@ -104,6 +109,7 @@ raw_lines as (
 
 parsed as (
 
+    -- each line is parsed once: json_valid, then one from_json into a struct of raw JSON fields
     select
         file_path,
         arrival_date,
@@ -112,8 +118,24 @@ parsed as (
         is_utf8,
         is_utf8 and json_valid(rtrim(raw_line, chr(13))) as is_json,
         case when is_utf8 and json_valid(rtrim(raw_line, chr(13)))
-            then cast(rtrim(raw_line, chr(13)) as json) end as doc
+            then json_type(rtrim(raw_line, chr(13))) end as doc_type,
+        rtrim(raw_line, chr(13)) as json_text
     from raw_lines
+
+),
+
+fields as (
+
+    select
+        * exclude (json_text),
+        case when doc_type = 'OBJECT'
+            then from_json(json_text, '{
+                {%- for field in event_fields -%}
+                "{{ field }}":"JSON"{{ "," if not loop.last }}
+                {%- endfor -%}
+            }')
+        end as doc
+    from parsed
 
 ),
 
@@ -126,32 +148,25 @@ typed as (
         raw_line,
         is_utf8,
         is_json,
-        json_type(doc) as doc_type,
+        doc_type,
 
-        -- ---- field types as JSON sees them (null when the key is absent) ----
-        nullif(json_type(doc, '$.event_id'), 'NULL') as event_id_type,
-        nullif(json_type(doc, '$.event_type'), 'NULL') as event_type_type,
-        nullif(json_type(doc, '$.user_id'), 'NULL') as user_id_type,
-        nullif(json_type(doc, '$.ts'), 'NULL') as ts_type,
-        nullif(json_type(doc, '$.session_id'), 'NULL') as session_id_type,
-        nullif(json_type(doc, '$.item_id'), 'NULL') as item_id_type,
-        nullif(json_type(doc, '$.price'), 'NULL') as price_type,
-        nullif(json_type(doc, '$.quantity'), 'NULL') as quantity_type,
-        nullif(json_type(doc, '$.device'), 'NULL') as device_type,
-        nullif(json_type(doc, '$.country'), 'NULL') as country_type,
+        -- ---- field types as JSON sees them (null when the key is absent or null) ----
+        {%- for field in event_fields %}
+        nullif(json_type(doc.{{ field }}), 'NULL') as {{ field }}_type,
+        {%- endfor %}
 
         -- ---- values ----
-        json_extract_string(doc, '$.event_id') as event_id,
-        json_extract_string(doc, '$.event_type') as event_type,
-        try_cast(json_extract_string(doc, '$.user_id') as bigint) as user_id,
-        json_extract_string(doc, '$.ts') as ts_text,
-        json_extract_string(doc, '$.session_id') as session_id,
-        try_cast(json_extract_string(doc, '$.item_id') as bigint) as item_id,
-        try_cast(json_extract_string(doc, '$.price') as decimal(18, 6)) as price,
-        try_cast(json_extract_string(doc, '$.quantity') as bigint) as quantity,
-        json_extract_string(doc, '$.device') as device,
-        json_extract_string(doc, '$.country') as country
-    from parsed
+        doc.event_id ->> '$' as event_id,
+        doc.event_type ->> '$' as event_type,
+        try_cast(doc.user_id ->> '$' as bigint) as user_id,
+        doc.ts ->> '$' as ts_text,
+        doc.session_id ->> '$' as session_id,
+        try_cast(doc.item_id ->> '$' as bigint) as item_id,
+        try_cast(doc.price ->> '$' as decimal(18, 6)) as price,
+        try_cast(doc.quantity ->> '$' as bigint) as quantity,
+        doc.device ->> '$' as device,
+        doc.country ->> '$' as country
+    from fields
 
 ),
 
