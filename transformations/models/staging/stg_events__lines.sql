@@ -36,74 +36,54 @@ raw_files as (
 
 ),
 
-decoded_files as (
+split_files as (
 
+    -- One pass per file, one CTE reference (a CTE used twice is materialized whole). The usual
+    -- file is UTF-8 and is split on newlines; a file with bytes that are not UTF-8 is split on
+    -- byte-aligned 0A in its hex form instead, so only its offending lines are rejected and
+    -- every line keeps its number. A final newline ends the last line; it starts no new one.
     select
         file_path,
         arrival_date,
-        content,
-        try(decode(content)) as text_content
-    from raw_files
+        string_split(text_content, chr(10)) as text_parts,
+        case when text_content = '' or ends_with(text_content, chr(10)) then 1 else 0 end
+            as final_newline,
+        case when text_content is null then regexp_extract_all(
+            case when ends_with(hex(content), '0A') then hex(content) else hex(content) || '0A' end,
+            '((?:[0-9A-F]{2})*?)0A',
+            1
+        ) end as hex_parts
+    from (select *, try(decode(content)) as text_content from raw_files)
 
 ),
 
-text_lines as (
+numbered_lines as (
 
-    -- the usual case: a UTF-8 file; a final newline ends the last line, it starts no new one
+    -- unnest pads the list that is null with nulls, so each row has one of text or hex line
     select
         file_path,
         arrival_date,
-        unnest(generate_series(1, len(parts) - final_newline)) as line_number,
-        unnest(parts[1:len(parts) - final_newline]) as raw_line,
-        true as is_utf8
-    from (
-        select
-            file_path,
-            arrival_date,
-            string_split(text_content, chr(10)) as parts,
-            case when text_content = '' or ends_with(text_content, chr(10)) then 1 else 0 end as final_newline
-        from decoded_files
-        where text_content is not null
-    )
-
-),
-
-byte_lines as (
-
-    -- a file with bytes that are not UTF-8: split its hex form on byte-aligned 0A (newline), so
-    -- only the offending lines are rejected and every line keeps its number
-    select
-        file_path,
-        arrival_date,
-        unnest(generate_series(1, len(hex_lines))) as line_number,
-        unnest(hex_lines) as hex_line
-    from (
-        select
-            file_path,
-            arrival_date,
-            regexp_extract_all(
-                case when ends_with(hex(content), '0A')
-                    then hex(content) else hex(content) || '0A' end,
-                '((?:[0-9A-F]{2})*?)0A',
-                1
-            ) as hex_lines
-        from decoded_files
-        where text_content is null
-    )
+        unnest(generate_series(1, coalesce(len(text_parts) - final_newline, len(hex_parts))))
+            as line_number,
+        unnest(text_parts[1:len(text_parts) - final_newline]) as text_line,
+        unnest(hex_parts) as hex_line
+    from split_files
 
 ),
 
 raw_lines as (
 
-    select * from text_lines
-    union all
     select
         file_path,
         arrival_date,
         line_number,
-        coalesce(try(decode(unhex(hex_line))), cast(unhex(hex_line) as varchar)) as raw_line,
-        try(decode(unhex(hex_line))) is not null as is_utf8
-    from byte_lines
+        coalesce(
+            text_line,
+            try(decode(unhex(hex_line))),
+            cast(unhex(hex_line) as varchar)  -- bytes that are not UTF-8 kept as \xNN escapes
+        ) as raw_line,
+        text_line is not null or try(decode(unhex(hex_line))) is not null as is_utf8
+    from numbered_lines
 
 ),
 
