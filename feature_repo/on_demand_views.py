@@ -24,9 +24,19 @@ from feature_views import user_profile
     owner="pitstop",
 )
 def user_recency(inputs: pd.DataFrame) -> pd.DataFrame:
-    request_time = pd.to_datetime(inputs["request_time"], utc=True)
-    last_event_at = pd.to_datetime(inputs["last_event_at"], utc=True)
-    first_seen_at = pd.to_datetime(inputs["first_seen_at"], utc=True)
+    # Everything the function uses is inside it: Feast stores the function in the registry,
+    # and a reader that cannot import this file (the API, a training job) must still run it.
+    import pandas as pd
+
+    def _as_utc(values: pd.Series) -> pd.Series:
+        """Datetimes, ISO strings or epoch seconds (Feast passes request data unconverted)."""
+        if pd.api.types.is_numeric_dtype(values):
+            return pd.to_datetime(values, unit="s", utc=True)
+        return pd.to_datetime(values, utc=True)
+
+    request_time = _as_utc(inputs["request_time"])
+    last_event_at = _as_utc(inputs["last_event_at"])
+    first_seen_at = _as_utc(inputs["first_seen_at"])
     outputs = pd.DataFrame(index=inputs.index)
     outputs["hours_since_last_event"] = (request_time - last_event_at).dt.total_seconds() / 3600
     outputs["days_since_first_seen"] = (request_time - first_seen_at).dt.total_seconds() / 86400

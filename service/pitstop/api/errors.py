@@ -1,0 +1,81 @@
+"""The one mapping from pitstop's exceptions to HTTP answers.
+
+Every error leaves as ``{"detail": "<one line naming the problem>"}``:
+
+=============================  ======  =====================================================
+exception                      status  detail
+=============================  ======  =====================================================
+NotFoundError (service, view,  404     its message, naming the unknown thing
+feature)
+InvalidInputError              422     its message, naming the field or key
+RequestValidationError         422     ``<where>: <what>`` per problem, plus ``errors``:
+                                       ``[{"loc", "msg", "type"}]`` (the input is not echoed)
+MissingInputError              503     its message and the command to run first
+anything else                  500     ``internal error`` (the stack trace goes to the log
+                                       only)
+=============================  ======  =====================================================
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from pitstop.errors import InvalidInputError, MissingInputError, NotFoundError, PitstopError
+
+logger = logging.getLogger("pitstop.api")
+
+STATUS_BY_ERROR: tuple[tuple[type[PitstopError], int], ...] = (
+    (NotFoundError, 404),
+    (InvalidInputError, 422),
+    (MissingInputError, 503),
+)
+_MAX_REPORTED = 10
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(PitstopError, _pitstop_error)  # type: ignore[arg-type]
+    app.add_exception_handler(RequestValidationError, _invalid_request)  # type: ignore[arg-type]
+    app.add_exception_handler(Exception, _unexpected_error)
+
+
+async def _pitstop_error(request: Request, error: PitstopError) -> JSONResponse:
+    for kind, status in STATUS_BY_ERROR:
+        if isinstance(error, kind):
+            return JSONResponse({"detail": str(error)}, status_code=status)
+    return await _unexpected_error(request, error)
+
+
+async def _invalid_request(request: Request, error: RequestValidationError) -> JSONResponse:
+    problems = [_problem(item) for item in error.errors()[:_MAX_REPORTED]]
+    detail = "; ".join(f"{_where(problem['loc'])}: {problem['msg']}" for problem in problems)
+    return JSONResponse(
+        {"detail": detail or "invalid request", "errors": problems}, status_code=422
+    )
+
+
+async def _unexpected_error(request: Request, error: Exception) -> JSONResponse:
+    logger.error("unexpected error on %s %s", request.method, request.url.path, exc_info=error)
+    return JSONResponse({"detail": "internal error"}, status_code=500)
+
+
+def _problem(item: Mapping[str, Any]) -> dict[str, Any]:
+    kind = str(item.get("type", ""))
+    loc = [part if isinstance(part, (str, int)) else str(part) for part in item.get("loc", ())]
+    message = str(item.get("msg", ""))
+    if kind == "json_invalid":
+        # loc is ("body", <character offset>): the field is the body itself.
+        reason = (item.get("ctx") or {}).get("error") or "not JSON"
+        offset = f" at character {loc[1]}" if len(loc) > 1 else ""
+        loc = loc[:1]
+        message = f"malformed JSON{offset} ({reason})"
+    return {"loc": loc, "msg": message, "type": kind}
+
+
+def _where(loc: Sequence[str | int]) -> str:
+    return ".".join(str(part) for part in loc) or "request"

@@ -1,0 +1,1 @@
+"""One router per resource: health, online lookups, the registry listings."""

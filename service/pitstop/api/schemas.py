@@ -1,0 +1,123 @@
+"""Request and response bodies of the lookup API.
+
+The online lookup bodies are Feast's feature-server wire format (Feast 0.67,
+``feast/feature_server.py`` and the remote online store client in
+``feast/infra/online_stores/remote.py``), so a stock Feast client with
+``online_store: {type: remote}`` talks to pitstop unchanged. The registry listings are
+pitstop's own.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, PlainValidator
+
+JsonScalar = bool | int | float | str | None
+
+
+def _scalar(value: object) -> JsonScalar:
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    raise ValueError("entity values must be numbers, strings, booleans or null")
+
+
+# One entity value as JSON carries it (no coercion); lookup.py checks it against the join
+# key's entity type.
+EntityValue = Annotated[JsonScalar, PlainValidator(_scalar, json_schema_input_type=JsonScalar)]
+
+FieldStatusName = Literal["INVALID", "PRESENT", "NULL_VALUE", "NOT_FOUND", "OUTSIDE_MAX_AGE"]
+
+
+# ---- POST /get-online-features ---------------------------------------------------------------
+class OnlineFeaturesRequest(BaseModel):
+    """Feast's request: column-oriented entity rows and either feature refs or a service.
+
+    Unknown top-level fields are ignored, as Feast's own server does.
+    """
+
+    entities: dict[str, list[EntityValue]] = Field(
+        description="Join keys (and request data) to lists of values, one per row: "
+        '{"user_id": [1, 2]}.',
+    )
+    feature_service: str | None = Field(default=None, description="A feature service name.")
+    features: list[str] = Field(
+        default_factory=list, description='Feature refs "feature_view:feature".'
+    )
+    full_feature_names: bool = Field(
+        default=False, description='Name features "feature_view__feature" in the response.'
+    )
+    include_feature_view_version_metadata: bool = False
+
+
+class FeatureVector(BaseModel):
+    """One column of the response: a join key or a feature, one entry per entity row."""
+
+    values: list[JsonValue]
+    statuses: list[FieldStatusName]
+    event_timestamps: list[str] = Field(default_factory=list)
+
+
+class FeatureViewVersion(BaseModel):
+    # Feast leaves out an empty name and a version of 0.
+    name: str | None = None
+    version: int | None = None
+
+
+class OnlineFeaturesMetadata(BaseModel):
+    feature_names: list[str]
+    feature_view_metadata: list[FeatureViewVersion] | None = None
+
+
+class OnlineFeaturesResponse(BaseModel):
+    """Feast's response: ``metadata.feature_names`` (join keys first) and one column each."""
+
+    metadata: OnlineFeaturesMetadata
+    results: list[FeatureVector]
+
+
+# ---- GET /feature-views, /feature-services ---------------------------------------------------
+class _Listing(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class FeatureInfo(_Listing):
+    name: str
+    dtype: str = Field(description='Feast type name: "Int64", "Float64", "UnixTimestamp", ...')
+    description: str = ""
+
+
+class FeatureViewInfo(_Listing):
+    name: str
+    kind: Literal["batch", "on_demand"]
+    description: str
+    owner: str
+    entities: list[str] = Field(description="Entity names; empty for on-demand views.")
+    join_keys: list[str] = Field(description="Entity columns a lookup must send.")
+    request_fields: list[FeatureInfo] = Field(
+        description="Request data the view reads (request_time defaults to the server's now)."
+    )
+    ttl_seconds: int | None = Field(description="Oldest value served, in seconds; null: none.")
+    online: bool
+    features: list[FeatureInfo]
+    tags: dict[str, str]
+
+
+class ServiceViewInfo(_Listing):
+    name: str
+    features: list[FeatureInfo]
+
+
+class FeatureServiceInfo(_Listing):
+    name: str
+    description: str
+    owner: str
+    join_keys: list[str]
+    request_fields: list[FeatureInfo]
+    feature_views: list[ServiceViewInfo]
+    tags: dict[str, str]
+
+
+# ---- GET /health -----------------------------------------------------------------------------
+class Health(BaseModel):
+    status: Literal["ok"] = "ok"
