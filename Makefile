@@ -25,8 +25,7 @@ $(STAMP): pyproject.toml
 venv: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/pitstop generate --data-dir $(DEMO_DATA) --users 2000 --days 45 --seed 7
-	$(BIN)/pitstop build --data-dir $(DEMO_DATA) --quiet
+	$(BIN)/pitstop demo --data-dir $(DEMO_DATA)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
@@ -37,4 +36,4 @@ lint: $(STAMP)
 	$(BIN)/mypy
 
 clean:
-	rm -rf $(VENV) data/raw data/features data/quarantine data/dbt data/warehouse.duckdb*
+	rm -rf $(VENV) data/raw data/features data/quarantine data/dbt data/logs data/warehouse.duckdb* data/registry.db data/online_store.db

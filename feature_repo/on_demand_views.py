@@ -12,7 +12,7 @@ from feature_views import user_profile
 @on_demand_feature_view(
     sources=[user_profile, request_context],
     # No per-field descriptions here: Feast 0.67 compares them when it checks the schema
-    # against the function's output, and an inferred field has none (the apply would fail).
+    # against the output of the function, and an inferred field has none (apply would fail).
     schema=[
         Field(name="hours_since_last_event", dtype=Float64),
         Field(name="days_since_first_seen", dtype=Float64),

@@ -7,6 +7,16 @@ import sys
 from pathlib import Path
 
 PITSTOP = [sys.executable, "-m", "pitstop.cli"]
+ALL_COMMANDS = (
+    "generate",
+    "build",
+    "apply",
+    "materialize",
+    "serve",
+    "training-set",
+    "run",
+    "demo",
+)
 
 
 def _run(*args: str, env_data_dir: Path | None = None) -> subprocess.CompletedProcess[str]:
@@ -29,7 +39,8 @@ def test_help_does_not_import_the_heavy_stack() -> None:
     result = subprocess.run(
         [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60
     )
-    assert "generate" in result.stdout and "build" in result.stdout
+    for command in ALL_COMMANDS:
+        assert f"    {command} " in result.stdout or f"    {command}\n" in result.stdout, command
     assert "HEAVY []" in result.stdout
 
 
@@ -52,3 +63,50 @@ def test_bad_arguments_are_refused_without_a_stack_trace(tmp_path: Path) -> None
         assert result.returncode == 2, (args, result.stderr)
         assert "Traceback" not in result.stderr
         assert result.stderr.strip(), args
+
+
+def _assert_one_line_saying(result: subprocess.CompletedProcess[str], step: str) -> None:
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert f"run `pitstop {step}` first" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_apply_before_build_says_what_to_run(tmp_path: Path) -> None:
+    _assert_one_line_saying(_run("apply", "--data-dir", str(tmp_path)), "build")
+
+
+def test_materialize_before_apply_says_what_to_run(tmp_path: Path) -> None:
+    features = tmp_path / "features"
+    features.mkdir()
+    for table in ("user_activity", "user_profile", "item_popularity"):
+        (features / f"{table}.parquet").touch()  # only their presence is checked first
+    _assert_one_line_saying(_run("materialize", "--data-dir", str(tmp_path)), "apply")
+
+
+def test_training_set_before_build_says_what_to_run(tmp_path: Path) -> None:
+    entities = tmp_path / "entities.csv"
+    entities.write_text("user_id,event_timestamp\n1,2026-03-01T00:00:00Z\n")
+    result = _run(
+        "training-set",
+        "--data-dir",
+        str(tmp_path / "data"),
+        "--feature-service",
+        "churn_v1",
+        "--entities",
+        str(entities),
+        "--out",
+        str(tmp_path / "out.parquet"),
+    )
+    _assert_one_line_saying(result, "build")
+
+
+def test_serve_and_run_before_their_inputs_say_what_to_run(tmp_path: Path) -> None:
+    _assert_one_line_saying(_run("serve", "--data-dir", str(tmp_path)), "build")
+    _assert_one_line_saying(_run("run", "--data-dir", str(tmp_path)), "generate")
+
+
+def test_serve_refuses_a_bad_port(tmp_path: Path) -> None:
+    result = _run("serve", "--data-dir", str(tmp_path), "--port", "70000")
+    assert result.returncode == 2 and "port" in result.stderr
+    assert "Traceback" not in result.stderr

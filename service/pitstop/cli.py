@@ -8,11 +8,16 @@ each command imports what it needs (dbt, DuckDB, Feast) when it runs. Every
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
+import io
+import os
 import sys
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 
-from pitstop.errors import PitstopError
+from pitstop.errors import MissingInputError, PitstopError
 from pitstop.settings import DATA_DIR_ENV, Settings
 
 Handler = Callable[[argparse.Namespace, Settings], int]
@@ -21,9 +26,11 @@ Handler = Callable[[argparse.Namespace, Settings], int]
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
-    settings = Settings.from_env(args.data_dir)
     handler: Handler = args.handler
     try:
+        settings = Settings.from_env(
+            args.data_dir, host=getattr(args, "host", None), port=getattr(args, "port", None)
+        )
         return handler(args, settings)
     except PitstopError as error:
         print(f"pitstop {args.command}: {error}", file=sys.stderr)
@@ -31,6 +38,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"pitstop {args.command}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader went away (`pitstop ... | head`): stop quietly, as Unix tools do.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
 
 
 # ---- commands --------------------------------------------------------------------------------
@@ -75,6 +86,119 @@ def _build(args: argparse.Namespace, settings: Settings) -> int:
         print(f"feature table {table:<18} {rows:>12,} rows")
     print(f"built in {report.seconds:.1f} s")
     return 0
+
+
+def _apply(args: argparse.Namespace, settings: Settings) -> int:
+    from pitstop import feast_repo
+
+    started = time.perf_counter()
+    feast_repo.apply(settings, echo=None if args.quiet else print)
+    print(f"registry {settings.registry_path} applied in {time.perf_counter() - started:.1f} s")
+    return 0
+
+
+def _materialize(args: argparse.Namespace, settings: Settings) -> int:
+    from pitstop import feast_repo
+
+    with _feast_output(quiet=args.quiet):
+        report = feast_repo.materialize(settings)
+    print(
+        f"materialized {', '.join(report.views)} up to {report.end:%Y-%m-%d %H:%M:%S} UTC "
+        f"into {settings.online_store_path} in {report.seconds:.1f} s"
+    )
+    return 0
+
+
+def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    from pitstop import feast_repo
+
+    feast_repo.require_registry(settings)
+    if not settings.online_store_path.exists():
+        raise MissingInputError(
+            f"no online store at {settings.online_store_path}; run `pitstop materialize` first"
+        )
+    # The app (and every worker process uvicorn starts) finds the data folder here.
+    os.environ[DATA_DIR_ENV] = str(settings.data_dir)
+    import uvicorn
+
+    # No request limit per worker (uvicorn's default): a limit restarts the worker and leaves
+    # the port without one for about a second, which is `feast serve`'s p99 (ARCHITECTURE §6).
+    # No access log either: a line per request costs throughput; the API samples its own logs.
+    uvicorn.run(
+        "pitstop.api.app:create_app",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=args.workers,
+        access_log=False,
+        log_level="warning" if args.quiet else "info",
+    )
+    return 0
+
+
+def _training_set(args: argparse.Namespace, settings: Settings) -> int:
+    from pitstop.training import build_training_set
+
+    report = build_training_set(
+        settings,
+        feature_service=args.feature_service,
+        entities=args.entities,
+        out=args.out,
+        echo=lambda line: print(f"pitstop {args.command}: {line}", file=sys.stderr),
+    )
+    print(
+        f"training set {report.feature_service}: {report.rows:,} rows x "
+        f"{len(report.columns)} columns ({len(report.features)} features) "
+        f"in {report.seconds:.1f} s -> {report.path}"
+    )
+    with_nulls = {name: share for name, share in report.null_share.items() if share > 0}
+    if with_nulls:
+        print("null share (no value before the row's time, or an undefined ratio):")
+        for name, share in with_nulls.items():
+            print(f"  {name:<26} {share:>7.1%}")
+    complete = len(report.features) - len(with_nulls)
+    print(f"{complete} of {len(report.features)} features have no nulls")
+    return 0
+
+
+def _run(args: argparse.Namespace, settings: Settings) -> int:
+    from pitstop import feast_repo
+    from pitstop.build import build
+
+    began = time.perf_counter()
+    report = build(settings, full_refresh=args.full_refresh, echo=None)
+    print(
+        f"build        {report.seconds:6.1f} s  {report.counts.clean_events:,} clean events, "
+        f"{report.counts.quarantined_lines:,} quarantined"
+    )
+    started = time.perf_counter()
+    feast_repo.apply(settings, echo=None)
+    print(f"apply        {time.perf_counter() - started:6.1f} s  {settings.registry_path}")
+    with _feast_output(quiet=True):
+        materialized = feast_repo.materialize(settings)
+    print(
+        f"materialize  {materialized.seconds:6.1f} s  {', '.join(materialized.views)} "
+        f"-> {settings.online_store_path}"
+    )
+    print(f"total        {time.perf_counter() - began:6.1f} s")
+    return 0
+
+
+def _demo(args: argparse.Namespace, settings: Settings) -> int:
+    from pitstop.demo import run_demo
+
+    run_demo(settings)
+    return 0
+
+
+@contextlib.contextmanager
+def _feast_output(*, quiet: bool) -> Iterator[None]:
+    """Feast prints its progress to stdout; keep it only when asked to."""
+    if not quiet:
+        yield
+        return
+    with contextlib.redirect_stdout(io.StringIO()):
+        yield
 
 
 # ---- argument parsing --------------------------------------------------------------------------
@@ -126,6 +250,61 @@ def _parser() -> argparse.ArgumentParser:
         help="re-read every raw partition instead of only the new ones",
     )
     build.set_defaults(handler=_build)
+
+    apply = commands.add_parser(
+        "apply", parents=[common], help="register the feature tables with Feast (feature_repo/)"
+    )
+    apply.set_defaults(handler=_apply)
+
+    materialize = commands.add_parser(
+        "materialize",
+        parents=[common],
+        help="load each entity's latest features into the online store",
+    )
+    materialize.set_defaults(handler=_materialize)
+
+    serve = commands.add_parser(
+        "serve", parents=[common], help="run the online lookup API (uvicorn)"
+    )
+    serve.add_argument("--host", help="default: $PITSTOP_HOST, else 127.0.0.1")
+    serve.add_argument("--port", type=_port, help="default: $PITSTOP_PORT, else 8000")
+    serve.add_argument(
+        "--workers", type=_positive_int, default=1, help="worker processes (default 1)"
+    )
+    serve.set_defaults(handler=_serve)
+
+    training_set = commands.add_parser(
+        "training-set",
+        parents=[common],
+        help="point-in-time join of an entity file with a feature service's features",
+    )
+    training_set.add_argument(
+        "--feature-service", required=True, metavar="NAME", help="e.g. churn_v1, ranking_v1"
+    )
+    training_set.add_argument(
+        "--entities",
+        required=True,
+        type=Path,
+        metavar="FILE",
+        help="Parquet or CSV: the join keys, event_timestamp, any labels (they pass through)",
+    )
+    training_set.add_argument(
+        "--out", required=True, type=Path, metavar="FILE", help="Parquet file to write"
+    )
+    training_set.set_defaults(handler=_training_set)
+
+    run = commands.add_parser(
+        "run", parents=[common], help="the daily job: build, apply, materialize"
+    )
+    run.add_argument("--full-refresh", action="store_true", help="rebuild from every raw partition")
+    run.set_defaults(handler=_run)
+
+    demo = commands.add_parser(
+        "demo",
+        parents=[common],
+        help="everything on a small generated log, then a lookup over HTTP and a training set",
+    )
+    demo.set_defaults(handler=_demo)
     return parser
 
 
@@ -133,6 +312,13 @@ def _positive_int(text: str) -> int:
     value = int(text)
     if value <= 0:
         raise argparse.ArgumentTypeError(f"must be > 0, got {value}")
+    return value
+
+
+def _port(text: str) -> int:
+    value = int(text)
+    if not 0 < value < 65536:
+        raise argparse.ArgumentTypeError(f"not a port number: {value}")
     return value
 
 

@@ -10,6 +10,7 @@ import datetime as dt
 import os
 import subprocess
 import sys
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -26,7 +27,9 @@ FEATURE_TABLES = ("user_activity", "user_profile", "item_popularity")
 
 def require_feature_tables(settings: Settings) -> None:
     """Fail in one line when dbt has not produced the feature tables yet."""
-    missing = [name for name in FEATURE_TABLES if not (settings.features_dir / f"{name}.parquet").exists()]
+    missing = [
+        name for name in FEATURE_TABLES if not (settings.features_dir / f"{name}.parquet").exists()
+    ]
     if missing:
         raise MissingInputError(
             f"no feature tables under {settings.features_dir} ({', '.join(missing)}); "
@@ -38,7 +41,9 @@ def require_registry(settings: Settings) -> None:
     """Fail in one line when the Feast registry has not been applied yet."""
     require_feature_tables(settings)
     if not settings.registry_path.exists():
-        raise MissingInputError(f"no Feast registry at {settings.registry_path}; run `pitstop apply` first")
+        raise MissingInputError(
+            f"no Feast registry at {settings.registry_path}; run `pitstop apply` first"
+        )
 
 
 def open_store(settings: Settings) -> FeatureStore:
@@ -96,11 +101,15 @@ def materialize(settings: Settings, end: dt.datetime | None = None) -> Materiali
     views = [view for view in store.list_feature_views() if view.online]
     try:
         _ensure_online_tables(store)
-        store.materialize(
-            start_date=dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc),
-            end_date=end,
-            feature_views=[view.name for view in views],
-        )
+        with warnings.catch_warnings():
+            # ibis (under Feast's DuckDB store) calls a method DuckDB 2.0 deprecates; the
+            # filter goes here, after Feast's import has installed its own filters.
+            warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"ibis(\.|$)")
+            store.materialize(
+                start_date=dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc),
+                end_date=end,
+                feature_views=[view.name for view in views],
+            )
     except Exception as error:  # Feast raises many unrelated types; keep its message
         raise FeastError(f"materialize failed: {_one_line(error)}") from error
     return MaterializeReport(

@@ -56,7 +56,9 @@ class Settings:
         try:
             resolved_port = port if port is not None else int(env_port or DEFAULT_PORT)
         except ValueError:
-            raise ConfigurationError(f"{PORT_ENV} must be a port number, got {env_port!r}") from None
+            raise ConfigurationError(
+                f"{PORT_ENV} must be a port number, got {env_port!r}"
+            ) from None
         return cls(
             data_dir=path.expanduser().resolve(),
             host=host or os.environ.get(HOST_ENV) or DEFAULT_HOST,
