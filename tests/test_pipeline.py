@@ -10,11 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
-import os
-import socket
-import subprocess
-import sys
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -25,6 +20,7 @@ import pandas as pd
 import pytest
 
 from pitstop import feast_repo
+from pitstop.api.background import api_in_background
 from pitstop.cli import main
 from pitstop.settings import Settings
 
@@ -89,34 +85,9 @@ def users(latest: dict[str, pd.DataFrame]) -> list[int]:
 @pytest.fixture(scope="module")
 def api(pipeline: Settings) -> Iterator[str]:
     """`pitstop serve` as a child process on a free port."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    env = {**os.environ, "PITSTOP_DATA_DIR": str(pipeline.data_dir)}
-    command = [sys.executable, "-m", "pitstop.cli", "serve", "--quiet"]
-    command += ["--data-dir", str(pipeline.data_dir), "--host", "127.0.0.1", "--port", str(port)]
-    process = subprocess.Popen(
-        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
-    )
-    base_url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert process.poll() is None, process.stderr.read() if process.stderr else ""
-            try:
-                with urllib.request.urlopen(f"{base_url}/health", timeout=2) as answer:
-                    if answer.status == 200:
-                        break
-            except (urllib.error.URLError, ConnectionError):
-                pass
-            assert time.monotonic() < deadline, "the API did not start within 60 s"
-            time.sleep(0.1)
-        yield base_url
-    finally:
-        process.terminate()
-        process.wait(timeout=15)
-        if process.stderr:
-            process.stderr.close()
+    with api_in_background(pipeline, log_path=pipeline.data_dir / "logs" / "api.log") as server:
+        server.wait_until_healthy()
+        yield server.base_url
 
 
 def _post(url: str, body: dict[str, Any]) -> dict[str, Any]:

@@ -16,20 +16,16 @@ import datetime as dt
 import io
 import json
 import math
-import os
-import socket
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-from pitstop.errors import PitstopError
-from pitstop.settings import DATA_DIR_ENV, Settings
+from pitstop.api.background import api_in_background
+from pitstop.errors import BackgroundApiError
+from pitstop.settings import Settings
 
 __all__ = ["DemoReport", "run_demo"]
 
@@ -48,11 +44,6 @@ SHOWN_FEATURES = (
     "last_event_at",
     "hours_since_last_event",
 )
-API_START_TIMEOUT_S = 60.0
-
-
-class DemoError(PitstopError):
-    """The demo's API did not start or did not answer."""
 
 
 @dataclass
@@ -105,7 +96,7 @@ def run_demo(settings: Settings, echo: Callable[[str], None] = print) -> DemoRep
         feast_repo.materialize(settings)  # Feast's own progress lines are not shown
 
     users = _users_to_show(settings)
-    with _api_process(settings) as api:
+    with api_in_background(settings, log_path=settings.data_dir / "logs" / "demo-api.log") as api:
         # The API starts (it imports Feast) while the training set is built in this process.
         with stage("training set"):
             summary = _training_set(settings)
@@ -171,80 +162,6 @@ def _users_to_show(settings: Settings) -> list[int]:
     return [*dict.fromkeys(int(user) for user in chosen), int(largest) + 1_000]
 
 
-# ---- the API in a child process ----------------------------------------------------------------
-
-
-@dataclass
-class _ApiProcess:
-    base_url: str
-    process: subprocess.Popen[bytes]
-    log: Path
-
-    def wait_until_healthy(self) -> None:
-        deadline = time.monotonic() + API_START_TIMEOUT_S
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise DemoError(
-                    f"the API exited with code {self.process.returncode}: {_last_line(self.log)}"
-                )
-            try:
-                with urllib.request.urlopen(f"{self.base_url}/health", timeout=2) as response:
-                    if response.status == 200:
-                        return
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                pass
-            time.sleep(0.1)
-        raise DemoError(
-            f"the API did not answer /health within {API_START_TIMEOUT_S:.0f} s; see {self.log}"
-        )
-
-
-@contextlib.contextmanager
-def _api_process(settings: Settings) -> Iterator[_ApiProcess]:
-    """`pitstop serve` on a free loopback port until the block ends."""
-    port = _free_port()
-    log_path = settings.data_dir / "logs" / "demo-api.log"
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    env = dict(os.environ)
-    env[DATA_DIR_ENV] = str(settings.data_dir)
-    command = [
-        sys.executable,
-        "-m",
-        "pitstop.cli",
-        "serve",
-        "--quiet",
-        "--data-dir",
-        str(settings.data_dir),
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-    ]
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
-        try:
-            yield _ApiProcess(f"http://127.0.0.1:{port}", process, log_path)
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def _last_line(path: Path) -> str:
-    lines = [line for line in path.read_text(errors="replace").splitlines() if line.strip()]
-    return lines[-1][:300] if lines else "no output"
-
-
 def _post(url: str, body: dict[str, Any]) -> dict[str, Any]:
     request = urllib.request.Request(
         url,
@@ -266,9 +183,9 @@ def _read_json(request: urllib.request.Request) -> Any:
             return json.load(response)
     except urllib.error.HTTPError as error:
         detail = error.read().decode(errors="replace")[:300]
-        raise DemoError(f"{request.full_url} answered {error.code}: {detail}") from error
+        raise BackgroundApiError(f"{request.full_url} answered {error.code}: {detail}") from error
     except urllib.error.URLError as error:
-        raise DemoError(f"{request.full_url} did not answer: {error.reason}") from error
+        raise BackgroundApiError(f"{request.full_url} did not answer: {error.reason}") from error
 
 
 # ---- printing the lookup -----------------------------------------------------------------------

@@ -51,3 +51,7 @@ class InvalidInputError(PitstopError):
     """A request or an input file is malformed (missing column, wrong type, naive vs aware...)."""
 
     exit_code = 2
+
+
+class BackgroundApiError(PitstopError):
+    """The lookup API in a child process exited, did not answer in time, or answered an error."""

@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -15,22 +10,11 @@ import httpx
 import pytest
 
 from pitstop import feast_repo
-from pitstop.settings import DATA_DIR_ENV, PROJECT_ROOT, Settings
+from pitstop.api.background import api_in_background
+from pitstop.settings import Settings
 
 if TYPE_CHECKING:
     from feast import FeatureStore
-
-STARTUP_TIMEOUT_S = 60.0  # `import feast` alone takes about 9 s on this machine kind
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _log_tail(path: Path, lines: int = 30) -> str:
-    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
 
 
 @pytest.fixture(scope="session")
@@ -41,35 +25,10 @@ def api_log(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def api_url(trap_store: Settings, api_log: Path) -> Iterator[str]:
-    """Base URL of `uvicorn --factory pitstop.api.app:create_app` serving trap_store."""
-    port = _free_port()
-    env = {**os.environ, DATA_DIR_ENV: str(trap_store.data_dir)}
-    command = [sys.executable, "-m", "uvicorn", "--factory", "pitstop.api.app:create_app"]
-    command += ["--host", "127.0.0.1", "--port", str(port)]
-    url = f"http://127.0.0.1:{port}"
-    with api_log.open("wb") as log:
-        server = subprocess.Popen(command, env=env, cwd=PROJECT_ROOT, stdout=log, stderr=log)
-    try:
-        deadline = time.monotonic() + STARTUP_TIMEOUT_S
-        while True:
-            if server.poll() is not None:
-                pytest.fail(f"the API exited with {server.returncode}:\n{_log_tail(api_log)}")
-            try:
-                if httpx.get(f"{url}/health", timeout=1.0).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"the API did not answer /health in {STARTUP_TIMEOUT_S:.0f} s")
-            time.sleep(0.2)
-        yield url
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+    """Base URL of a real `pitstop serve` (uvicorn, child process) serving trap_store."""
+    with api_in_background(trap_store, log_path=api_log) as server:
+        server.wait_until_healthy()
+        yield server.base_url
 
 
 @pytest.fixture(scope="session")
