@@ -23,6 +23,9 @@ if TYPE_CHECKING:
 
 _FEAST_ENTRY = "import sys; from feast.cli.cli import cli; sys.exit(cli())"
 FEATURE_TABLES = ("user_activity", "user_profile", "item_popularity")
+# The request-data field of feature_repo/'s on-demand views: when the prediction is made.
+# Serving fills it with the request's clock, training sets with each entity row's timestamp.
+REQUEST_TIME = "request_time"
 
 
 def require_feature_tables(settings: Settings) -> None:

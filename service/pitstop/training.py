@@ -57,7 +57,7 @@ if TYPE_CHECKING:
 __all__ = ["ENTITY_TIMESTAMP", "REQUEST_TIME", "TrainingSetReport", "build_training_set"]
 
 ENTITY_TIMESTAMP = "event_timestamp"
-REQUEST_TIME = "request_time"
+REQUEST_TIME = feast_repo.REQUEST_TIME
 ENTITY_FILE_SUFFIXES = (".parquet", ".csv")
 # Feast passes extra entity columns through; this one carries the entity file's row order.
 _ROW_NUMBER = "__pitstop_row_number"

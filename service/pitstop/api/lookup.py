@@ -44,12 +44,12 @@ from pitstop.api.schemas import (
     OnlineFeaturesResponse,
 )
 from pitstop.errors import InvalidInputError, UnknownFeatureError
+from pitstop.feast_repo import REQUEST_TIME
 
 if TYPE_CHECKING:
     from feast import FeatureService, FeatureStore
     from feast.protos.feast.serving.ServingService_pb2 import GetOnlineFeaturesResponse
 
-REQUEST_TIME = "request_time"
 _UNIX_TIMESTAMP = "UnixTimestamp"
 _INTEGER_BITS = {"INT32": 32, "INT64": 64}
 _STRING_TYPES = frozenset({"STRING"})
