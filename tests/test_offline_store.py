@@ -311,3 +311,13 @@ def test_naive_entity_timestamps_are_utc(stores: Any) -> None:
     table = pa.Table.from_pandas(naive, preserve_index=False)
     from_naive = pitstop_store.get_historical_features(entity_df=table, features=features).to_df()
     _assert_equal_cells(_retrieve(pitstop_store, aware, features, full=False), from_naive)
+
+
+def test_feature_repo_uses_the_plugin() -> None:
+    """The training-set, pipeline and API tests run on feature_repo/, so they run the plugin."""
+    import yaml
+
+    config = yaml.safe_load(
+        (Path(__file__).parent.parent / "feature_repo" / "feature_store.yaml").read_text()
+    )
+    assert config["offline_store"]["type"] == PLUGIN
