@@ -49,8 +49,13 @@ def _snapshots(rng: np.random.Generator, keys: list[tuple[int, ...]], rows: int)
             ],
         }
     )
-    for number, name in enumerate(["user_id", "item_id"][: len(keys[0])]):
+    key_names = ["user_id", "item_id"][: len(keys[0])]
+    for number, name in enumerate(key_names):
         frame[name] = [keys[p][number] for p in picks]
+    # Some rows without a created_timestamp (they lose a tie), at most one per tie.
+    unknown = pd.Series(rng.random(rows) < 0.08)
+    first_unknown = ~frame[unknown][[*key_names, "event_timestamp"]].duplicated()
+    frame.loc[first_unknown[first_unknown].index, "created_timestamp"] = pd.NaT
     return frame
 
 
