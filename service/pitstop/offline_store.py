@@ -34,6 +34,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import duckdb
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -329,10 +330,8 @@ def _view_sql(view: _ViewPlan) -> str:
         created = f"{_quote(view.created)}::TIMESTAMPTZ"
         order.append(f"{_order_key(timestamp, created)} AS __order")
     columns = ", ".join([*keys, f"{timestamp} AS __ts", *order, *features])
-    return (
-        f"SELECT {columns} FROM read_parquet({_literal(view.path)}) "
-        f"WHERE {_quote(view.timestamp)} IS NOT NULL"
-    )
+    # A row without event_timestamp has a null order key and time: the join never picks it.
+    return f"SELECT {columns} FROM read_parquet({_literal(view.path)})"
 
 
 def _join_sql(views: list[_ViewPlan], timestamp_column: str) -> str:
@@ -368,9 +367,9 @@ def _join_sql(views: list[_ViewPlan], timestamp_column: str) -> str:
                 value = f"CASE WHEN {fresh} THEN {value} END"
             selects.append(f"{value} AS {_quote(out)}")
     return (
-        f"SELECT {', '.join(selects) or '1 AS __none'} "
+        f"SELECT {', '.join([f'e.{_ROW_ID}', *selects])} "
         f"FROM (SELECT {entity_columns} FROM entities) AS e "
-        f"{' '.join(joins)} ORDER BY e.{_ROW_ID}"
+        f"{' '.join(joins)}"
     )
 
 
@@ -385,13 +384,16 @@ def _run_join(entities: pa.Table, timestamp_column: str, views: list[_ViewPlan])
             set(needed), set(missing)
         )
     keys_only = entities.select([*needed, timestamp_column]).append_column(
-        _ROW_ID, pa.array(range(entities.num_rows), type=pa.int64())
+        _ROW_ID, pa.array(np.arange(entities.num_rows, dtype=np.int64))
     )
     with duckdb.connect() as connection:
         # Zone-less feature timestamps are UTC, and results come back in UTC.
         connection.execute("SET TimeZone = 'UTC'")
         connection.register("entities", keys_only)
         result = connection.sql(_join_sql(views, timestamp_column)).to_arrow_table()
-    if not any(view.features for view in views):
-        return result.drop_columns(["__none"])
-    return result
+    # Back to the entity rows' order: the row numbers are a permutation, so inverting it is one
+    # pass (an ORDER BY in the query costs a sort, about a sixth of the join).
+    rows = result.column(_ROW_ID).to_numpy()
+    order = np.empty(len(rows), dtype=np.int64)
+    order[rows] = np.arange(len(rows), dtype=np.int64)
+    return result.drop_columns([_ROW_ID]).take(order)
