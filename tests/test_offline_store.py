@@ -266,6 +266,20 @@ def test_plugin_equals_feast_duckdb_store(stores: Any) -> None:
     assert expected["pair__score"].notna().any()
 
 
+def test_plugin_equals_feast_when_it_reads_only_the_frames_entities(
+    stores: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The semi join that skips other entities' rows (used for small entity frames)."""
+    from pitstop import offline_store
+
+    monkeypatch.setattr(offline_store, "_PRUNE_BELOW", 1e9)
+    feast_store, pitstop_store, entities = stores
+    features = ["activity:clicks", "profile:amount", "pair:score", "pair_plus:score_plus_x"]
+    expected = _retrieve(feast_store, entities, features, full=True)
+    actual = _retrieve(pitstop_store, entities, features, full=True)
+    _assert_equal_cells(expected, actual)
+
+
 def test_plugin_equals_feast_with_a_feature_service(stores: Any) -> None:
     feast_store, pitstop_store, entities = stores
     service = feast_store.get_feature_service("everything")

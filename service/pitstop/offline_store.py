@@ -320,21 +320,30 @@ def _order_key(timestamp: str, created: str) -> str:
     )
 
 
-def _view_sql(view: _ViewPlan) -> str:
-    """The feature table's columns the join needs, under the names the output uses."""
+def _view_sql(view: _ViewPlan, prune: bool) -> str:
+    """The feature table's columns the join needs, under the names the output uses; with
+    ``prune``, only the rows of entities in the entity frame."""
     keys = [f"{_quote(source)} AS {_quote(entity)}" for entity, source in view.keys.items()]
     features = [f"{_quote(source)} AS {_quote(out)}" for out, source in view.features.items()]
     timestamp = f"{_quote(view.timestamp)}::TIMESTAMPTZ"
-    order = []
-    if view.created is not None:
-        created = f"{_quote(view.created)}::TIMESTAMPTZ"
-        order.append(f"{_order_key(timestamp, created)} AS __order")
-    columns = ", ".join([*keys, f"{timestamp} AS __ts", *order, *features])
+    if view.created is None:
+        when = [f"{timestamp} AS __ts"]
+    else:
+        # The event time is the order key's high half: no second column through the sort.
+        when = [f"{_order_key(timestamp, _quote(view.created) + '::TIMESTAMPTZ')} AS __order"]
+    columns = ", ".join([*keys, *when, *features])
     # A row without event_timestamp has a null order key and time: the join never picks it.
-    return f"SELECT {columns} FROM read_parquet({_literal(view.path)})"
+    sql = f"SELECT {columns} FROM read_parquet({_literal(view.path)}) AS s"
+    if prune:
+        known = ", ".join(_quote(entity) for entity in view.keys)
+        on = " AND ".join(f"s.{_quote(src)} = k.{_quote(ent)}" for ent, src in view.keys.items())
+        sql += f" SEMI JOIN (SELECT DISTINCT {known} FROM entities) AS k ON {on}"
+    return sql
 
 
-def _join_sql(views: list[_ViewPlan], timestamp_column: str) -> str:
+def _join_sql(
+    views: list[_ViewPlan], timestamp_column: str, prune: list[bool] | None = None
+) -> str:
     """Each view one ASOF LEFT JOIN onto the entity rows, ttl applied to the matched row."""
     entity_ts = f"e.{_quote(timestamp_column)}"
     needed = list(dict.fromkeys(key for view in views for key in view.keys))
@@ -356,11 +365,15 @@ def _join_sql(views: list[_ViewPlan], timestamp_column: str) -> str:
         else:
             bound = f"epoch_us({entity_ts})::HUGEINT * {_SHIFT} + {_SHIFT - 1}"
             on.append(f"{bound} >= {alias}.__order")
-        joins.append(f"ASOF LEFT JOIN ({_view_sql(view)}) AS {alias} ON {' AND '.join(on)}")
+        source = _view_sql(view, bool(prune and prune[number]))
+        joins.append(f"ASOF LEFT JOIN ({source}) AS {alias} ON {' AND '.join(on)}")
         fresh = None
         if view.ttl is not None:
             micros = int(view.ttl / timedelta(microseconds=1))
-            fresh = f"{alias}.__ts >= {entity_ts} - INTERVAL ({micros}) MICROSECONDS"
+            if view.created is None:
+                fresh = f"{alias}.__ts >= {entity_ts} - INTERVAL ({micros}) MICROSECONDS"
+            else:
+                fresh = f"({alias}.__order >> 64) >= epoch_us({entity_ts}) - {micros}"
         for out in view.features:
             value = f"{alias}.{_quote(out)}"
             if fresh is not None:
@@ -371,6 +384,21 @@ def _join_sql(views: list[_ViewPlan], timestamp_column: str) -> str:
         f"FROM (SELECT {entity_columns} FROM entities) AS e "
         f"{' '.join(joins)}"
     )
+
+
+# Reading only the feature rows of the entity frame's entities pays (a semi join) when the frame
+# is small next to the table: at 100k entity rows against 6M feature rows it saves a quarter of
+# the join, at 1M rows it costs a third more.
+_PRUNE_BELOW = 0.1
+
+
+def _worth_pruning(connection: duckdb.DuckDBPyConnection, view: _ViewPlan, rows: int) -> bool:
+    """Whether the entity frame is small next to the view's table (from the Parquet footers)."""
+    counted = connection.execute(
+        f"SELECT sum(num_rows) FROM parquet_file_metadata({_literal(view.path)})"
+    ).fetchall()
+    table_rows = counted[0][0] if counted and counted[0][0] is not None else 0
+    return rows < _PRUNE_BELOW * float(table_rows)
 
 
 def _run_join(entities: pa.Table, timestamp_column: str, views: list[_ViewPlan]) -> pa.Table:
@@ -390,7 +418,8 @@ def _run_join(entities: pa.Table, timestamp_column: str, views: list[_ViewPlan])
         # Zone-less feature timestamps are UTC, and results come back in UTC.
         connection.execute("SET TimeZone = 'UTC'")
         connection.register("entities", keys_only)
-        result = connection.sql(_join_sql(views, timestamp_column)).to_arrow_table()
+        prune = [_worth_pruning(connection, view, entities.num_rows) for view in views]
+        result = connection.sql(_join_sql(views, timestamp_column, prune)).to_arrow_table()
     # Back to the entity rows' order: the row numbers are a permutation, so inverting it is one
     # pass (an ORDER BY in the query costs a sort, about a sixth of the join).
     rows = result.column(_ROW_ID).to_numpy()
