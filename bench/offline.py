@@ -27,7 +27,8 @@ FEATURES_INT = ["events_1d", "events_7d", "events_30d", "sessions_7d", "purchase
 FEATURES_FLOAT = ["revenue_7d", "revenue_30d", "avg_order_value_30d"]
 TTL_DAYS = 9
 START = "2026-01-01"
-METHODS = ("pitstop", "feast_duckdb", "hand_asof")
+# pitstop_unique: pitstop's store with unique_event_timestamps (as feature_repo/ sets it).
+METHODS = ("pitstop", "pitstop_unique", "feast_duckdb", "hand_asof")
 
 # The child: one measurement, printed as JSON on its last line.
 _CHILD = textwrap.dedent(
@@ -42,11 +43,11 @@ _CHILD = textwrap.dedent(
     imported = time.perf_counter() - started
     warnings.filterwarnings("ignore")
 
-    def store(offline_type):
+    def store(offline_type, **options):
         config = RepoConfig(
             project="bench", provider="local", registry=f"{folder}/registry.db",
             online_store={"type": "sqlite", "path": f"{folder}/online.db"},
-            offline_store={"type": offline_type}, entity_key_serialization_version=3,
+            offline_store={"type": offline_type, **options}, entity_key_serialization_version=3,
             repo_path=folder,
         )
         return FeatureStore(config=config)
@@ -54,6 +55,10 @@ _CHILD = textwrap.dedent(
     features = FEATURES
     if method == "pitstop":
         feature_store = store("pitstop.offline_store.PitstopOfflineStore")
+    elif method == "pitstop_unique":
+        feature_store = store(
+            "pitstop.offline_store.PitstopOfflineStore", unique_event_timestamps=True
+        )
     elif method == "feast_duckdb":
         feature_store = store("duckdb")
     begun = time.perf_counter()

@@ -189,7 +189,7 @@ def _repo_objects(paths: dict[str, Path]) -> list[Any]:
     return [user, item, activity, profile, pair, pair_plus, service]
 
 
-def _store(folder: Path, offline_type: str, objects: list[Any]) -> Any:
+def _store(folder: Path, offline_type: str, objects: list[Any], **options: Any) -> Any:
     from feast import FeatureStore, RepoConfig
 
     folder.mkdir(parents=True, exist_ok=True)
@@ -198,7 +198,7 @@ def _store(folder: Path, offline_type: str, objects: list[Any]) -> Any:
         provider="local",
         registry=str(folder / "registry.db"),
         online_store={"type": "sqlite", "path": str(folder / "online.db")},
-        offline_store={"type": offline_type},
+        offline_store={"type": offline_type, **options},
         entity_key_serialization_version=3,
         repo_path=folder,
     )
@@ -340,3 +340,40 @@ def test_feature_repo_uses_the_plugin() -> None:
         (Path(__file__).parent.parent / "feature_repo" / "feature_store.yaml").read_text()
     )
     assert config["offline_store"]["type"] == PLUGIN
+
+
+def test_filter_by_created_timestamp_is_feasts(stores: Any) -> None:
+    """Not an ASOF join: the plugin hands it to Feast's DuckDB store, same answer."""
+    feast_store, pitstop_store, entities = stores
+    features = ["activity:clicks", "pair:score"]
+    results = []
+    for store in (feast_store, pitstop_store):
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", category=DeprecationWarning)
+            job = store.get_historical_features(
+                entity_df=entities.drop(columns=["request_x"]),
+                features=features,
+                filter_by_created_timestamp=True,
+            )
+            results.append(job.to_df())
+    _assert_equal_cells(results[0], results[1])
+
+
+def test_unique_event_timestamps_option_on_data_without_ties(tmp_path: Path) -> None:
+    """pitstop's own tables have one row per key and event time (dbt tests it), so its repo
+    skips the tie-break; on such data the answer is still Feast's."""
+    paths = _write_tables(tmp_path, 11)
+    for path in paths.values():
+        frame = pd.read_parquet(path)
+        keys = [k for k in ("user_id", "item_id") if k in frame.columns]
+        frame = frame.drop_duplicates([*keys, "event_timestamp"])
+        frame.to_parquet(path, index=False)
+    objects = _repo_objects(paths)
+    feast_store = _store(tmp_path / "feast", "duckdb", objects)
+    pitstop_store = _store(tmp_path / "pitstop", PLUGIN, objects, unique_event_timestamps=True)
+    entities = _entity_frame(11, paths)
+    features = ["activity:clicks", "profile:amount", "pair:score", "pair_plus:score_plus_x"]
+    expected = _retrieve(feast_store, entities, features, full=True)
+    _assert_equal_cells(expected, _retrieve(pitstop_store, entities, features, full=True))
+    job = pitstop_store.get_historical_features(entity_df=entities, features=features)
+    assert "__order" not in job.to_sql()
