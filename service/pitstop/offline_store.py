@@ -19,6 +19,10 @@ cell for cell):
 - when that row is older than the view's ttl, the view's features are null (no ttl, or a zero
   ttl, means unlimited).
 
+``unique_event_timestamps: true`` in the config says the first rule never applies (one row per
+join keys and event time, as pitstop's dbt marts test); the join then orders by event time
+alone, about a fifth faster.
+
 What it adds: rows come back in the entity frame's order; the entity frame may be a pandas
 frame, an Arrow table, a Parquet path or a SQL query (over DuckDB); zone-less timestamps are
 UTC. Everything else (materialization, ``pull_all``, logging, writes, monitoring) and anything
@@ -63,7 +67,7 @@ _ROW_ID = "__pitstop_entity_row"
 
 
 class PitstopOfflineStoreConfig(DuckDBOfflineStoreConfig):
-    """Feast's DuckDB store settings (staging location...); only the type differs."""
+    """Feast's DuckDB store settings (staging location...), plus one option of the join."""
 
     type: StrictStr = "pitstop.offline_store.PitstopOfflineStore"
     # True when every feature table has one row per join keys + event_timestamp (pitstop's dbt
