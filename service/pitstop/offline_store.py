@@ -1,0 +1,440 @@
+"""A Feast offline store whose point-in-time joins are DuckDB ``ASOF LEFT JOIN`` s.
+
+Select it in feature_store.yaml (Feast finds :class:`PitstopOfflineStoreConfig` by the class
+path plus ``Config``)::
+
+    offline_store:
+      type: pitstop.offline_store.PitstopOfflineStore
+
+Training code keeps calling ``FeatureStore.get_historical_features``; only the join changes.
+Feast's own DuckDB store joins every entity row with every older feature row through ibis and
+keeps the newest with ``row_number()``; here each feature view is one ASOF join against its
+Parquet file, which DuckDB runs as a sort-merge, so time and memory grow with the inputs, not
+with the history per entity. The semantics are Feast's (the equivalence tests compare the two
+cell for cell):
+
+- rows of a feature table with the same join keys and ``event_timestamp`` are one row: the
+  latest ``created_timestamp`` wins (nulls lose);
+- an entity row gets the latest feature row with ``event_timestamp <=`` its own;
+- when that row is older than the view's ttl, the view's features are null (no ttl, or a zero
+  ttl, means unlimited).
+
+``unique_event_timestamps: true`` in the config says the first rule never applies (one row per
+join keys and event time, as pitstop's dbt marts test); the join then orders by event time
+alone, about a fifth faster.
+
+What it adds: rows come back in the entity frame's order; the entity frame may be a pandas
+frame, an Arrow table, a Parquet path or a SQL query (over DuckDB); zone-less timestamps are
+UTC. Everything else (materialization, ``pull_all``, logging, writes, monitoring) and anything
+the ASOF plan does not cover (``filter_by_created_timestamp``, sources other than local Parquet
+files, substrait on-demand views, retrieval by time range) is Feast's DuckDB store unchanged.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+from feast.data_format import ParquetFormat
+from feast.infra.offline_stores.duckdb import (
+    DuckDBOfflineStore,
+    DuckDBOfflineStoreConfig,
+    _write_data_source,
+)
+from feast.infra.offline_stores.file_source import FileSource
+from feast.infra.offline_stores.offline_store import RetrievalJob, RetrievalMetadata
+from feast.infra.offline_stores.offline_utils import infer_event_timestamp_from_entity_df
+from feast.on_demand_feature_view import OnDemandFeatureView
+from pydantic import StrictStr
+
+if TYPE_CHECKING:
+    from feast.feature_view import FeatureView
+    from feast.infra.registry.base_registry import BaseRegistry
+    from feast.repo_config import RepoConfig
+    from feast.saved_dataset import SavedDatasetStorage
+
+__all__ = ["PitstopOfflineStore", "PitstopOfflineStoreConfig", "PitstopRetrievalJob"]
+
+# Carries the entity frame's row order through the joins; never in the output.
+_ROW_ID = "__pitstop_entity_row"
+
+
+class PitstopOfflineStoreConfig(DuckDBOfflineStoreConfig):
+    """Feast's DuckDB store settings (staging location...), plus one option of the join."""
+
+    type: StrictStr = "pitstop.offline_store.PitstopOfflineStore"
+    # True when every feature table has one row per join keys + event_timestamp (pitstop's dbt
+    # marts test exactly that): the join then skips the created_timestamp tie-break, about a
+    # fifth of its time. With ties in the data the answer would no longer be Feast's.
+    unique_event_timestamps: bool = False
+
+
+@dataclass(frozen=True)
+class _ViewPlan:
+    """One feature view's side of the join: where to read it and what to take from it."""
+
+    path: str
+    # Entity frame column -> feature table column, one pair per join key.
+    keys: dict[str, str]
+    timestamp: str
+    created: str | None
+    # Output column name -> feature table column.
+    features: dict[str, str]
+    ttl: timedelta | None
+
+
+class PitstopOfflineStore(DuckDBOfflineStore):
+    """Feast's DuckDB offline store with an ASOF-join ``get_historical_features``."""
+
+    @staticmethod
+    def get_historical_features(
+        config: RepoConfig,
+        feature_views: list[FeatureView],
+        feature_refs: list[str],
+        entity_df: pd.DataFrame | pa.Table | str | None,
+        registry: BaseRegistry,
+        project: str,
+        full_feature_names: bool = False,
+        filter_by_created_timestamp: bool = False,
+        **kwargs: Any,
+    ) -> RetrievalJob:
+        odfvs = OnDemandFeatureView.get_requested_odfvs(feature_refs, project, registry)
+        unique = bool(getattr(config.offline_store, "unique_event_timestamps", False))
+        plans = [
+            _plan_view(view, feature_refs, full_feature_names, unique) for view in feature_views
+        ]
+        if (
+            entity_df is None
+            or kwargs
+            or filter_by_created_timestamp
+            or any(plan is None for plan in plans)
+            or any(odfv.mode == "substrait" for odfv in odfvs)
+        ):
+            return DuckDBOfflineStore.get_historical_features(
+                config=config,
+                feature_views=feature_views,
+                feature_refs=feature_refs,
+                entity_df=entity_df,
+                registry=registry,
+                project=project,
+                full_feature_names=full_feature_names,
+                filter_by_created_timestamp=filter_by_created_timestamp,
+                **kwargs,
+            )
+        entities, timestamp_column = _entity_table(entity_df)
+        timestamps = entities.column(timestamp_column)
+        return PitstopRetrievalJob(
+            entities=entities,
+            timestamp_column=timestamp_column,
+            views=[plan for plan in plans if plan is not None],
+            on_demand_feature_views=odfvs,
+            full_feature_names=full_feature_names,
+            metadata=RetrievalMetadata(
+                features=feature_refs,
+                keys=[name for name in entities.column_names if name != timestamp_column],
+                min_event_timestamp=_as_datetime(pc.min(timestamps)),
+                max_event_timestamp=_as_datetime(pc.max(timestamps)),
+            ),
+            repo_path=str(config.repo_path),
+        )
+
+
+class PitstopRetrievalJob(RetrievalJob):
+    """The join, run when the result is asked for: one DuckDB query, Arrow out."""
+
+    def __init__(
+        self,
+        *,
+        entities: pa.Table,
+        timestamp_column: str,
+        views: list[_ViewPlan],
+        on_demand_feature_views: list[OnDemandFeatureView],
+        full_feature_names: bool,
+        metadata: RetrievalMetadata,
+        repo_path: str,
+    ) -> None:
+        super().__init__()
+        self._entities = entities
+        self._timestamp_column = timestamp_column
+        self._views = views
+        self._on_demand_feature_views = on_demand_feature_views
+        self._full_feature_names = full_feature_names
+        self._metadata = metadata
+        self._repo_path = repo_path
+
+    @property
+    def full_feature_names(self) -> bool:
+        return self._full_feature_names
+
+    @property
+    def on_demand_feature_views(self) -> list[OnDemandFeatureView]:
+        return self._on_demand_feature_views
+
+    @property
+    def metadata(self) -> RetrievalMetadata | None:
+        return self._metadata
+
+    def to_sql(self) -> str:
+        return _join_sql(self._views, self._timestamp_column)
+
+    def _to_df_internal(self, timeout: int | None = None) -> pd.DataFrame:
+        return self._to_arrow_internal(timeout).to_pandas()
+
+    def _to_arrow_internal(self, timeout: int | None = None) -> pa.Table:
+        features = _run_join(self._entities, self._timestamp_column, self._views)
+        result = self._entities
+        for name in features.column_names:
+            result = result.append_column(name, features.column(name))
+        return result
+
+    def persist(
+        self,
+        storage: SavedDatasetStorage,
+        allow_overwrite: bool = False,
+        timeout: int | None = None,
+    ) -> None:
+        import ibis
+
+        _write_data_source(
+            ibis.memtable(self.to_arrow()),
+            storage.to_data_source(),
+            self._repo_path,
+            "overwrite",
+            allow_overwrite,
+        )
+
+
+# ---- planning ----------------------------------------------------------------------------------
+
+
+def _plan_view(
+    view: FeatureView, feature_refs: list[str], full_feature_names: bool, unique: bool
+) -> _ViewPlan | None:
+    """How to join ``view``, or None when its source is not a local Parquet FileSource."""
+    source = view.batch_source
+    if not isinstance(source, FileSource):
+        return None
+    path = source.path
+    if not (
+        isinstance(source.file_format, ParquetFormat)
+        or (source.file_format is None and path.endswith(".parquet"))
+    ) or "://" in path.removeprefix("file://"):
+        return None
+    path = path.removeprefix("file://")
+    if os.path.isdir(path):
+        path = os.path.join(path, "**", "*.parquet")
+
+    # field_mapping renames source columns (source name -> Feast name); read the source names.
+    to_source = {new: old for old, new in source.field_mapping.items()}
+
+    def column(name: str) -> str:
+        return to_source.get(name, name)
+
+    prefix = str(view.projection.name_to_use())  # type: ignore[no-untyped-call]
+    names = [ref.split(":", 1)[1] for ref in feature_refs if ref.startswith(f"{prefix}:")]
+    base_name = view.projection.name_alias or view.name
+    join_key_map = view.projection.join_key_map or {e.name: e.name for e in view.entity_columns}
+    return _ViewPlan(
+        path=path,
+        keys={entity: column(key) for key, entity in join_key_map.items()},
+        timestamp=column(source.timestamp_field),
+        # Without ties on event time there is nothing for created_timestamp to decide.
+        created=column(source.created_timestamp_column)
+        if source.created_timestamp_column and not unique
+        else None,
+        features={
+            (f"{base_name}__{name}" if full_feature_names else name): column(name) for name in names
+        },
+        ttl=view.ttl or None,
+    )
+
+
+def _entity_table(entity_df: pd.DataFrame | pa.Table | str) -> tuple[pa.Table, str]:
+    """The entity rows as Arrow (from a frame, a table, a Parquet path or a DuckDB query) and
+    the name of their timestamp column, which is made UTC."""
+    if isinstance(entity_df, pd.DataFrame):
+        column = _timestamp_column(dict(entity_df.dtypes.items()))
+        values = entity_df[column]
+        if pd.api.types.is_object_dtype(values.dtype) or pd.api.types.is_string_dtype(values.dtype):
+            # Mixed offsets or strings, parsed as Feast does (no offset means UTC).
+            entity_df = entity_df.assign(**{column: pd.to_datetime(values, utc=True)})
+        table = pa.Table.from_pandas(entity_df, preserve_index=False)
+    elif isinstance(entity_df, pa.Table):
+        table = entity_df
+        column = _timestamp_column(dict(table.schema.empty_table().to_pandas().dtypes.items()))
+    else:
+        with duckdb.connect() as connection:
+            connection.execute("SET TimeZone = 'UTC'")
+            text = str(entity_df).strip()
+            if text.endswith(".parquet") and os.path.exists(text):
+                table = connection.read_parquet(text).to_arrow_table()
+            else:
+                table = connection.sql(text).to_arrow_table()
+        column = _timestamp_column(dict(table.schema.empty_table().to_pandas().dtypes.items()))
+    return _with_utc_timestamps(table, column), column
+
+
+def _timestamp_column(schema: dict[str, Any]) -> str:
+    return str(infer_event_timestamp_from_entity_df(schema))
+
+
+def _with_utc_timestamps(entities: pa.Table, column: str) -> pa.Table:
+    """The entity timestamp column as UTC microseconds, as Feast returns it: zone-less means
+    UTC; strings are parsed as Feast does (an offset is honoured, none means UTC)."""
+    values = entities.column(column)
+    kind = values.type
+    if pa.types.is_timestamp(kind):
+        # A zone-less value is read as UTC; an aware one is stored as UTC already.
+        values = values.cast(pa.timestamp(kind.unit, tz="UTC"))
+    else:
+        values = pa.chunked_array([pa.array(pd.to_datetime(values.to_pandas(), utc=True))])
+    # Sub-microsecond parts are dropped, as Feast and Parquet do.
+    values = pc.cast(values, pa.timestamp("us", tz="UTC"), safe=False)
+    return entities.set_column(entities.schema.get_field_index(column), column, values)
+
+
+def _as_datetime(scalar: pa.Scalar) -> datetime | None:
+    value = scalar.as_py()
+    return value if isinstance(value, datetime) else None
+
+
+# ---- the join ----------------------------------------------------------------------------------
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+# Ties on event time go to the newest created_timestamp: the ASOF join orders the rows of a
+# feature table by one number, event time (µs) * 2^64 + created time (µs, shifted to be >= 0;
+# a null created_timestamp is 1, below any other). An entity row's bound is its time * 2^64 +
+# 2^64 - 1, so it sees every row of its own second. This costs about a fifth of the join where a
+# row_number() window to dedupe first costs three times the join.
+_SHIFT = 2**64
+_CREATED_OFFSET = 2**63
+
+
+def _order_key(timestamp: str, created: str) -> str:
+    return (
+        f"epoch_us({timestamp})::HUGEINT * {_SHIFT} + "
+        f"(coalesce(epoch_us({created}), {-_CREATED_OFFSET + 1})::HUGEINT + {_CREATED_OFFSET})"
+    )
+
+
+def _view_sql(view: _ViewPlan, prune: bool) -> str:
+    """The feature table's columns the join needs, under the names the output uses; with
+    ``prune``, only the rows of entities in the entity frame."""
+    keys = [f"{_quote(source)} AS {_quote(entity)}" for entity, source in view.keys.items()]
+    features = [f"{_quote(source)} AS {_quote(out)}" for out, source in view.features.items()]
+    timestamp = f"{_quote(view.timestamp)}::TIMESTAMPTZ"
+    if view.created is None:
+        when = [f"{timestamp} AS __ts"]
+    else:
+        # The event time is the order key's high half: no second column through the sort.
+        when = [f"{_order_key(timestamp, _quote(view.created) + '::TIMESTAMPTZ')} AS __order"]
+    columns = ", ".join([*keys, *when, *features])
+    # A row without event_timestamp has a null order key and time: the join never picks it.
+    sql = f"SELECT {columns} FROM read_parquet({_literal(view.path)}) AS s"
+    if prune:
+        known = ", ".join(_quote(entity) for entity in view.keys)
+        on = " AND ".join(f"s.{_quote(src)} = k.{_quote(ent)}" for ent, src in view.keys.items())
+        sql += f" SEMI JOIN (SELECT DISTINCT {known} FROM entities) AS k ON {on}"
+    return sql
+
+
+def _join_sql(
+    views: list[_ViewPlan], timestamp_column: str, prune: list[bool] | None = None
+) -> str:
+    """Each view one ASOF LEFT JOIN onto the entity rows, ttl applied to the matched row."""
+    entity_ts = f"e.{_quote(timestamp_column)}"
+    needed = list(dict.fromkeys(key for view in views for key in view.keys))
+    entity_columns = ", ".join(
+        [
+            _ROW_ID,
+            *(_quote(k) for k in needed),
+            f"{_quote(timestamp_column)}::TIMESTAMPTZ AS {_quote(timestamp_column)}",
+        ]
+    )
+    selects: list[str] = []
+    joins: list[str] = []
+    for number, view in enumerate(views):
+        alias = f"v{number}"
+        on = [f"e.{_quote(k)} = {alias}.{_quote(k)}" for k in view.keys]
+        if view.created is None:
+            # Feast keeps an arbitrary one of rows tied on event time; so does this.
+            on.append(f"{entity_ts} >= {alias}.__ts")
+        else:
+            bound = f"epoch_us({entity_ts})::HUGEINT * {_SHIFT} + {_SHIFT - 1}"
+            on.append(f"{bound} >= {alias}.__order")
+        source = _view_sql(view, bool(prune and prune[number]))
+        joins.append(f"ASOF LEFT JOIN ({source}) AS {alias} ON {' AND '.join(on)}")
+        fresh = None
+        if view.ttl is not None:
+            micros = int(view.ttl / timedelta(microseconds=1))
+            if view.created is None:
+                fresh = f"{alias}.__ts >= {entity_ts} - INTERVAL ({micros}) MICROSECONDS"
+            else:
+                fresh = f"({alias}.__order >> 64) >= epoch_us({entity_ts}) - {micros}"
+        for out in view.features:
+            value = f"{alias}.{_quote(out)}"
+            if fresh is not None:
+                value = f"CASE WHEN {fresh} THEN {value} END"
+            selects.append(f"{value} AS {_quote(out)}")
+    return (
+        f"SELECT {', '.join([f'e.{_ROW_ID}', *selects])} "
+        f"FROM (SELECT {entity_columns} FROM entities) AS e "
+        f"{' '.join(joins)}"
+    )
+
+
+# Reading only the feature rows of the entity frame's entities pays (a semi join) when the frame
+# is small next to the table: at 100k entity rows against 6M feature rows it saves a quarter of
+# the join, at 1M rows it costs a third more.
+_PRUNE_BELOW = 0.1
+
+
+def _worth_pruning(connection: duckdb.DuckDBPyConnection, view: _ViewPlan, rows: int) -> bool:
+    """Whether the entity frame is small next to the view's table (from the Parquet footers)."""
+    counted = connection.execute(
+        f"SELECT sum(num_rows) FROM parquet_file_metadata({_literal(view.path)})"
+    ).fetchall()
+    table_rows = counted[0][0] if counted and counted[0][0] is not None else 0
+    return rows < _PRUNE_BELOW * float(table_rows)
+
+
+def _run_join(entities: pa.Table, timestamp_column: str, views: list[_ViewPlan]) -> pa.Table:
+    """The feature columns, one row per entity row in the entity table's order."""
+    needed = list(dict.fromkeys(key for view in views for key in view.keys))
+    missing = [key for key in needed if key not in entities.column_names]
+    if missing:
+        from feast.errors import FeastEntityDFMissingColumnsError
+
+        raise FeastEntityDFMissingColumnsError(  # type: ignore[no-untyped-call]
+            set(needed), set(missing)
+        )
+    keys_only = entities.select([*needed, timestamp_column]).append_column(
+        _ROW_ID, pa.array(np.arange(entities.num_rows, dtype=np.int64))
+    )
+    with duckdb.connect() as connection:
+        # Zone-less feature timestamps are UTC, and results come back in UTC.
+        connection.execute("SET TimeZone = 'UTC'")
+        connection.register("entities", keys_only)
+        prune = [_worth_pruning(connection, view, entities.num_rows) for view in views]
+        result = connection.sql(_join_sql(views, timestamp_column, prune)).to_arrow_table()
+    # Back to the entity rows' order: the row numbers are a permutation, so inverting it is one
+    # pass (an ORDER BY in the query costs a sort, about a sixth of the join).
+    rows = result.column(_ROW_ID).to_numpy()
+    order = np.empty(len(rows), dtype=np.int64)
+    order[rows] = np.arange(len(rows), dtype=np.int64)
+    return result.drop_columns([_ROW_ID]).take(order)
