@@ -29,6 +29,10 @@ TTL_DAYS = 9
 START = "2026-01-01"
 # pitstop_unique: pitstop's store with unique_event_timestamps (as feature_repo/ sets it).
 METHODS = ("pitstop", "pitstop_unique", "feast_duckdb", "hand_asof")
+# pitstop_parquet: pitstop_unique given the entity Parquet path, its result streamed to a
+# Parquet file in Arrow batches (RetrievalJob.to_parquet), never whole in memory; for large
+# sizes (--methods pitstop_parquet --entity-rows 10000000).
+EXTRA_METHODS = ("pitstop_parquet",)
 
 # The child: one measurement, printed as JSON on its last line.
 _CHILD = textwrap.dedent(
@@ -55,13 +59,28 @@ _CHILD = textwrap.dedent(
     features = FEATURES
     if method == "pitstop":
         feature_store = store("pitstop.offline_store.PitstopOfflineStore")
-    elif method == "pitstop_unique":
+    elif method in ("pitstop_unique", "pitstop_parquet"):
         feature_store = store(
             "pitstop.offline_store.PitstopOfflineStore", unique_event_timestamps=True
         )
     elif method == "feast_duckdb":
         feature_store = store("duckdb")
     begun = time.perf_counter()
+    if method == "pitstop_parquet":
+        refs = [f"user_activity:{name}" for name in features]
+        job = feature_store.get_historical_features(entity_df=entities_path, features=refs)
+        out = f"{folder}/out.parquet"
+        written = job.to_parquet(out)
+        seconds = time.perf_counter() - begun
+        peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        total, found = duckdb.sql(
+            f"SELECT count(*), count({features[0]}) FROM read_parquet('{out}')"
+        ).fetchall()[0]
+        assert total == written == duckdb.sql(
+            f"SELECT count(*) FROM read_parquet('{entities_path}')").fetchall()[0][0]
+        print(json.dumps({"seconds": seconds, "import_seconds": imported, "peak_mb": peak_mb,
+                          "found": int(found)}))
+        sys.exit(0)
     entities = pd.read_parquet(entities_path)
     if method == "hand_asof":
         connection = duckdb.connect()
@@ -192,7 +211,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--days", type=int, default=60, help="daily rows per user")
     parser.add_argument("--entity-rows", default="100000,1000000", help="comma-separated sizes")
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--methods", default=",".join(METHODS))
+    parser.add_argument(
+        "--methods",
+        default=",".join(METHODS),
+        help=f"comma-separated, of {', '.join(METHODS + EXTRA_METHODS)}",
+    )
     args = parser.parse_args(argv)
     sizes = [int(size) for size in args.entity_rows.split(",")]
     methods = [m for m in args.methods.split(",") if m]

@@ -137,14 +137,28 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _training_set(args: argparse.Namespace, settings: Settings) -> int:
-    from pitstop.training import build_training_set
+    from pitstop.errors import InvalidInputError
+    from pitstop.training import TimeRange, build_training_set
 
+    window = (args.start, args.end)
+    if args.entities is not None and any(window):
+        raise InvalidInputError("give either --entities or --start/--end, not both")
+    if args.entities is None and not all(window):
+        raise InvalidInputError("give --entities FILE, or --start DATE and --end DATE")
+    if args.entities is not None and (args.labels or args.every):
+        raise InvalidInputError("--every and --labels go with --start/--end (not --entities)")
+    entities = (
+        args.entities
+        if args.entities is not None
+        else TimeRange(start=args.start, end=args.end, every=args.every or "1d", labels=args.labels)
+    )
     report = build_training_set(
         settings,
         feature_service=args.feature_service,
-        entities=args.entities,
+        entities=entities,
         out=args.out,
         echo=lambda line: print(f"pitstop {args.command}: {line}", file=sys.stderr),
+        source_timestamps=args.with_source_timestamps or args.audit,
     )
     print(
         f"training set {report.feature_service}: {report.rows:,} rows x "
@@ -158,7 +172,27 @@ def _training_set(args: argparse.Namespace, settings: Settings) -> int:
             print(f"  {name:<26} {share:>7.1%}")
     complete = len(report.features) - len(with_nulls)
     print(f"{complete} of {len(report.features)} features have no nulls")
+    if args.audit:
+        return _print_audit(settings, report.path)
     return 0
+
+
+def _audit(args: argparse.Namespace, settings: Settings) -> int:
+    return _print_audit(settings, args.file)
+
+
+def _print_audit(settings: Settings, path: Path) -> int:
+    from pitstop.audit import audit_training_set
+
+    report = audit_training_set(settings, path)
+    for line in report.violations:
+        print(line)
+    verdict = "FAILED" if report.violations else "passed"
+    print(
+        f"audit {verdict}: {len(report.violations):,} violation(s) in {report.rows:,} rows x "
+        f"{len(report.views)} views ({', '.join(report.views)}) of {report.path}"
+    )
+    return 1 if report.violations else 0
 
 
 def _run(args: argparse.Namespace, settings: Settings) -> int:
@@ -283,15 +317,49 @@ def _parser() -> argparse.ArgumentParser:
     )
     training_set.add_argument(
         "--entities",
-        required=True,
         type=Path,
         metavar="FILE",
         help="Parquet or CSV: the join keys, event_timestamp, any labels (they pass through)",
     )
     training_set.add_argument(
+        "--start",
+        metavar="DATE",
+        help="instead of --entities: every entity with a feature row in [start, end) ...",
+    )
+    training_set.add_argument(
+        "--end", metavar="DATE", help="... at every --every step from start (UTC) to end"
+    )
+    training_set.add_argument(
+        "--every", metavar="STEP", help="spine step with --start/--end: Nd or Nh (default 1d)"
+    )
+    training_set.add_argument(
+        "--labels",
+        metavar="TABLE",
+        help="with --start/--end: left-join <data>/features/TABLE.parquet (e.g. churn_labels) "
+        "on the join key and event_timestamp",
+    )
+    training_set.add_argument(
         "--out", required=True, type=Path, metavar="FILE", help="Parquet file to write"
     )
+    training_set.add_argument(
+        "--with-source-timestamps",
+        action="store_true",
+        help="add <view>__event_timestamp: the matched feature row's time, for `pitstop audit`",
+    )
+    training_set.add_argument(
+        "--audit",
+        action="store_true",
+        help="with source timestamps, then audit the file (exit 1 on any violation)",
+    )
     training_set.set_defaults(handler=_training_set)
+
+    audit = commands.add_parser(
+        "audit",
+        parents=[common],
+        help="leakage audit of a training set written with --with-source-timestamps",
+    )
+    audit.add_argument("file", type=Path, metavar="FILE", help="the training set (Parquet)")
+    audit.set_defaults(handler=_audit)
 
     run = commands.add_parser(
         "run", parents=[common], help="the daily job: build, apply, materialize"

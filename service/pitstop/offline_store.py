@@ -33,6 +33,7 @@ files, substrait on-demand views, retrieval by time range) is Feast's DuckDB sto
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -60,7 +61,12 @@ if TYPE_CHECKING:
     from feast.repo_config import RepoConfig
     from feast.saved_dataset import SavedDatasetStorage
 
-__all__ = ["PitstopOfflineStore", "PitstopOfflineStoreConfig", "PitstopRetrievalJob"]
+__all__ = [
+    "PitstopOfflineStore",
+    "PitstopOfflineStoreConfig",
+    "PitstopRetrievalJob",
+    "source_timestamp_column",
+]
 
 # Carries the entity frame's row order through the joins; never in the output.
 _ROW_ID = "__pitstop_entity_row"
@@ -80,6 +86,7 @@ class PitstopOfflineStoreConfig(DuckDBOfflineStoreConfig):
 class _ViewPlan:
     """One feature view's side of the join: where to read it and what to take from it."""
 
+    name: str
     path: str
     # Entity frame column -> feature table column, one pair per join key.
     keys: dict[str, str]
@@ -168,10 +175,17 @@ class PitstopRetrievalJob(RetrievalJob):
         self._full_feature_names = full_feature_names
         self._metadata = metadata
         self._repo_path = repo_path
+        # Set by callers that audit the result (pitstop training-set --audit).
+        self.with_source_timestamps = False
 
     @property
     def full_feature_names(self) -> bool:
         return self._full_feature_names
+
+    @property
+    def source_timestamp_columns(self) -> list[str]:
+        """The columns ``with_source_timestamps`` adds, one per feature view."""
+        return [source_timestamp_column(view.name) for view in self._views]
 
     @property
     def on_demand_feature_views(self) -> list[OnDemandFeatureView]:
@@ -194,6 +208,58 @@ class PitstopRetrievalJob(RetrievalJob):
             result = result.append_column(name, features.column(name))
         return result
 
+    def iter_batches(self, batch_size: int = 1 << 17) -> Iterator[pa.Table]:
+        """The result in entity-row order as Arrow tables of up to ``batch_size`` rows, on-demand
+        features included (Feast's own transformation, applied per batch): the whole result is
+        never in memory at once."""
+        keys = list(dict.fromkeys(key for view in self._views for key in view.keys))
+        carry = [name for name in self._entities.column_names if name not in keys]
+        carry = [name for name in carry if name != self._timestamp_column]
+        entities = self._entities.append_column(
+            _ROW_ID, pa.array(np.arange(self._entities.num_rows, dtype=np.int64))
+        )
+        with duckdb.connect() as connection:
+            connection.execute("SET TimeZone = 'UTC'")
+            connection.register("entities", entities)
+            prune = [_worth_pruning(connection, v, entities.num_rows) for v in self._views]
+            sql = _join_sql(
+                self._views,
+                self._timestamp_column,
+                prune,
+                carry=carry,
+                source_timestamps=self.with_source_timestamps,
+            )
+            order = [*keys, self._timestamp_column, *carry]
+            features = [out for view in self._views for out in view.features]
+            if self.with_source_timestamps:
+                features += [source_timestamp_column(view.name) for view in self._views]
+            columns = ", ".join(_quote(name) for name in [*order, *features])
+            reader = connection.sql(
+                f"SELECT {columns} FROM ({sql}) ORDER BY {_ROW_ID}"
+            ).to_arrow_reader(batch_size)
+            names = self._entities.column_names
+            for batch in reader:
+                table = pa.Table.from_batches([batch])
+                table = table.select([*names, *features])
+                yield _BatchJob(self, table).to_arrow()
+
+    def to_parquet(self, path: str | os.PathLike[str], batch_size: int = 1 << 17) -> int:
+        """Write the result to a Parquet file batch by batch; returns the number of rows."""
+        import pyarrow.parquet as pq
+
+        rows = 0
+        writer: pq.ParquetWriter | None = None
+        try:
+            for table in self.iter_batches(batch_size):
+                if writer is None:
+                    writer = pq.ParquetWriter(str(path), table.schema)
+                writer.write_table(table.cast(writer.schema))
+                rows += table.num_rows
+        finally:
+            if writer is not None:
+                writer.close()
+        return rows
+
     def persist(
         self,
         storage: SavedDatasetStorage,
@@ -209,6 +275,42 @@ class PitstopRetrievalJob(RetrievalJob):
             "overwrite",
             allow_overwrite,
         )
+
+
+class _BatchJob(RetrievalJob):
+    """One batch of a :class:`PitstopRetrievalJob`'s result, so that ``to_arrow`` applies the
+    on-demand views exactly as Feast does for a whole result."""
+
+    def __init__(self, job: PitstopRetrievalJob, table: pa.Table) -> None:
+        super().__init__()
+        self._job = job
+        self._table = table
+
+    @property
+    def full_feature_names(self) -> bool:
+        return self._job.full_feature_names
+
+    @property
+    def on_demand_feature_views(self) -> list[OnDemandFeatureView]:
+        return self._job.on_demand_feature_views
+
+    @property
+    def metadata(self) -> RetrievalMetadata | None:
+        return self._job.metadata
+
+    def _to_df_internal(self, timeout: int | None = None) -> pd.DataFrame:
+        return self._table.to_pandas()
+
+    def _to_arrow_internal(self, timeout: int | None = None) -> pa.Table:
+        return self._table
+
+    def persist(
+        self,
+        storage: SavedDatasetStorage,
+        allow_overwrite: bool = False,
+        timeout: int | None = None,
+    ) -> None:
+        raise NotImplementedError("a batch is not persisted on its own")
 
 
 # ---- planning ----------------------------------------------------------------------------------
@@ -242,6 +344,7 @@ def _plan_view(
     base_name = view.projection.name_alias or view.name
     join_key_map = view.projection.join_key_map or {e.name: e.name for e in view.entity_columns}
     return _ViewPlan(
+        name=str(base_name),
         path=path,
         keys={entity: column(key) for key, entity in join_key_map.items()},
         timestamp=column(source.timestamp_field),
@@ -305,6 +408,11 @@ def _as_datetime(scalar: pa.Scalar) -> datetime | None:
     return value if isinstance(value, datetime) else None
 
 
+def source_timestamp_column(view: str) -> str:
+    """The column that carries ``view``'s matched source ``event_timestamp`` (for audits)."""
+    return f"{view}__event_timestamp"
+
+
 # ---- the join ----------------------------------------------------------------------------------
 
 
@@ -354,16 +462,24 @@ def _view_sql(view: _ViewPlan, prune: bool) -> str:
 
 
 def _join_sql(
-    views: list[_ViewPlan], timestamp_column: str, prune: list[bool] | None = None
+    views: list[_ViewPlan],
+    timestamp_column: str,
+    prune: list[bool] | None = None,
+    carry: list[str] | None = None,
+    source_timestamps: bool = False,
 ) -> str:
-    """Each view one ASOF LEFT JOIN onto the entity rows, ttl applied to the matched row."""
+    """Each view one ASOF LEFT JOIN onto the entity rows, ttl applied to the matched row; the
+    result has the row id and the features, plus the join keys, the entity timestamp and the
+    ``carry`` columns of the entity rows when ``carry`` is given (even empty)."""
     entity_ts = f"e.{_quote(timestamp_column)}"
     needed = list(dict.fromkeys(key for view in views for key in view.keys))
+    passed = [*needed, timestamp_column, *carry] if carry is not None else []
     entity_columns = ", ".join(
         [
             _ROW_ID,
             *(_quote(k) for k in needed),
             f"{_quote(timestamp_column)}::TIMESTAMPTZ AS {_quote(timestamp_column)}",
+            *(_quote(c) for c in carry or []),
         ]
     )
     selects: list[str] = []
@@ -386,13 +502,20 @@ def _join_sql(
                 fresh = f"{alias}.__ts >= {entity_ts} - INTERVAL ({micros}) MICROSECONDS"
             else:
                 fresh = f"({alias}.__order >> 64) >= epoch_us({entity_ts}) - {micros}"
-        for out in view.features:
-            value = f"{alias}.{_quote(out)}"
+        outputs = {out: f"{alias}.{_quote(out)}" for out in view.features}
+        if source_timestamps:
+            matched = (
+                f"{alias}.__ts"
+                if view.created is None
+                else f"make_timestamp(({alias}.__order >> 64)::BIGINT)::TIMESTAMPTZ"
+            )
+            outputs[source_timestamp_column(view.name)] = matched
+        for out, value in outputs.items():
             if fresh is not None:
                 value = f"CASE WHEN {fresh} THEN {value} END"
             selects.append(f"{value} AS {_quote(out)}")
     return (
-        f"SELECT {', '.join([f'e.{_ROW_ID}', *selects])} "
+        f"SELECT {', '.join([f'e.{_ROW_ID}', *(f'e.{_quote(c)}' for c in passed), *selects])} "
         f"FROM (SELECT {entity_columns} FROM entities) AS e "
         f"{' '.join(joins)}"
     )

@@ -32,6 +32,7 @@ calls Feast directly gets the same values. What pitstop adds around Feast:
 from __future__ import annotations
 
 import csv
+import datetime
 import os
 import sys
 import time
@@ -54,7 +55,13 @@ if TYPE_CHECKING:
     import pandas as pd
     from feast import FeatureService, FeatureStore
 
-__all__ = ["ENTITY_TIMESTAMP", "REQUEST_TIME", "TrainingSetReport", "build_training_set"]
+__all__ = [
+    "ENTITY_TIMESTAMP",
+    "REQUEST_TIME",
+    "TimeRange",
+    "TrainingSetReport",
+    "build_training_set",
+]
 
 ENTITY_TIMESTAMP = "event_timestamp"
 REQUEST_TIME = feast_repo.REQUEST_TIME
@@ -80,6 +87,21 @@ class TrainingSetReport:
 
 
 @dataclass(frozen=True)
+class TimeRange:
+    """A spine instead of an entity file: every entity seen in [start, end) x every step.
+
+    ``start`` and ``end`` are ISO dates or date-times (zone-less means UTC); ``every`` is ``Nd``
+    or ``Nh``; ``labels`` names a table in the data folder's features/ (e.g. churn_labels),
+    left-joined on the join key and ``event_timestamp``.
+    """
+
+    start: str
+    end: str
+    every: str = "1d"
+    labels: str | None = None
+
+
+@dataclass(frozen=True)
 class _ServiceInputs:
     """What a feature service needs in the entity frame, read from the registry."""
 
@@ -93,22 +115,42 @@ def build_training_set(
     settings: Settings,
     *,
     feature_service: str,
-    entities: Path,
+    entities: Path | TimeRange,
     out: Path,
     echo: Callable[[str], None] | None = None,
+    stream: bool = True,
+    source_timestamps: bool = False,
 ) -> TrainingSetReport:
     """Join ``feature_service``'s features onto the rows of ``entities`` and write Parquet to
     ``out``.
 
     ``echo`` receives notes about the input (a naive timestamp read as UTC); by default they go
-    to stderr. Raises :class:`MissingInputError` before ``pitstop build``/``apply``,
-    :class:`UnknownFeatureServiceError`, :class:`InvalidInputError` for an unusable entity file,
-    and :class:`FeastError` when Feast itself fails.
+    to stderr. With pitstop's offline store the result goes to ``out`` in Arrow batches, never
+    whole in memory; ``stream=False`` (or another offline store) builds it as one pandas frame
+    from ``to_df()`` first. Both write the same file. Raises :class:`MissingInputError` before
+    ``pitstop build``/``apply``, :class:`UnknownFeatureServiceError`, :class:`InvalidInputError`
+    for an unusable entity file, and :class:`FeastError` when Feast itself fails.
     """
     started = time.perf_counter()
     note = echo or _to_stderr
-    entities = Path(entities)
     feast_repo.require_registry(settings)
+    if isinstance(entities, TimeRange):
+        import tempfile
+
+        with tempfile.TemporaryDirectory(prefix="pitstop-spine-") as folder:
+            spine = Path(folder) / "spine.parquet"
+            _write_spine(settings, feature_service, entities, spine)
+            report = build_training_set(
+                settings,
+                feature_service=feature_service,
+                entities=spine,
+                out=out,
+                echo=echo,
+                stream=stream,
+                source_timestamps=source_timestamps,
+            )
+        return TrainingSetReport(**{**report.__dict__, "seconds": time.perf_counter() - started})
+    entities = Path(entities)
     header = _entity_file_columns(entities)
     if ENTITY_TIMESTAMP not in header:
         raise InvalidInputError(
@@ -134,24 +176,158 @@ def build_training_set(
     frame = _read_entity_file(entities)
     entity_columns = list(frame.columns)
     frame = _prepare_entity_frame(frame, entities, needs, note)
-    result = _historical_features(store, service, frame)
-    result = _restore_shape(result, entity_columns, needs)
-
     out = Path(out)
-    _write_parquet(result, out)
-    rows = len(result)
-    null_share = {
-        name: (float(result[name].isna().mean()) if rows else 0.0) for name in needs.features
-    }
+    job = _retrieval_job(store, service, frame)
+    del frame
+    extra: list[str] = []
+    if source_timestamps:
+        if not hasattr(job, "with_source_timestamps"):
+            raise InvalidInputError(
+                "source timestamps need pitstop's offline store (feature_store.yaml offline_store)"
+            )
+        job.with_source_timestamps = True
+        extra = list(job.source_timestamp_columns)
+    if (stream or extra) and hasattr(job, "iter_batches"):
+        rows, nulls = _write_streamed(job, out, entity_columns, needs, extra)
+        null_share = {name: (nulls[name] / rows if rows else 0.0) for name in needs.features}
+    else:
+        result = _run(lambda: job.to_df())
+        result = _restore_shape(result, entity_columns, needs)
+        _write_parquet(result, out)
+        rows = len(result)
+        null_share = {
+            name: (float(result[name].isna().mean()) if rows else 0.0) for name in needs.features
+        }
     return TrainingSetReport(
         feature_service=feature_service,
         path=out,
         rows=rows,
-        columns=list(result.columns),
+        columns=[*entity_columns, *needs.features, *extra],
         features=list(needs.features),
         seconds=time.perf_counter() - started,
         null_share=null_share,
     )
+
+
+# ---- a spine from a time range -------------------------------------------------------------
+
+
+_STEP = r"^\s*(\d+)\s*([dh])\s*$"
+
+
+def _instant(text: str, what: str) -> datetime.datetime:
+    value = str(text).strip()
+    try:
+        parsed = datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise InvalidInputError(
+            f"{what} {text!r} is not an ISO 8601 date or date-time (e.g. 2026-03-01)"
+        ) from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=datetime.timezone.utc)
+    return parsed.astimezone(datetime.timezone.utc)
+
+
+def _write_spine(settings: Settings, feature_service: str, window: TimeRange, out: Path) -> None:
+    """Every entity with a feature row in [start, end) x every step from start, as Parquet."""
+    import re
+
+    import duckdb
+
+    start = _instant(window.start, "--start")
+    end = _instant(window.end, "--end")
+    if end <= start:
+        raise InvalidInputError(f"--end {window.end} must be after --start {window.start}")
+    step = re.match(_STEP, window.every or "")
+    if step is None or int(step.group(1)) == 0:
+        raise InvalidInputError(f"--every {window.every!r} must be like 1d, 7d or 6h")
+    unit = "DAY" if step.group(2) == "d" else "HOUR"
+    store = feast_repo.open_store(settings)
+    service = _feature_service(store, feature_service)
+    needs = _service_inputs(store, service)
+    if len(needs.join_keys) != 1:
+        raise InvalidInputError(
+            f"{feature_service} joins on {', '.join(needs.join_keys)}: a time range gives no "
+            "spine for more than one entity; pass --entities FILE"
+        )
+    key = needs.join_keys[0]
+    paths = _source_paths(store, service, key)
+    labels_path = None
+    if window.labels:
+        labels_path = settings.features_dir / f"{window.labels}.parquet"
+        if not labels_path.is_file():
+            known = sorted(path.stem for path in settings.features_dir.glob("*.parquet"))
+            raise InvalidInputError(
+                f"no labels table {window.labels!r} in {settings.features_dir}; "
+                f"known: {', '.join(known) or 'none'}"
+            )
+
+    def literal(text: str) -> str:
+        return "'" + text.replace("'", "''") + "'"
+
+    quoted = '"' + key.replace('"', '""') + '"'
+    seen = " UNION ".join(
+        f"SELECT {quoted} FROM read_parquet({literal(str(path))}) "
+        f"WHERE event_timestamp >= $start AND event_timestamp < $end"
+        for path in paths
+    )
+    spine = (
+        f"SELECT k.{quoted}, t.range AS event_timestamp "
+        f"FROM ({seen}) AS k CROSS JOIN range($start, $end, INTERVAL {int(step.group(1))} {unit}) "
+        "AS t"
+    )
+    with duckdb.connect() as connection:
+        connection.execute("SET TimeZone = 'UTC'")
+        if labels_path is not None:
+            columns = [
+                name
+                for name in connection.read_parquet(str(labels_path)).columns
+                if name not in (key, ENTITY_TIMESTAMP, "created_timestamp")
+            ]
+            if key not in connection.read_parquet(str(labels_path)).columns:
+                raise InvalidInputError(f"labels table {labels_path} has no `{key}` column")
+            picked = ", ".join(f'l."{name}"' for name in columns)
+            spine = (
+                f"SELECT s.*{', ' + picked if picked else ''} FROM ({spine}) AS s "
+                f"LEFT JOIN read_parquet({literal(str(labels_path))}) AS l "
+                f"ON l.{quoted} = s.{quoted} AND l.event_timestamp = s.event_timestamp"
+            )
+        connection.execute(
+            f"COPY ({spine} ORDER BY event_timestamp, {quoted}) TO {literal(str(out))} "
+            "(FORMAT parquet)",
+            {"start": start, "end": end},
+        )
+        rows = connection.execute(f"SELECT count(*) FROM read_parquet({literal(str(out))})")
+        if rows.fetchall()[0][0] == 0:
+            raise InvalidInputError(
+                f"no {key} has a feature row in [{window.start}, {window.end}); nothing to join"
+            )
+
+
+def _source_paths(store: FeatureStore, service: FeatureService, key: str) -> list[str]:
+    """The Parquet files of the service's feature views (on-demand sources too) keyed by
+    ``key``."""
+    batch_views = {view.name: view for view in store.list_feature_views()}
+    on_demand_views = {view.name: view for view in store.list_on_demand_feature_views()}
+    names: list[str] = []
+    for projection in service.feature_view_projections:
+        names.append(projection.name)
+        on_demand = on_demand_views.get(projection.name)
+        if on_demand is not None:
+            names.extend(
+                source.name for source in on_demand.source_feature_view_projections.values()
+            )
+    paths: list[str] = []
+    for name in dict.fromkeys(names):
+        view = batch_views.get(name)
+        if view is None or key not in [column.name for column in view.entity_columns]:
+            continue
+        path = str(getattr(view.batch_source, "path", "")).removeprefix("file://")
+        if path and path not in paths:
+            paths.append(path)
+    if not paths:
+        raise InvalidInputError(f"no feature table of {service.name} is keyed by {key}")
+    return paths
 
 
 # ---- the entity file -------------------------------------------------------------------------
@@ -334,22 +510,93 @@ def _service_inputs(store: FeatureStore, service: FeatureService) -> _ServiceInp
     )
 
 
-def _historical_features(
-    store: FeatureStore, service: FeatureService, frame: pd.DataFrame
-) -> pd.DataFrame:
+def _retrieval_job(store: FeatureStore, service: FeatureService, frame: pd.DataFrame) -> Any:
+    return _run(lambda: store.get_historical_features(entity_df=frame, features=service))
+
+
+def _run(step: Callable[[], Any]) -> Any:
+    """Feast's errors as pitstop's, one line each."""
     from feast.errors import RequestDataNotFoundInEntityDfException
 
     try:
         with warnings.catch_warnings():
             # ibis (under Feast's DuckDB store) calls a method DuckDB 2.0 deprecates.
             warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"ibis(\.|$)")
-            return store.get_historical_features(entity_df=frame, features=service).to_df()
+            return step()
     except RequestDataNotFoundInEntityDfException as error:
         raise InvalidInputError(_one_line(error)) from error
     except PitstopError:
         raise
     except Exception as error:  # Feast and its engines raise many unrelated types
         raise FeastError(f"historical retrieval failed: {_one_line(error)}") from error
+
+
+def _file_schema(first: Any, needs: _ServiceInputs) -> Any:
+    """The Arrow types of the first batch (integer features int64, plain strings) with the
+    pandas metadata the pandas path writes (so pandas reads Int64 columns back as Int64)."""
+    import pyarrow as pa
+
+    frame = first.to_pandas()
+    for name in needs.integer_features:
+        frame[name] = frame[name].astype("Int64")
+    metadata = pa.Schema.from_pandas(frame, preserve_index=False).metadata
+    fields = []
+    for column in first.schema:
+        kind = column.type
+        if column.name in needs.integer_features:
+            kind = pa.int64()
+        elif pa.types.is_string_view(kind) or pa.types.is_large_string(kind):
+            kind = pa.string()
+        fields.append(pa.field(column.name, kind))
+    return pa.schema(fields, metadata=metadata)
+
+
+def _write_streamed(
+    job: Any,
+    out: Path,
+    entity_columns: list[str],
+    needs: _ServiceInputs,
+    extra: list[str] | None = None,
+) -> tuple[int, dict[str, int]]:
+    """Write ``job``'s result batch by batch, in the columns and types of the pandas path
+    (the schema, pandas metadata included, comes from the first batch as that path shapes it);
+    returns the rows and the null count per feature."""
+    import pyarrow.parquet as pq
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    pending = out.with_name(f".{out.name}.{os.getpid()}.pending")
+    columns = [*entity_columns, *needs.features, *(extra or [])]
+    rows = 0
+    nulls = dict.fromkeys(needs.features, 0)
+    writer: pq.ParquetWriter | None = None
+
+    def batches() -> Any:
+        yield from job.iter_batches()
+
+    try:
+        iterator = batches()
+        while True:
+            table = _run(lambda: next(iterator, None))
+            if table is None:
+                break
+            table = table.select(columns)
+            if writer is None:
+                writer = pq.ParquetWriter(pending, _file_schema(table, needs))
+            table = table.cast(writer.schema)
+            for name in needs.features:
+                nulls[name] += table.column(name).null_count
+            writer.write_table(table)
+            rows += table.num_rows
+        if writer is None:
+            raise InvalidInputError("the retrieval returned no batches")
+        writer.close()
+        writer = None
+        os.replace(pending, out)
+    finally:
+        if writer is not None:
+            writer.close()
+        pending.unlink(missing_ok=True)
+    return rows, nulls
 
 
 def _restore_shape(

@@ -1,0 +1,188 @@
+"""The streamed training set (Arrow batches straight to Parquet) equals the pandas path."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+
+from pitstop import offline_store
+from pitstop.settings import Settings
+from pitstop.training import build_training_set
+from tests.test_training import _entity_frame
+
+
+@pytest.mark.parametrize("service", ["churn_v1", "ranking_v1"])
+def test_streamed_file_equals_the_to_df_path(
+    trap_store: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, service: str
+) -> None:
+    entities = tmp_path / "entities.parquet"
+    frame = _entity_frame()
+    frame["weight"] = [0.5 if i % 3 else None for i in range(len(frame))]
+    frame.to_parquet(entities, index=False)
+    whole = build_training_set(
+        trap_store,
+        feature_service=service,
+        entities=entities,
+        out=tmp_path / "whole.parquet",
+        stream=False,
+    )
+    # Several batches, one of them short.
+    original = offline_store.PitstopRetrievalJob.iter_batches
+    monkeypatch.setattr(
+        offline_store.PitstopRetrievalJob,
+        "iter_batches",
+        lambda self, batch_size=0: original(self, 7),
+    )
+    streamed = build_training_set(
+        trap_store, feature_service=service, entities=entities, out=tmp_path / "stream.parquet"
+    )
+    left = pq.read_table(tmp_path / "whole.parquet")
+    right = pq.read_table(tmp_path / "stream.parquet")
+    assert right.schema.equals(left.schema, check_metadata=False)
+    assert right.equals(left)
+    pd.testing.assert_frame_equal(
+        pd.read_parquet(tmp_path / "stream.parquet"), pd.read_parquet(tmp_path / "whole.parquet")
+    )
+    assert pq.ParquetFile(tmp_path / "stream.parquet").metadata.num_row_groups > 1
+    assert streamed.rows == whole.rows == len(frame)
+    assert streamed.columns == whole.columns
+    assert streamed.null_share == pytest.approx(whole.null_share)
+
+
+# ---- retrieval by time range -------------------------------------------------------------------
+
+
+def _expected_spine(trap_store: Settings, start: str, end: str, step: str) -> pd.DataFrame:
+    import duckdb
+
+    folder = trap_store.features_dir
+    within = f"event_timestamp >= TIMESTAMPTZ '{start}' AND event_timestamp < TIMESTAMPTZ '{end}'"
+    with duckdb.connect() as connection:
+        connection.execute("SET TimeZone = 'UTC'")
+        return connection.sql(
+            f"""
+            WITH seen AS (
+                SELECT user_id FROM read_parquet('{folder}/user_activity.parquet')
+                WHERE {within}
+                UNION
+                SELECT user_id FROM read_parquet('{folder}/user_profile.parquet')
+                WHERE {within}
+            )
+            SELECT s.user_id, t.range AS event_timestamp, l.churned_30d
+            FROM seen s
+            CROSS JOIN range(TIMESTAMPTZ '{start}', TIMESTAMPTZ '{end}', INTERVAL {step}) t
+            LEFT JOIN read_parquet('{folder}/churn_labels.parquet') l
+              ON l.user_id = s.user_id AND l.event_timestamp = t.range
+            ORDER BY event_timestamp, user_id
+            """
+        ).df()
+
+
+def test_time_range_spine_with_labels(
+    trap_store: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from pitstop.cli import main
+
+    out = tmp_path / "range.parquet"
+    args = ["training-set", "--data-dir", str(trap_store.data_dir), "--feature-service"]
+    code = main(
+        [*args, "churn_v1", "--start", "2026-03-10", "--end", "2026-03-13", "--labels"]
+        + ["churn_labels", "--out", str(out)]
+    )
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    got = pd.read_parquet(out)
+    want = _expected_spine(trap_store, "2026-03-10", "2026-03-13", "1 DAY")
+    assert len(want) > 3
+    assert got.columns[:3].tolist() == ["user_id", "event_timestamp", "churned_30d"]
+    assert got["user_id"].tolist() == want["user_id"].tolist()
+    assert (got["event_timestamp"] == want["event_timestamp"]).all()
+    assert got["churned_30d"].astype(object).where(got["churned_30d"].notna(), None).tolist() == (
+        want["churned_30d"].astype(object).where(want["churned_30d"].notna(), None).tolist()
+    )
+    # UTC midnights, three days; user 1's two events of 2026-03-11 (tests/test_training.py).
+    assert sorted({str(t) for t in got["event_timestamp"]}) == [
+        "2026-03-10 00:00:00+00:00",
+        "2026-03-11 00:00:00+00:00",
+        "2026-03-12 00:00:00+00:00",
+    ]
+    row = got[(got["user_id"] == 1) & (got["event_timestamp"] == "2026-03-11T00:00:00Z")]
+    assert row["events_1d"].tolist() == [2]
+    assert got["churned_30d"].notna().any()
+
+
+def test_time_range_every_12h(trap_store: Settings, tmp_path: Path) -> None:
+    from pitstop.training import TimeRange
+
+    out = tmp_path / "range.parquet"
+    build_training_set(
+        trap_store,
+        feature_service="churn_v1",
+        entities=TimeRange(start="2026-03-10", end="2026-03-12", every="12h"),
+        out=out,
+    )
+    got = pd.read_parquet(out)
+    want = _expected_spine(trap_store, "2026-03-10", "2026-03-12", "12 HOURS")
+    assert got["user_id"].tolist() == want["user_id"].tolist()
+    assert got["event_timestamp"].nunique() == 4
+    assert "churned_30d" not in got.columns
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (
+            ["--feature-service", "ranking_v1", "--start", "2026-03-10", "--end", "2026-03-12"],
+            "pass --entities",
+        ),
+        (
+            [
+                "--feature-service",
+                "churn_v1",
+                "--start",
+                "2026-03-10",
+                "--end",
+                "2026-03-12",
+                "--every",
+                "1w",
+            ],
+            "--every",
+        ),
+        (
+            [
+                "--feature-service",
+                "churn_v1",
+                "--start",
+                "2026-03-10",
+                "--end",
+                "2026-03-12",
+                "--labels",
+                "nope",
+            ],
+            "no labels table 'nope'",
+        ),
+        (
+            ["--feature-service", "churn_v1", "--start", "2026-03-12", "--end", "2026-03-10"],
+            "must be after",
+        ),
+        (["--feature-service", "churn_v1"], "--start DATE and --end DATE"),
+    ],
+)
+def test_time_range_errors_are_one_line(
+    trap_store: Settings,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    extra: list[str],
+    message: str,
+) -> None:
+    from pitstop.cli import main
+
+    out = tmp_path / "x.parquet"
+    code = main(["training-set", "--data-dir", str(trap_store.data_dir), *extra, "--out", str(out)])
+    err = capsys.readouterr().err
+    assert code != 0
+    assert message in err and err.count("\n") == 1, err
+    assert not out.exists()
