@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pyarrow.parquet as pq
@@ -186,3 +187,41 @@ def test_time_range_errors_are_one_line(
     assert code != 0
     assert message in err and err.count("\n") == 1, err
     assert not out.exists()
+
+
+# ---- errors before any heavy work --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("change", "service", "message"),
+    [
+        (lambda f: f.drop(columns=["event_timestamp"]), "churn_v1", "no `event_timestamp`"),
+        (lambda f: f.assign(user_id=f["user_id"].astype(str)), "churn_v1", "must hold integers"),
+        (lambda f: f.assign(user_id=f["user_id"].astype(float)), "churn_v1", "empty cells?"),
+        (lambda f: f, "churn_v9", "no feature service 'churn_v9'"),
+    ],
+    ids=["no-event_timestamp", "string-key", "float-key", "unknown-service"],
+)
+def test_errors_come_before_reading_the_rows(
+    trap_store: Settings,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    change: Any,
+    service: str,
+    message: str,
+) -> None:
+    from pitstop import training
+    from pitstop.errors import PitstopError
+
+    entities = tmp_path / "entities.parquet"
+    change(_entity_frame()).to_parquet(entities, index=False)
+
+    def refuse(path: Path) -> None:
+        raise AssertionError("the entity rows were read before the error")
+
+    monkeypatch.setattr(training, "_read_entity_file", refuse)
+    with pytest.raises(PitstopError) as raised:
+        build_training_set(
+            trap_store, feature_service=service, entities=entities, out=tmp_path / "o.parquet"
+        )
+    assert message in str(raised.value) and "\n" not in str(raised.value)

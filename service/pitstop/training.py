@@ -166,6 +166,7 @@ def build_training_set(
             f"{entities} lacks the join key column(s) {', '.join(missing)} that "
             f"{feature_service} needs (it joins on {', '.join(needs.join_keys)})"
         )
+    _check_parquet_key_types(entities, needs.join_keys)
     clashes = [name for name in header if name in needs.features]
     if clashes:
         raise InvalidInputError(
@@ -357,6 +358,23 @@ def _entity_file_columns(path: Path) -> list[str]:
         return list(pq.read_schema(path).names)
     except (pa.ArrowException, OSError) as error:
         raise InvalidInputError(f"{path} is not a readable Parquet file: {error}") from error
+
+
+def _check_parquet_key_types(path: Path, join_keys: list[str]) -> None:
+    """Wrong key types of a Parquet entity file, from its schema (before reading any rows)."""
+    if path.suffix.lower() != ".parquet":
+        return
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    schema = pq.read_schema(path)
+    for key in join_keys:
+        kind = schema.field(key).type
+        if not pa.types.is_integer(kind):
+            hint = " (empty cells?)" if pa.types.is_floating(kind) else ""
+            raise InvalidInputError(
+                f"join key column {key} in {path} must hold integers, found {kind}{hint}"
+            )
 
 
 def _read_entity_file(path: Path) -> pd.DataFrame:
