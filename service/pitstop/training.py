@@ -24,6 +24,10 @@ calls Feast directly gets the same values. What pitstop adds around Feast:
   request-time feature means "as of the entity row's time", the same Python as serving; the
   filled-in column is not written out (it would repeat ``event_timestamp``);
 - rows come back in the entity file's order (Feast's DuckDB store reorders them);
+- the result streams to Parquet in Arrow batches with pitstop's offline store (the same file as
+  the ``to_df()`` path, ``stream=False``); ``entities=TimeRange(start, end, every, labels)``
+  builds the spine in DuckDB instead of reading an entity file; ``source_timestamps=True`` adds
+  each view's ``<view>__event_timestamp`` for :mod:`pitstop.audit`;
 - types: integer features are pandas' nullable ``Int64`` (Feast returns float64 as soon as a
   column has a null, int64 otherwise, so the type would depend on the data); float features
   stay float64 with NaN for null (written as Parquet nulls); timestamps are UTC, microseconds.
