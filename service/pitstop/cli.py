@@ -196,25 +196,20 @@ def _print_audit(settings: Settings, path: Path) -> int:
 
 
 def _run(args: argparse.Namespace, settings: Settings) -> int:
-    from pitstop import feast_repo
-    from pitstop.build import build
+    from pitstop.pipeline import run_daily
 
-    began = time.perf_counter()
-    report = build(settings, full_refresh=args.full_refresh, echo=None)
+    report = run_daily(settings, full_refresh=args.full_refresh)
+    counts = report.build.counts
     print(
-        f"build        {report.seconds:6.1f} s  {report.counts.clean_events:,} clean events, "
-        f"{report.counts.quarantined_lines:,} quarantined"
+        f"build        {report.build.seconds:6.1f} s  {counts.clean_events:,} clean events, "
+        f"{counts.quarantined_lines:,} quarantined"
     )
-    started = time.perf_counter()
-    feast_repo.apply(settings, echo=None)
-    print(f"apply        {time.perf_counter() - started:6.1f} s  {settings.registry_path}")
-    with _feast_output(quiet=True):
-        materialized = feast_repo.materialize(settings)
+    print(f"apply        {report.apply_seconds:6.1f} s  {settings.registry_path}")
     print(
-        f"materialize  {materialized.seconds:6.1f} s  {', '.join(materialized.views)} "
-        f"-> {settings.online_store_path}"
+        f"materialize  {report.materialize.seconds:6.1f} s  "
+        f"{', '.join(report.materialize.views)} -> {settings.online_store_path}"
     )
-    print(f"total        {time.perf_counter() - began:6.1f} s")
+    print(f"total        {report.seconds:6.1f} s")
     return 0
 
 

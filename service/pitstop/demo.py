@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import io
 import json
 import math
 import time
@@ -80,20 +79,23 @@ def run_demo(settings: Settings, echo: Callable[[str], None] = print) -> DemoRep
         f"    {generated.lines_written:,} raw lines for {generated.users:,} users, "
         f"{generated.start} .. {generated.end}"
     )
-    with stage("build"):
-        from pitstop.build import build
+    from pitstop.pipeline import run_daily
 
-        built = build(settings, full_refresh=True, echo=None)
-    echo(
-        f"    {built.counts.clean_events:,} clean events, {built.counts.duplicate_lines:,} "
-        f"duplicates, {built.counts.quarantined_lines:,} quarantined"
-    )
-    from pitstop import feast_repo
-
-    with stage("apply"):
-        feast_repo.apply(settings, echo=None)
-    with stage("materialize"), contextlib.redirect_stdout(io.StringIO()):
-        feast_repo.materialize(settings)  # Feast's own progress lines are not shown
+    daily = run_daily(settings, full_refresh=True)
+    stages = {
+        "build": daily.build.seconds,
+        "apply": daily.apply_seconds,
+        "materialize": daily.materialize.seconds,
+    }
+    counts = daily.build.counts
+    for name, seconds in stages.items():
+        report.stages[name] = seconds
+        echo(f"  {name:<14} {seconds:6.1f} s")
+        if name == "build":
+            echo(
+                f"    {counts.clean_events:,} clean events, {counts.duplicate_lines:,} "
+                f"duplicates, {counts.quarantined_lines:,} quarantined"
+            )
 
     users = _users_to_show(settings)
     with api_in_background(settings, log_path=settings.data_dir / "logs" / "demo-api.log") as api:
