@@ -1,7 +1,8 @@
 """Feast on pitstop's data folder: open the store, apply the repo, materialize.
 
-Feast is imported inside the functions (it takes seconds to import); the feature repo reads
-``PITSTOP_DATA_DIR``, which :func:`open_store` sets for the data folder it is given.
+Feast is imported inside the functions (it takes seconds to import). Feast reads the
+feature_store.yaml that :mod:`pitstop.feast_config` generates for the settings (online store,
+registry, engine); :func:`open_store` and :func:`apply` point Feast at it.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from pitstop.errors import FeastError, MissingInputError
-from pitstop.settings import DATA_DIR_ENV, FEATURE_REPO_DIR, Settings
+from pitstop.feast_config import feast_environment
+from pitstop.settings import FEATURE_REPO_DIR, Settings
 
 if TYPE_CHECKING:
     from feast import FeatureStore
@@ -43,15 +45,15 @@ def require_feature_tables(settings: Settings) -> None:
 def require_registry(settings: Settings) -> None:
     """Fail in one line when the Feast registry has not been applied yet."""
     require_feature_tables(settings)
-    if not settings.registry_path.exists():
+    if settings.registry_url is None and not settings.registry_path.exists():
         raise MissingInputError(
             f"no Feast registry at {settings.registry_path}; run `pitstop apply` first"
         )
 
 
 def open_store(settings: Settings) -> FeatureStore:
-    """A FeatureStore on the repo in feature_repo/, for this data folder."""
-    os.environ[DATA_DIR_ENV] = str(settings.data_dir)
+    """A FeatureStore on the repo in feature_repo/, configured for ``settings``."""
+    os.environ.update(feast_environment(settings))
     from feast import FeatureStore
 
     return FeatureStore(repo_path=str(FEATURE_REPO_DIR))
@@ -64,8 +66,7 @@ def apply(settings: Settings, echo: Callable[[str], None] | None = print) -> Non
     data folder when they are imported; a child process keeps both out of the caller.
     """
     require_feature_tables(settings)
-    env = dict(os.environ)
-    env[DATA_DIR_ENV] = str(settings.data_dir)
+    env = {**os.environ, **feast_environment(settings)}
     result = subprocess.run(
         [sys.executable, "-c", _FEAST_ENTRY, "-c", str(FEATURE_REPO_DIR), "apply"],
         env=env,

@@ -1,14 +1,26 @@
 """Settings in one place.
 
 Precedence, highest first: a command-line flag (``--data-dir``, ``--host``, ``--port``), the
-environment (``PITSTOP_DATA_DIR``, ``PITSTOP_HOST``, ``PITSTOP_PORT``), the default (``./data``
-relative to the working directory, 127.0.0.1, 8000). Every path
+environment (``PITSTOP_*``, table below), the default. Every path
 pitstop reads or writes derives from :attr:`Settings.data_dir`, so tests and benchmarks run in
 temporary folders without touching the user's data.
 
     >>> settings = Settings.from_env(data_dir="/tmp/pitstop-data")
     >>> settings.raw_events_dir
     PosixPath('/tmp/pitstop-data/raw/events')
+
+==========================  ============================================  =========================
+variable                    what                                          default
+==========================  ============================================  =========================
+``PITSTOP_DATA_DIR``        the data folder                               ``./data``
+``PITSTOP_HOST``/``_PORT``  where ``pitstop serve`` listens                127.0.0.1, 8000
+``PITSTOP_ONLINE_STORE``    ``sqlite`` or ``redis``                        ``sqlite``
+``PITSTOP_REDIS_URL``       the Redis server of the ``redis`` online store ``redis://127.0.0.1:6379``
+``PITSTOP_REGISTRY_URL``    a SQL registry (``postgresql://...``) shared   unset: the file
+                            by several processes or hosts                  ``<data>/registry.db``
+``PITSTOP_ENGINE``          the offline engine: ``duckdb`` or ``spark``    ``duckdb``
+``PITSTOP_API_KEY``         the key the API asks for on writes             unset: no key
+==========================  ============================================  =========================
 """
 
 from __future__ import annotations
@@ -25,6 +37,14 @@ HOST_ENV = "PITSTOP_HOST"
 PORT_ENV = "PITSTOP_PORT"
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
+ONLINE_STORE_ENV = "PITSTOP_ONLINE_STORE"
+ONLINE_STORES = ("sqlite", "redis")
+REDIS_URL_ENV = "PITSTOP_REDIS_URL"
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379"
+REGISTRY_URL_ENV = "PITSTOP_REGISTRY_URL"
+ENGINE_ENV = "PITSTOP_ENGINE"
+ENGINES = ("duckdb", "spark")
+API_KEY_ENV = "PITSTOP_API_KEY"
 
 # The project root: service/pitstop/settings.py -> parents[2]. dbt's project and Feast's repo are
 # found relative to it, not to the working directory.
@@ -40,6 +60,11 @@ class Settings:
     data_dir: Path
     host: str = DEFAULT_HOST
     port: int = DEFAULT_PORT
+    online_store: str = "sqlite"
+    redis_url: str = DEFAULT_REDIS_URL
+    registry_url: str | None = None
+    engine: str = "duckdb"
+    api_key: str | None = None
 
     @classmethod
     def from_env(
@@ -63,6 +88,11 @@ class Settings:
             data_dir=path.expanduser().resolve(),
             host=host or os.environ.get(HOST_ENV) or DEFAULT_HOST,
             port=resolved_port,
+            online_store=_choice(ONLINE_STORE_ENV, ONLINE_STORES),
+            redis_url=os.environ.get(REDIS_URL_ENV) or DEFAULT_REDIS_URL,
+            registry_url=os.environ.get(REGISTRY_URL_ENV) or None,
+            engine=_choice(ENGINE_ENV, ENGINES),
+            api_key=os.environ.get(API_KEY_ENV) or None,
         )
 
     # ---- raw input -------------------------------------------------------------------------
@@ -112,5 +142,24 @@ class Settings:
         """Where a build writes its external tables before they are published (see build.py)."""
         return self.data_dir / "dbt" / "pending"
 
+    @property
+    def feast_dir(self) -> Path:
+        """Where the feature_store.yaml generated for these settings is written."""
+        return self.data_dir / "feast"
+
     def __repr__(self) -> str:
-        return f"Settings(data_dir={str(self.data_dir)!r}, host={self.host!r}, port={self.port})"
+        # No api_key here: a repr ends up in logs.
+        return (
+            f"Settings(data_dir={str(self.data_dir)!r}, host={self.host!r}, port={self.port}, "
+            f"online_store={self.online_store!r}, engine={self.engine!r})"
+        )
+
+
+def _choice(variable: str, allowed: tuple[str, ...]) -> str:
+    """An environment variable restricted to ``allowed``; its first value is the default."""
+    value = (os.environ.get(variable) or allowed[0]).strip().lower()
+    if value not in allowed:
+        raise ConfigurationError(
+            f"{variable} must be one of {', '.join(allowed)}, got {os.environ.get(variable)!r}"
+        )
+    return value
