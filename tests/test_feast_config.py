@@ -46,7 +46,7 @@ def test_environment_selects_the_stores(tmp_path: Path, monkeypatch: pytest.Monk
     settings = Settings.from_env(tmp_path)
     assert (settings.online_store, settings.engine) == ("redis", "spark")
     monkeypatch.setenv("PITSTOP_ONLINE_STORE", "memcached")
-    with pytest.raises(ConfigurationError, match="PITSTOP_ONLINE_STORE must be one of sqlite, redis"):
+    with pytest.raises(ConfigurationError, match="PITSTOP_ONLINE_STORE must be one of"):
         Settings.from_env(tmp_path)
 
 
