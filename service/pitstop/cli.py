@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
-from pitstop.errors import MissingInputError, PitstopError
+from pitstop.errors import PitstopError
 from pitstop.settings import DATA_DIR_ENV, Settings
 
 Handler = Callable[[argparse.Namespace, Settings], int]
@@ -110,15 +110,10 @@ def _materialize(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
-    from pitstop import feast_repo
-
-    feast_repo.require_registry(settings)
-    if not settings.online_store_path.exists():
-        raise MissingInputError(
-            f"no online store at {settings.online_store_path}; run `pitstop materialize` first"
-        )
+    # Starts without a registry or an online store too: /ready says what is missing (503)
+    # until `pitstop apply` and `pitstop materialize` have run, then the API serves by itself.
     # The app (and every worker process uvicorn starts) finds the data folder here.
-    os.environ[DATA_DIR_ENV] = str(settings.data_dir)
+    os.environ.update(settings.environment())
     import uvicorn
 
     # No request limit per worker (uvicorn's default): a limit restarts the worker and leaves

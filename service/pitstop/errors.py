@@ -31,6 +31,10 @@ class FeastError(PitstopError):
     """Feast refused the feature repo or a materialization (its message is kept, on one line)."""
 
 
+class OnlineStoreUnavailableError(PitstopError):
+    """The online store (SQLite file or Redis server) cannot be read or written right now."""
+
+
 class NotFoundError(PitstopError):
     """Something asked for by name does not exist (the API answers 404 with this message)."""
 
@@ -51,6 +55,21 @@ class InvalidInputError(PitstopError):
     """A request or an input file is malformed (missing column, wrong type, naive vs aware...)."""
 
     exit_code = 2
+
+
+class TooManyEntitiesError(InvalidInputError):
+    """A lookup asked for more entity rows than the server allows (the API answers 413)."""
+
+    def __init__(self, rows: int, limit: int) -> None:
+        super().__init__(
+            f"{rows} entity rows in one lookup; the limit is {limit} (PITSTOP_MAX_ENTITIES): "
+            "split the request"
+        )
+        self.rows, self.limit = rows, limit
+
+
+class UnauthorizedError(PitstopError):
+    """A request without the API key the server asks for (the API answers 401)."""
 
 
 class BackgroundApiError(PitstopError):

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-import yaml  # type: ignore[import-untyped]
+import yaml  # type: ignore[import-untyped,unused-ignore]
 
 from pitstop.errors import ConfigurationError
 from pitstop.settings import DATA_DIR_ENV, FEATURE_REPO_DIR, REDIS_URL_ENV, Settings

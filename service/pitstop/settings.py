@@ -19,7 +19,12 @@ variable                    what                                          defaul
 ``PITSTOP_REGISTRY_URL``    a SQL registry (``postgresql://...``) shared   unset: the file
                             by several processes or hosts                  ``<data>/registry.db``
 ``PITSTOP_ENGINE``          the offline engine: ``duckdb`` or ``spark``    ``duckdb``
-``PITSTOP_API_KEY``         the key the API asks for on writes             unset: no key
+``PITSTOP_API_KEY``         the key the API asks for on writes (header     unset: no key
+                            ``X-API-Key`` or ``Authorization: Bearer``)
+``PITSTOP_API_KEY_READS``   ask for the key on lookups too (``true``)      ``false``
+``PITSTOP_ONLINE_TTL``      ``off``: serve values older than their view's  ``on``
+                            ttl instead of ``OUTSIDE_MAX_AGE``
+``PITSTOP_MAX_ENTITIES``    entity rows per lookup; more is a 413          1000
 ==========================  ============================================  =========================
 """
 
@@ -45,6 +50,10 @@ REGISTRY_URL_ENV = "PITSTOP_REGISTRY_URL"
 ENGINE_ENV = "PITSTOP_ENGINE"
 ENGINES = ("duckdb", "spark")
 API_KEY_ENV = "PITSTOP_API_KEY"
+API_KEY_READS_ENV = "PITSTOP_API_KEY_READS"
+ONLINE_TTL_ENV = "PITSTOP_ONLINE_TTL"
+MAX_ENTITIES_ENV = "PITSTOP_MAX_ENTITIES"
+DEFAULT_MAX_ENTITIES = 1000
 
 # The project root: service/pitstop/settings.py -> parents[2]. dbt's project and Feast's repo are
 # found relative to it, not to the working directory.
@@ -65,6 +74,9 @@ class Settings:
     registry_url: str | None = None
     engine: str = "duckdb"
     api_key: str | None = None
+    api_key_on_reads: bool = False
+    online_ttl: bool = True
+    max_entities: int = DEFAULT_MAX_ENTITIES
 
     @classmethod
     def from_env(
@@ -93,6 +105,9 @@ class Settings:
             registry_url=os.environ.get(REGISTRY_URL_ENV) or None,
             engine=_choice(ENGINE_ENV, ENGINES),
             api_key=os.environ.get(API_KEY_ENV) or None,
+            api_key_on_reads=_flag(API_KEY_READS_ENV, default=False),
+            online_ttl=_flag(ONLINE_TTL_ENV, default=True),
+            max_entities=_positive_int(MAX_ENTITIES_ENV, DEFAULT_MAX_ENTITIES),
         )
 
     # ---- raw input -------------------------------------------------------------------------
@@ -142,6 +157,25 @@ class Settings:
         """Where a build writes its external tables before they are published (see build.py)."""
         return self.data_dir / "dbt" / "pending"
 
+    def environment(self) -> dict[str, str]:
+        """These settings as ``PITSTOP_*`` variables: what a child process needs to agree."""
+        variables = {
+            DATA_DIR_ENV: str(self.data_dir),
+            HOST_ENV: self.host,
+            PORT_ENV: str(self.port),
+            ONLINE_STORE_ENV: self.online_store,
+            REDIS_URL_ENV: self.redis_url,
+            ENGINE_ENV: self.engine,
+            API_KEY_READS_ENV: "on" if self.api_key_on_reads else "off",
+            ONLINE_TTL_ENV: "on" if self.online_ttl else "off",
+            MAX_ENTITIES_ENV: str(self.max_entities),
+        }
+        if self.registry_url:
+            variables[REGISTRY_URL_ENV] = self.registry_url
+        if self.api_key:
+            variables[API_KEY_ENV] = self.api_key
+        return variables
+
     @property
     def feast_dir(self) -> Path:
         """Where the feature_store.yaml generated for these settings is written."""
@@ -163,3 +197,29 @@ def _choice(variable: str, allowed: tuple[str, ...]) -> str:
             f"{variable} must be one of {', '.join(allowed)}, got {os.environ.get(variable)!r}"
         )
     return value
+
+
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off")
+
+
+def _flag(variable: str, *, default: bool) -> bool:
+    value = (os.environ.get(variable) or "").strip().lower()
+    if not value:
+        return default
+    if value in _TRUE or value in _FALSE:
+        return value in _TRUE
+    raise ConfigurationError(f"{variable} must be on or off, got {os.environ.get(variable)!r}")
+
+
+def _positive_int(variable: str, default: int) -> int:
+    value = os.environ.get(variable)
+    if not value:
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise ConfigurationError(f"{variable} must be a positive whole number, got {value!r}")
+    return number

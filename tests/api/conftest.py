@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -25,8 +26,14 @@ def api_log(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def api_url(trap_store: Settings, api_log: Path) -> Iterator[str]:
-    """Base URL of a real `pitstop serve` (uvicorn, child process) serving trap_store."""
-    with api_in_background(trap_store, log_path=api_log) as server:
+    """Base URL of a real `pitstop serve` (uvicorn, child process) serving trap_store.
+
+    The trap log is from March 2026, older than any ttl today: this server serves without the
+    online TTL (as Feast does), so its answers can be compared with Feast's. tests/api/
+    test_ttl.py covers the TTL.
+    """
+    settings = dataclasses.replace(trap_store, online_ttl=False)
+    with api_in_background(settings, log_path=api_log) as server:
         server.wait_until_healthy()
         yield server.base_url
 

@@ -12,7 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from pitstop.api import create_app
-from pitstop.api.deps import get_lookup
+from pitstop.api.deps import get_serving
 from pitstop.settings import DATA_DIR_ENV, Settings
 
 Case = tuple[dict[str, Any], int, list[str]]
@@ -233,7 +233,7 @@ def test_unexpected_error_is_500_without_details(client_on: Any, tmp_path: Path)
     def broken_lookup() -> None:
         raise RuntimeError("secret internals at /var/lib/thing")
 
-    client.app.dependency_overrides[get_lookup] = broken_lookup
+    client.app.dependency_overrides[get_serving] = broken_lookup
     response = client.post("/get-online-features", json=LOOKUP)
     assert response.status_code == 500
     assert response.json() == {"detail": "internal error"}

@@ -1,14 +1,19 @@
 """The lookup API: app factory and lifespan.
 
-    uvicorn --factory pitstop.api.app:create_app      # settings from PITSTOP_DATA_DIR
+    uvicorn --factory pitstop.api.app:create_app      # settings from PITSTOP_* variables
 
-The lifespan opens the Feast store once and takes a snapshot of its registry; routes get them
-through :mod:`pitstop.api.deps`. With no registry yet the app still starts: ``/health``
-answers and every lookup answers 503 with the command to run first.
+The lifespan compiles the lookup plans from the Feast registry and opens the online store
+(:class:`~pitstop.api.serving.Serving`), then re-checks both every second in the background:
+a ``pitstop apply`` is picked up without a restart, and a store that went away and came back
+is served again. Nothing here imports Feast, so the API is ready within a few seconds.
+With no registry yet the app still starts: ``/health`` answers, ``/ready`` and lookups answer
+503 with the command to run first.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -16,13 +21,10 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
-from pitstop import feast_repo
-from pitstop.api.catalog import Catalog
-from pitstop.api.deps import Serving
 from pitstop.api.errors import install_error_handlers
-from pitstop.api.lookup import FeastOnlineReader, OnlineLookup
-from pitstop.api.routers import health, online, registry
-from pitstop.errors import MissingInputError
+from pitstop.api.metrics import MetricsMiddleware
+from pitstop.api.routers import health, online, push, registry
+from pitstop.api.serving import POLL_SECONDS, Serving
 from pitstop.settings import Settings
 
 logger = logging.getLogger("pitstop.api")
@@ -35,48 +37,37 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         summary="Online feature lookups in Feast's wire format.",
         lifespan=lifespan,
     )
-    app.state.serving = Serving(settings=settings or Settings.from_env())
+    app.state.serving = Serving(settings or Settings.from_env())
     install_error_handlers(app)
+    app.add_middleware(MetricsMiddleware)
     app.include_router(health.router)
     app.include_router(online.router)
+    app.include_router(push.router)
     app.include_router(registry.router)
     return app
 
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    serving = app.state.serving
-    assert isinstance(serving, Serving)
+    serving: Serving = app.state.serving
+    await run_in_threadpool(serving.refresh)
+    if serving.problem is not None:
+        logger.warning("not ready yet: %s", serving.problem)
+    watcher = asyncio.create_task(_keep_current(serving))
     try:
-        await run_in_threadpool(_open, serving)
-    except MissingInputError as error:
-        logger.warning("serving no lookups: %s", error)
-        serving.unavailable = error
-    yield
-    serving.lookup = serving.catalog = serving.store = None
+        yield
+    finally:
+        watcher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await watcher
+        serving.close()
 
 
-def _open(serving: Serving) -> None:
-    """Open the Feast store and snapshot its registry (Feast's import takes seconds)."""
-    settings = serving.settings
-    if not settings.registry_path.exists():
-        # Says which step comes first: `pitstop build` or `pitstop apply`. With a registry the
-        # API needs no feature tables, only the online store.
-        feast_repo.require_registry(settings)
-    store = feast_repo.open_store(settings)
-    if store.config.online_store.type == "sqlite" and not settings.online_store_path.exists():
-        raise MissingInputError(
-            f"no online store at {settings.online_store_path}; run `pitstop materialize` first"
-        )
-    catalog = Catalog.from_store(store)
-    serving.store, serving.catalog = store, catalog
-    serving.lookup = OnlineLookup(catalog=catalog, reader=FeastOnlineReader(store, catalog))
-    logger.info(
-        "serving %d feature views and %d feature services from %s",
-        len(catalog.views),
-        len(catalog.services),
-        settings.registry_path,
-    )
+async def _keep_current(serving: Serving) -> None:
+    """Recompile on registry changes and re-check the store, every POLL_SECONDS."""
+    while True:
+        await asyncio.sleep(POLL_SECONDS)
+        await run_in_threadpool(serving.refresh)
 
 
 __all__ = ["create_app", "lifespan"]

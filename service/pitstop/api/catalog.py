@@ -1,49 +1,38 @@
-"""What can be asked for: a snapshot of the Feast registry taken once at start-up.
+"""What can be asked for: the registry's views and services as the listing endpoints show them.
 
-The lookup API validates every requested name against this snapshot before Feast sees it, and
-lists it on ``GET /feature-views`` and ``GET /feature-services``. A later ``pitstop apply``
-is picked up by restarting the API.
+Built from the same :class:`~pitstop.online.registry.RegistrySnapshot` the lookup plans are
+compiled from, and rebuilt with them when the registry changes.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from pitstop.api.schemas import FeatureInfo, FeatureServiceInfo, FeatureViewInfo, ServiceViewInfo
 from pitstop.errors import UnknownFeatureServiceError, UnknownFeatureViewError
-
-if TYPE_CHECKING:
-    from feast import FeatureService, FeatureStore, FeatureView, Field, OnDemandFeatureView
+from pitstop.online.registry import FieldDef, OnDemandDef, RegistrySnapshot, ServiceDef, ViewDef
 
 
 @dataclass(frozen=True)
 class Catalog:
-    """Feature views, feature services and join-key types of one Feast project."""
+    """Feature views and feature services of one Feast project."""
 
     views: Mapping[str, FeatureViewInfo]
     services: Mapping[str, FeatureServiceInfo]
-    # Join key -> Feast ValueType name ("INT64", "STRING", ...), to check entity values.
-    join_key_types: Mapping[str, str]
-    # The Feast objects behind `services`, handed to Feast as they are.
-    feast_services: Mapping[str, FeatureService]
 
     @classmethod
-    def from_store(cls, store: FeatureStore) -> Catalog:
-        batch = {view.name: _batch_view(view) for view in store.list_feature_views()}
+    def from_registry(cls, registry: RegistrySnapshot) -> Catalog:
+        batch = {name: _batch_view(view) for name, view in registry.views.items()}
         on_demand = {
-            view.name: _on_demand_view(view, batch) for view in store.list_on_demand_feature_views()
+            name: _on_demand_view(view, batch) for name, view in registry.on_demand.items()
         }
         views = {**batch, **on_demand}
-        feast_services = {service.name: service for service in store.list_feature_services()}
         return cls(
             views=views,
-            services={name: _service(service, views) for name, service in feast_services.items()},
-            join_key_types={
-                entity.join_key: entity.value_type.name for entity in store.list_entities()
+            services={
+                name: _service(service, views) for name, service in registry.services.items()
             },
-            feast_services=feast_services,
         )
 
     def view(self, name: str) -> FeatureViewInfo:
@@ -69,52 +58,45 @@ def quote_name(name: str, limit: int = 80) -> str:
     return repr(name if len(name) <= limit else name[:limit] + "...")
 
 
-def _fields(fields: Iterable[Field]) -> list[FeatureInfo]:
+def _fields(fields: Iterable[FieldDef]) -> list[FeatureInfo]:
     return [
-        FeatureInfo(name=field.name, dtype=str(field.dtype), description=field.description or "")
+        FeatureInfo(name=field.name, dtype=field.dtype, description=field.description)
         for field in fields
     ]
 
 
-def _batch_view(view: FeatureView) -> FeatureViewInfo:
+def _batch_view(view: ViewDef) -> FeatureViewInfo:
     return FeatureViewInfo(
         name=view.name,
         kind="batch",
-        description=view.description or "",
-        owner=view.owner or "",
+        description=view.description,
+        owner=view.owner,
         entities=list(view.entities),
         join_keys=list(view.join_keys),
         request_fields=[],
-        # Feast stores "no ttl" as a zero timedelta.
-        ttl_seconds=int(view.ttl.total_seconds()) if view.ttl else None,
-        online=bool(view.online),
+        ttl_seconds=view.ttl_seconds,
+        online=view.online,
         features=_fields(view.features),
         tags=dict(view.tags),
     )
 
 
-def _on_demand_view(
-    view: OnDemandFeatureView, batch: Mapping[str, FeatureViewInfo]
-) -> FeatureViewInfo:
-    # An on-demand view's own entity list is Feast's placeholder; the keys it needs are those of
-    # the views it reads.
+def _on_demand_view(view: OnDemandDef, batch: Mapping[str, FeatureViewInfo]) -> FeatureViewInfo:
+    # An on-demand view has no entities of its own; the keys it needs are those of its sources.
     join_keys: list[str] = []
-    for source in view.source_feature_view_projections:
+    for source in view.sources:
         source_view = batch.get(source)
         for key in source_view.join_keys if source_view else ():
             if key not in join_keys:
                 join_keys.append(key)
-    request_fields = [
-        field for source in view.source_request_sources.values() for field in source.schema
-    ]
     return FeatureViewInfo(
         name=view.name,
         kind="on_demand",
-        description=view.description or "",
-        owner=view.owner or "",
+        description=view.description,
+        owner=view.owner,
         entities=[],
         join_keys=join_keys,
-        request_fields=_fields(request_fields),
+        request_fields=_fields(view.request_fields),
         ttl_seconds=None,
         online=True,
         features=_fields(view.features),
@@ -122,22 +104,24 @@ def _on_demand_view(
     )
 
 
-def _service(service: FeatureService, views: Mapping[str, FeatureViewInfo]) -> FeatureServiceInfo:
+def _service(service: ServiceDef, views: Mapping[str, FeatureViewInfo]) -> FeatureServiceInfo:
     join_keys: list[str] = []
     request_fields: dict[str, FeatureInfo] = {}
     service_views: list[ServiceViewInfo] = []
-    for projection in service.feature_view_projections:
-        view = views.get(projection.name)
+    for view_name, features in service.projections:
+        view = views.get(view_name)
         if view is not None:
             join_keys += [key for key in view.join_keys if key not in join_keys]
             request_fields.update((field.name, field) for field in view.request_fields)
-        service_views.append(
-            ServiceViewInfo(name=projection.name, features=_fields(projection.features))
-        )
+            by_name = {field.name: field for field in view.features}
+            listed = [by_name[name] for name in features if name in by_name]
+        else:
+            listed = []
+        service_views.append(ServiceViewInfo(name=view_name, features=listed))
     return FeatureServiceInfo(
         name=service.name,
-        description=service.description or "",
-        owner=service.owner or "",
+        description=service.description,
+        owner=service.owner,
         join_keys=join_keys,
         request_fields=list(request_fields.values()),
         feature_views=service_views,

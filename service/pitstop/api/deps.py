@@ -1,34 +1,17 @@
 """Dependencies: what routes get from the app's state, as ``Annotated`` aliases.
 
-``create_app`` puts a :class:`Serving` on ``app.state.serving``; tests replace a dependency
-with ``app.dependency_overrides`` instead of patching globals.
+``create_app`` puts a :class:`~pitstop.api.serving.Serving` on ``app.state.serving``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 from fastapi import Depends, Request
 
 from pitstop.api.catalog import Catalog
-from pitstop.api.lookup import OnlineLookup
+from pitstop.api.serving import Serving
 from pitstop.errors import MissingInputError
-from pitstop.settings import Settings
-
-if TYPE_CHECKING:
-    from feast import FeatureStore
-
-
-@dataclass
-class Serving:
-    """What the lifespan opened: the store and the registry snapshot, or why it could not."""
-
-    settings: Settings
-    store: FeatureStore | None = None
-    catalog: Catalog | None = None
-    lookup: OnlineLookup | None = None
-    unavailable: MissingInputError | None = None
 
 
 def get_serving(request: Request) -> Serving:
@@ -38,24 +21,12 @@ def get_serving(request: Request) -> Serving:
     return serving
 
 
-def get_settings(request: Request) -> Settings:
-    return get_serving(request).settings
-
-
 def get_catalog(request: Request) -> Catalog:
-    serving = get_serving(request)
-    if serving.catalog is None:
-        raise serving.unavailable or MissingInputError("the Feast registry is not loaded yet")
-    return serving.catalog
+    compiled = get_serving(request).compiled
+    if compiled is None:
+        raise get_serving(request).problem or MissingInputError("the registry is not loaded yet")
+    return compiled.catalog
 
 
-def get_lookup(request: Request) -> OnlineLookup:
-    serving = get_serving(request)
-    if serving.lookup is None:
-        raise serving.unavailable or MissingInputError("the Feast store is not open yet")
-    return serving.lookup
-
-
-SettingsDep = Annotated[Settings, Depends(get_settings)]
+ServingDep = Annotated[Serving, Depends(get_serving)]
 CatalogDep = Annotated[Catalog, Depends(get_catalog)]
-LookupDep = Annotated[OnlineLookup, Depends(get_lookup)]

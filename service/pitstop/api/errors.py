@@ -7,10 +7,13 @@ exception                      status  detail
 =============================  ======  =====================================================
 NotFoundError (service, view,  404     its message, naming the unknown thing
 feature)
+TooManyEntitiesError           413     its message, plus ``limit``: the rows allowed
 InvalidInputError              422     its message, naming the field or key
+UnauthorizedError              401     its message (``WWW-Authenticate: Bearer``)
 RequestValidationError         422     ``<where>: <what>`` per problem, plus ``errors``:
                                        ``[{"loc", "msg", "type"}]`` (the input is not echoed)
 MissingInputError              503     its message and the command to run first
+OnlineStoreUnavailableError    503     what is wrong with the store (the API retries it)
 anything else                  500     ``internal error`` (the stack trace goes to the log
                                        only)
 =============================  ======  =====================================================
@@ -26,14 +29,25 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from pitstop.errors import InvalidInputError, MissingInputError, NotFoundError, PitstopError
+from pitstop.errors import (
+    InvalidInputError,
+    MissingInputError,
+    NotFoundError,
+    OnlineStoreUnavailableError,
+    PitstopError,
+    TooManyEntitiesError,
+    UnauthorizedError,
+)
 
 logger = logging.getLogger("pitstop.api")
 
 STATUS_BY_ERROR: tuple[tuple[type[PitstopError], int], ...] = (
     (NotFoundError, 404),
+    (TooManyEntitiesError, 413),
     (InvalidInputError, 422),
+    (UnauthorizedError, 401),
     (MissingInputError, 503),
+    (OnlineStoreUnavailableError, 503),
 )
 _MAX_REPORTED = 10
 
@@ -47,7 +61,13 @@ def install_error_handlers(app: FastAPI) -> None:
 async def _pitstop_error(request: Request, error: PitstopError) -> JSONResponse:
     for kind, status in STATUS_BY_ERROR:
         if isinstance(error, kind):
-            return JSONResponse({"detail": str(error)}, status_code=status)
+            body: dict[str, Any] = {"detail": str(error)}
+            headers = {}
+            if isinstance(error, TooManyEntitiesError):
+                body["limit"] = error.limit
+            if isinstance(error, UnauthorizedError):
+                headers["WWW-Authenticate"] = "Bearer"
+            return JSONResponse(body, status_code=status, headers=headers)
     return await _unexpected_error(request, error)
 
 

@@ -1,206 +1,133 @@
-"""Online lookups: a Feast request checked against the catalog, read, answered in Feast's format.
+"""Online lookups: a request checked, read through a compiled plan, answered as Feast answers.
 
-Three steps, kept apart so the reader can be replaced by a faster one without touching the
-rest:
-
-1. :func:`plan_lookup` resolves ``features`` or ``feature_service`` against the registry
-   snapshot (:class:`~pitstop.api.catalog.Catalog`): an unknown service, view or feature is a
-   404 naming it, a malformed ref or two features answering to the same name a 422. Names are
-   only ever compared with the registry's, never put into a query.
-2. :func:`entity_columns` checks the entity rows: every list the same length, every join key
-   the requested views need present, join-key values of their entity's type (422 naming the
-   key otherwise). Keys that are neither a join key nor request data are dropped, as Feast
-   drops them.
+1. **Plan.** ``feature_service`` or ``features`` picks a plan compiled from the registry
+   (:mod:`pitstop.online.plans`): an unknown service, view or feature is a 404 naming it, a
+   malformed ref or two features answering to the same name a 422. Names are looked up in the
+   plans, never put into a query.
+2. **Entity rows.** Every list the same length, at most ``PITSTOP_MAX_ENTITIES`` rows (413
+   beyond), every join key the plan needs present, join-key values of their entity's type
+   (422 naming the key otherwise).
 
    **request_time.** The on-demand view ``user_recency`` (in ``churn_v1``) reads the request
-   data field ``request_time`` (a UnixTimestamp). When ``entities`` has no ``request_time``,
-   the server's current UTC time is used for every row. When it is given, each value is an ISO
-   8601 string (an offset converts to UTC, no offset means UTC) or epoch seconds as a JSON
-   number; both are handed to Feast as UTC datetimes. A UnixTimestamp holds whole seconds:
-   Feast drops any fraction.
-3. :class:`FeastOnlineReader` reads through Feast's own ``FeatureStore.get_online_features``
-   and answers in Feast's feature-server JSON (``feast.feature_server_utils``): join keys
-   first in ``metadata.feature_names``, one ``results`` entry per column with ``values``,
-   ``statuses`` ("PRESENT", "NOT_FOUND", ...) and ``event_timestamps`` (RFC 3339, ``Z``).
-   UnixTimestamp values are epoch seconds, as Feast sends them. Two deliberate differences
-   from Feast's server: a null UnixTimestamp is ``null`` (Feast leaks its int64 NaT sentinel,
-   -9223372036854775808), and the features come in the order asked for (a service: the order
-   of its definition), where Feast's order changes from one process to the next.
+   data field ``request_time``: ISO 8601 (an offset converts to UTC, no offset means UTC) or
+   epoch seconds per row; absent means the server's current UTC time for every row. Whole
+   seconds, as Feast keeps a UnixTimestamp.
+3. **Read.** One round trip to the online store for all views
+   (:func:`~pitstop.online.plans.execute`), the TTL applied (``OUTSIDE_MAX_AGE``), on-demand
+   views computed.
+4. **Answer.** Feast's feature-server JSON: join keys first in ``metadata.feature_names``, one
+   ``results`` entry per column with ``values``, ``statuses`` and ``event_timestamps`` (RFC 3339,
+   ``Z``). Deliberate differences from ``feast serve``: a null UnixTimestamp is ``null`` (Feast
+   leaks -9223372036854775808), features come in the order asked for, a value older than its
+   view's ttl is ``OUTSIDE_MAX_AGE`` (Feast serves it), and an entity Redis has no hash for is
+   ``NOT_FOUND`` (Feast's Redis reader says ``PRESENT`` with a null value and a 1970 timestamp).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import math
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any
 
-from pitstop.api.catalog import Catalog, quote_name
-from pitstop.api.schemas import (
-    EntityValue,
-    FeatureInfo,
-    OnlineFeaturesRequest,
-    OnlineFeaturesResponse,
+from pitstop.api.catalog import quote_name
+from pitstop.api.serving import Serving
+from pitstop.errors import (
+    InvalidInputError,
+    OnlineStoreUnavailableError,
+    TooManyEntitiesError,
+    UnknownFeatureServiceError,
 )
-from pitstop.errors import InvalidInputError, UnknownFeatureError
-from pitstop.feast_repo import REQUEST_TIME
+from pitstop.online import codec
+from pitstop.online.plans import LookupPlan, ReadOutcome, execute
+from pitstop.online.registry import FieldDef
 
-if TYPE_CHECKING:
-    from feast import FeatureService, FeatureStore
-    from feast.protos.feast.serving.ServingService_pb2 import GetOnlineFeaturesResponse
-
-_UNIX_TIMESTAMP = "UnixTimestamp"
 _INTEGER_BITS = {"INT32": 32, "INT64": 64}
-_STRING_TYPES = frozenset({"STRING"})
-
-# What a lookup hands to Feast: column name -> one value per entity row.
-EntityColumns = dict[str, list[object]]
+_EPOCH = codec.rfc3339(0)
 
 
 @dataclass(frozen=True)
-class OnlineLookupPlan:
-    """A validated lookup: which features, which join keys and request data they need."""
+class LookupRequest:
+    """What a lookup asks, whichever endpoint it came through."""
 
-    feature_refs: tuple[str, ...]
-    feature_service: str | None
-    join_keys: tuple[str, ...]
-    request_fields: tuple[FeatureInfo, ...]
+    entities: Mapping[str, Sequence[Any]]
+    feature_service: str | None = None
+    features: Sequence[str] = ()
     full_feature_names: bool = False
     include_feature_view_version_metadata: bool = False
 
-    @property
-    def feature_names(self) -> tuple[str, ...]:
-        """The features' names in the response, in the order asked for."""
-        return tuple(_output_name(ref, self.full_feature_names) for ref in self.feature_refs)
-
-
-class OnlineReader(Protocol):
-    def read(self, plan: OnlineLookupPlan, entities: EntityColumns) -> OnlineFeaturesResponse: ...
-
 
 @dataclass(frozen=True)
-class OnlineLookup:
-    """Plan, check, read: what ``POST /get-online-features`` does."""
-
-    catalog: Catalog
-    reader: OnlineReader
-
-    def get(
-        self, request: OnlineFeaturesRequest, now: dt.datetime | None = None
-    ) -> OnlineFeaturesResponse:
-        plan = plan_lookup(self.catalog, request)
-        # UnixTimestamp holds whole seconds: Feast drops the fraction of a request time anyway.
-        now = (now or dt.datetime.now(dt.timezone.utc)).replace(microsecond=0)
-        return self.reader.read(plan, entity_columns(plan, self.catalog, request.entities, now))
+class LookupResult:
+    plan: LookupPlan
+    join_keys: tuple[str, ...]
+    entities: Mapping[str, Sequence[Any]]
+    rows: int
+    outcome: ReadOutcome
+    request_time: list[float]
 
 
-# ---- 1. names --------------------------------------------------------------------------------
-def plan_lookup(catalog: Catalog, request: OnlineFeaturesRequest) -> OnlineLookupPlan:
+def lookup(serving: Serving, request: LookupRequest, now: float | None = None) -> LookupResult:
+    """Plan, check, read. Raises pitstop errors (the API maps them to 404/413/422/503)."""
+    compiled = serving.compiled
+    problem = serving.problem
+    if compiled is None or problem is not None:
+        raise problem or OnlineStoreUnavailableError("not ready")
+    plan = _plan(serving, request)
+    rows = _row_count(request.entities, serving.settings.max_entities)
+    key_types = compiled.plans.join_key_types
+    for key in plan.join_keys:
+        if key not in request.entities:
+            raise InvalidInputError(
+                f"entities: missing join key {key!r}; this lookup needs {', '.join(plan.join_keys)}"
+            )
+    join_keys = tuple(key for key in request.entities if key in key_types)
+    for key in join_keys:
+        _check_join_key(key, request.entities[key], key_types[key])
+    # UnixTimestamp holds whole seconds: Feast drops the fraction of a request time anyway.
+    now_seconds = float(math.floor(time.time() if now is None else now))
+    request_data = {
+        field.name: _request_field(field, request.entities, rows, now_seconds)
+        for field in plan.request_fields
+    }
+    try:
+        outcome = execute(
+            plan,
+            serving.store,
+            request.entities,
+            request_data,
+            rows,
+            now_seconds,
+            serving.settings.online_ttl,
+        )
+    except OnlineStoreUnavailableError as error:
+        serving.note_store_error(error)
+        raise
+    times = request_data.get("request_time") or [now_seconds] * rows
+    return LookupResult(plan, join_keys, request.entities, rows, outcome, list(times))
+
+
+def _plan(serving: Serving, request: LookupRequest) -> LookupPlan:
+    assert serving.compiled is not None
+    compiled = serving.compiled
     if request.feature_service and request.features:
         raise InvalidInputError("give either `features` or `feature_service`, not both")
     if request.feature_service:
-        service = catalog.service(request.feature_service)
-        refs = [
-            f"{view.name}:{feature.name}"
-            for view in service.feature_views
-            for feature in view.features
-        ]
-        view_names = [view.name for view in service.feature_views]
-    elif request.features:
-        refs = list(request.features)
-        view_names = [_check_ref(catalog, ref) for ref in refs]
-    else:
-        raise InvalidInputError(
-            'give `features` (["feature_view:feature", ...]) or `feature_service`'
-        )
-    _check_unique_names(refs, request.full_feature_names)
-    join_keys: list[str] = []
-    request_fields: dict[str, FeatureInfo] = {}
-    for name in dict.fromkeys(view_names):
-        view = catalog.view(name)
-        join_keys += [key for key in view.join_keys if key not in join_keys]
-        request_fields.update((field.name, field) for field in view.request_fields)
-    return OnlineLookupPlan(
-        feature_refs=tuple(refs),
-        feature_service=request.feature_service or None,
-        join_keys=tuple(join_keys),
-        request_fields=tuple(request_fields.values()),
-        full_feature_names=request.full_feature_names,
-        include_feature_view_version_metadata=request.include_feature_view_version_metadata,
-    )
-
-
-def _check_ref(catalog: Catalog, ref: str) -> str:
-    """The view name of a "view:feature" ref, once both names are known to the registry."""
-    view_name, colon, feature = ref.partition(":")
-    if not colon or not view_name or not feature:
-        raise InvalidInputError(
-            f"feature reference {quote_name(ref)} must be 'feature_view:feature'"
-        )
-    view = catalog.view(view_name)
-    if feature not in {field.name for field in view.features}:
-        raise UnknownFeatureError(
-            f"feature {quote_name(feature)} not found in feature view {view.name!r}; "
-            f"known: {', '.join(field.name for field in view.features)}"
-        )
-    if not view.online:
-        raise InvalidInputError(f"feature view {view.name!r} is not served online")
-    return view.name
-
-
-def _check_unique_names(refs: Sequence[str], full_feature_names: bool) -> None:
-    seen: dict[str, str] = {}
-    for ref in refs:
-        name = _output_name(ref, full_feature_names)
-        if name in seen:
-            hint = "" if full_feature_names else "; set full_feature_names to tell them apart"
-            raise InvalidInputError(
-                f"feature name {name!r} is asked for twice ({seen[name]!r}, {ref!r}){hint}"
+        plan = compiled.plans.services.get((request.feature_service, request.full_feature_names))
+        if plan is None:
+            raise UnknownFeatureServiceError(
+                f"feature service {quote_name(request.feature_service)} not found; "
+                f"known: {', '.join(sorted(compiled.catalog.services))}"
             )
-        seen[name] = ref
+        return plan
+    if request.features:
+        return compiled.plans.for_refs(request.features, request.full_feature_names)
+    raise InvalidInputError('give `features` (["feature_view:feature", ...]) or `feature_service`')
 
 
-def _output_name(ref: str, full_feature_names: bool) -> str:
-    view, _, feature = ref.partition(":")
-    return f"{view}__{feature}" if full_feature_names else feature
-
-
-# ---- 2. entity rows --------------------------------------------------------------------------
-def entity_columns(
-    plan: OnlineLookupPlan,
-    catalog: Catalog,
-    entities: Mapping[str, Sequence[EntityValue]],
-    now: dt.datetime,
-) -> EntityColumns:
-    rows = _row_count(entities)
-    missing = [key for key in plan.join_keys if key not in entities]
-    if missing:
-        raise InvalidInputError(
-            f"entities: missing join key {missing[0]!r}; this lookup needs "
-            f"{', '.join(plan.join_keys)}"
-        )
-    columns: EntityColumns = {}
-    for key, values in entities.items():
-        if key in catalog.join_key_types:
-            _check_join_key(key, values, catalog.join_key_types[key])
-            columns[key] = list(values)
-    for field in plan.request_fields:
-        if field.name in entities:
-            given = entities[field.name]
-            columns[field.name] = (
-                [_timestamp(field.name, row, value) for row, value in enumerate(given)]
-                if field.dtype == _UNIX_TIMESTAMP
-                else list(given)
-            )
-        elif field.name == REQUEST_TIME:
-            columns[field.name] = [now] * rows
-        else:
-            raise InvalidInputError(f"entities: missing request data {field.name!r}")
-    return columns
-
-
-def _row_count(entities: Mapping[str, Sequence[EntityValue]]) -> int:
+def _row_count(entities: Mapping[str, Sequence[Any]], limit: int) -> int:
     counts = {key: len(values) for key, values in entities.items()}
     if not counts:
         raise InvalidInputError("entities: no join keys given")
@@ -215,33 +142,51 @@ def _row_count(entities: Mapping[str, Sequence[EntityValue]]) -> int:
         raise InvalidInputError(
             f"entities: {quote_name(first)} has no values; send at least one row"
         )
+    if rows > limit:
+        raise TooManyEntitiesError(rows, limit)
     return rows
 
 
-def _check_join_key(key: str, values: Sequence[EntityValue], value_type: str) -> None:
-    for row, value in enumerate(values):
-        if value_type in _INTEGER_BITS:
-            bound = 2 ** (_INTEGER_BITS[value_type] - 1)
-            ok = isinstance(value, int) and not isinstance(value, bool) and -bound <= value < bound
-            expected = f"{_INTEGER_BITS[value_type]}-bit integers"
-        elif value_type in _STRING_TYPES:
-            ok = isinstance(value, str)
-            expected = "strings"
-        else:
-            ok = value is not None
-            expected = "values"
-        if not ok:
-            raise InvalidInputError(
-                f"entities: {key!r} must be {expected}; row {row} is {quote_name(str(value))}"
-            )
+def _check_join_key(key: str, values: Sequence[Any], value_type: str) -> None:
+    if value_type in _INTEGER_BITS:
+        bound = 2 ** (_INTEGER_BITS[value_type] - 1)
+        for row, value in enumerate(values):
+            if type(value) is not int or not -bound <= value < bound:
+                raise InvalidInputError(
+                    f"entities: {key!r} must be {_INTEGER_BITS[value_type]}-bit integers; "
+                    f"row {row} is {quote_name(str(value))}"
+                )
+    elif value_type == "STRING":
+        for row, value in enumerate(values):
+            if not isinstance(value, str):
+                raise InvalidInputError(
+                    f"entities: {key!r} must be strings; row {row} is {quote_name(str(value))}"
+                )
+    elif any(value is None for value in values):
+        raise InvalidInputError(f"entities: {key!r} must not be null")
 
 
-def _timestamp(key: str, row: int, value: EntityValue) -> dt.datetime:
+def _request_field(
+    field: FieldDef, entities: Mapping[str, Sequence[Any]], rows: int, now_seconds: float
+) -> list[Any]:
+    if field.name not in entities:
+        if field.value_type == "UNIX_TIMESTAMP":
+            return [now_seconds] * rows
+        raise InvalidInputError(f"entities: missing request data {field.name!r}")
+    given = entities[field.name]
+    if field.value_type == "UNIX_TIMESTAMP":
+        return [_epoch_seconds(field.name, row, value) for row, value in enumerate(given)]
+    return list(given)
+
+
+def _epoch_seconds(key: str, row: int, value: Any) -> float:
     if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
         try:
-            return dt.datetime.fromtimestamp(value, tz=dt.timezone.utc)
+            dt.datetime.fromtimestamp(value, tz=dt.timezone.utc)
         except (OverflowError, OSError, ValueError):
             pass
+        else:
+            return float(math.floor(value))
     elif isinstance(value, str):
         try:
             parsed = dt.datetime.fromisoformat(value)
@@ -249,64 +194,46 @@ def _timestamp(key: str, row: int, value: EntityValue) -> dt.datetime:
             pass
         else:
             if parsed.tzinfo is None:
-                return parsed.replace(tzinfo=dt.timezone.utc)
-            return parsed.astimezone(dt.timezone.utc)
+                parsed = parsed.replace(tzinfo=dt.timezone.utc)
+            return float(math.floor(parsed.timestamp()))
     raise InvalidInputError(
         f"entities: {key!r} must be ISO 8601 strings or epoch seconds; "
         f"row {row} is {quote_name(str(value))}"
     )
 
 
-# ---- 3. read ---------------------------------------------------------------------------------
-class FeastOnlineReader:
-    """Reads through Feast's ``FeatureStore.get_online_features``."""
-
-    def __init__(self, store: FeatureStore, catalog: Catalog) -> None:
-        self._store = store
-        self._services: Mapping[str, FeatureService] = catalog.feast_services
-
-    def read(self, plan: OnlineLookupPlan, entities: EntityColumns) -> OnlineFeaturesResponse:
-        features: FeatureService | list[str] = (
-            self._services[plan.feature_service]
-            if plan.feature_service
-            else list(plan.feature_refs)
-        )
-        response = self._store.get_online_features(
-            features=features,
-            entity_rows=entities,
-            full_feature_names=plan.full_feature_names,
-            include_feature_view_version_metadata=plan.include_feature_view_version_metadata,
-        )
-        return wire_response(response.proto, plan.feature_names)
-
-
-def wire_response(
-    proto: GetOnlineFeaturesResponse, feature_order: Sequence[str] = ()
-) -> OnlineFeaturesResponse:
-    """Feast's feature-server JSON for a response, with null timestamps as null.
-
-    Columns come out as join keys first, then the features in ``feature_order``: Feast orders
-    a service's features by set iteration, which changes from one process to the next.
-    """
-    from feast.feature_server_utils import convert_response_to_dict
-    from feast.type_map import NULL_TIMESTAMP_INT_VALUE
-
-    body = convert_response_to_dict(proto)
-    for column, vector in zip(body["results"], proto.results, strict=True):
-        for row, value in enumerate(vector.values):
-            if (
-                value.WhichOneof("val") == "unix_timestamp_val"
-                and value.unix_timestamp_val == NULL_TIMESTAMP_INT_VALUE
-            ):
-                column["values"][row] = None
-    _reorder(body, feature_order)
-    return OnlineFeaturesResponse.model_validate(body)
+# ---- answers ---------------------------------------------------------------------------------
+def feast_response(result: LookupResult, include_view_metadata: bool) -> dict[str, Any]:
+    """Feast's feature-server JSON (column-oriented)."""
+    rows = result.rows
+    names = [*result.join_keys, *result.plan.feature_names]
+    present = ["PRESENT"] * rows
+    epochs = [_EPOCH] * rows
+    results: list[dict[str, Any]] = [
+        {"values": list(result.entities[key]), "statuses": present, "event_timestamps": epochs}
+        for key in result.join_keys
+    ]
+    results += [
+        {
+            "values": column.values,
+            "statuses": column.statuses,
+            "event_timestamps": column.event_timestamps,
+        }
+        for column in result.outcome.columns
+    ]
+    metadata: dict[str, Any] = {"feature_names": names}
+    if include_view_metadata:
+        # Feast leaves out a version of 0 (pitstop's views are not versioned).
+        metadata["feature_view_metadata"] = [{"name": view} for view in result.plan.views]
+    return {"metadata": metadata, "results": results}
 
 
-def _reorder(body: dict[str, Any], feature_order: Sequence[str]) -> None:
-    names: list[str] = body["metadata"]["feature_names"]
-    wanted = {name: rank for rank, name in enumerate(feature_order)}
-    # Join keys (not in feature_order) keep their place in front; sorted() is stable.
-    order = sorted(range(len(names)), key=lambda i: wanted.get(names[i], -1))
-    body["metadata"]["feature_names"] = [names[i] for i in order]
-    body["results"] = [body["results"][i] for i in order]
+def row_response(result: LookupResult) -> dict[str, Any]:
+    """One entity row as objects keyed by name: for people and simple clients."""
+    columns = dict(zip(result.plan.feature_names, result.outcome.columns, strict=True))
+    return {
+        "entities": {key: result.entities[key][0] for key in result.join_keys},
+        "features": {name: column.values[0] for name, column in columns.items()},
+        "statuses": {name: column.statuses[0] for name, column in columns.items()},
+        "event_timestamps": {name: column.event_timestamps[0] for name, column in columns.items()},
+    }

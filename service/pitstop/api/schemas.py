@@ -76,6 +76,37 @@ class OnlineFeaturesResponse(BaseModel):
     results: list[FeatureVector]
 
 
+# ---- GET /features/{feature_service} -------------------------------------------------------
+class RowResponse(BaseModel):
+    """One entity row, keyed by name."""
+
+    entities: dict[str, JsonValue]
+    features: dict[str, JsonValue]
+    statuses: dict[str, FieldStatusName]
+    event_timestamps: dict[str, str]
+
+
+# ---- POST /push ------------------------------------------------------------------------------
+class PushRequest(BaseModel):
+    """Feast's push request: rows for the feature views behind one push source."""
+
+    push_source_name: str
+    df: dict[str, list[JsonValue]] = Field(
+        description="Columns: the views' join keys, event_timestamp (ISO 8601 or epoch "
+        "seconds) and features; one value per row."
+    )
+    to: Literal["online", "offline", "online_and_offline"] = "online"
+    allow_registry_cache: bool = True
+    transform_on_write: bool = True
+
+
+class PushResponse(BaseModel):
+    push_source_name: str
+    feature_views: list[str]
+    rows: int
+    written: int = Field(description="Entity rows written (older than what is stored: skipped).")
+
+
 # ---- GET /feature-views, /feature-services ---------------------------------------------------
 class _Listing(BaseModel):
     model_config = ConfigDict(frozen=True)
@@ -121,3 +152,9 @@ class FeatureServiceInfo(_Listing):
 # ---- GET /health -----------------------------------------------------------------------------
 class Health(BaseModel):
     status: Literal["ok"] = "ok"
+
+
+class Readiness(BaseModel):
+    status: Literal["ready"] = "ready"
+    registry_version: str
+    online_store: Literal["sqlite", "redis"]

@@ -1,12 +1,41 @@
-"""GET /health: the process is up (lookups may still answer 503 until `pitstop apply`)."""
+"""``GET /health`` (the process is up), ``GET /ready`` (lookups can be answered) and
+``GET /metrics`` (Prometheus)."""
 
-from fastapi import APIRouter
+from __future__ import annotations
 
-from pitstop.api.schemas import Health
+from fastapi import APIRouter, Response
+from fastapi.responses import JSONResponse
+
+from pitstop.api.deps import ServingDep
+from pitstop.api.metrics import exposition
+from pitstop.api.schemas import Health, Readiness
 
 router = APIRouter(tags=["health"])
 
 
 @router.get("/health")
-def health() -> Health:
+async def health() -> Health:
+    """Liveness: answers 200 whenever the process runs, also before anything is applied."""
     return Health()
+
+
+@router.get("/ready", response_model=Readiness, responses={503: {"description": "not ready"}})
+async def ready(serving: ServingDep) -> JSONResponse:
+    """Readiness: the plans are compiled and the online store answers; 503 with the reason."""
+    problem = serving.problem
+    if problem is not None:
+        return JSONResponse({"status": "not ready", "detail": str(problem)}, status_code=503)
+    assert serving.compiled is not None
+    return JSONResponse(
+        {
+            "status": "ready",
+            "registry_version": serving.compiled.version,
+            "online_store": serving.store.kind,
+        }
+    )
+
+
+@router.get("/metrics", include_in_schema=False)
+async def metrics() -> Response:
+    body, content_type = exposition()
+    return Response(body, media_type=content_type)

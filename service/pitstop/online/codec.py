@@ -1,0 +1,240 @@
+"""Feast's online-store encodings: entity keys, Redis keys and fields, value protos.
+
+Byte for byte what Feast 0.67 writes and reads (``feast/infra/key_encoding_utils.py`` with
+``entity_key_serialization_version: 3``, ``feast/infra/online_stores/helpers.py``), so that
+Feast's materialization, Feast's SDK and pitstop read and write the same store. The tests
+compare every function here with Feast's own.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import math
+import struct
+from collections.abc import Sequence
+from functools import lru_cache
+from typing import Any
+
+import mmh3
+
+from pitstop.online.feast_protos import proto_module
+
+# Feast's ValueType numbers (protos/feast/types/Value.proto) used in entity keys.
+_KEY_TYPES = {"STRING": 2, "INT32": 3, "INT64": 4, "BYTES": 1, "UNIX_TIMESTAMP": 8}
+_PACK_INT32 = struct.Struct("<I").pack
+_PACK_I32 = struct.Struct("<i").pack
+_PACK_I64 = struct.Struct("<q").pack
+
+JsonValue = Any
+# How Feast's materialization stores a null timestamp: pandas' NaT as int64.
+NULL_TIMESTAMP = -9223372036854775808
+
+
+def entity_key(join_keys: Sequence[str], values: Sequence[Any], types: Sequence[str]) -> bytes:
+    """Feast's serialized entity key (version 3) for one entity row.
+
+    ``join_keys`` with their ``values`` and ValueType names; several keys are sorted by name,
+    as Feast sorts them.
+    """
+    if len(join_keys) == 1:
+        pairs = [(join_keys[0], values[0], types[0])]
+    else:
+        pairs = sorted(zip(join_keys, values, types, strict=True))
+    parts = [_PACK_INT32(len(pairs))]
+    for name, _, _ in pairs:
+        encoded = name.encode("utf8")
+        parts += (_PACK_INT32(2), _PACK_INT32(len(encoded)), encoded)
+    for _, value, value_type in pairs:
+        encoded = _key_value(value, value_type)
+        parts += (_PACK_INT32(_KEY_TYPES[value_type]), _PACK_INT32(len(encoded)), encoded)
+    return b"".join(parts)
+
+
+def entity_keys_of(join_key: str, values: Sequence[Any], value_type: str) -> list[bytes]:
+    """Serialized keys of one-key entities: the same bytes as :func:`entity_key`, faster."""
+    pack = _FIXED_SIZE_PACKERS.get(value_type)
+    if pack is None:  # strings and bytes: the length prefix depends on the value
+        return [entity_key((join_key,), (value,), (value_type,)) for value in values]
+    head = _single_key_head(join_key, value_type)
+    return [head + pack(value) for value in values]
+
+
+_FIXED_SIZE_PACKERS = {"INT64": _PACK_I64, "UNIX_TIMESTAMP": _PACK_I64, "INT32": _PACK_I32}
+
+
+@lru_cache(maxsize=256)
+def _single_key_head(join_key: str, value_type: str) -> bytes:
+    """A one-key entity key up to its value, for fixed-size value types."""
+    name = join_key.encode("utf8")
+    size = len(_FIXED_SIZE_PACKERS[value_type](0))
+    return b"".join(
+        (
+            _PACK_INT32(1),
+            _PACK_INT32(2),
+            _PACK_INT32(len(name)),
+            name,
+            _PACK_INT32(_KEY_TYPES[value_type]),
+            _PACK_INT32(size),
+        )
+    )
+
+
+def _key_value(value: Any, value_type: str) -> bytes:
+    if value_type == "INT64" or value_type == "UNIX_TIMESTAMP":
+        return _PACK_I64(value)
+    if value_type == "INT32":
+        return _PACK_I32(value)
+    if value_type == "STRING":
+        return str(value).encode("utf8")
+    if value_type == "BYTES":
+        return bytes(value)
+    raise ValueError(f"Feast cannot use {value_type} values as entity keys")
+
+
+def redis_key(serialized_entity_key: bytes, project: str) -> bytes:
+    """The Redis hash of one entity: its serialized key followed by the project name."""
+    return serialized_entity_key + project.encode("utf8")
+
+
+@lru_cache(maxsize=4096)
+def redis_field(view: str, feature: str) -> bytes:
+    """The hash field of one feature: 4 bytes of murmur3 of ``view:feature``, as Feast."""
+    return _PACK_INT32(mmh3.hash(f"{view}:{feature}", signed=False))
+
+
+def redis_timestamp_field(view: str) -> bytes:
+    """The hash field holding a view's event timestamp (a protobuf Timestamp)."""
+    return f"_ts:{view}".encode()
+
+
+# ---- values ----------------------------------------------------------------------------------
+def _value_class() -> Any:
+    return proto_module("types.Value_pb2").Value
+
+
+def decode_value(payload: bytes | None) -> JsonValue:
+    """A stored value proto as Feast's feature server puts it in JSON (None when unset)."""
+    if not payload:
+        return None
+    value = _value_class().FromString(payload)
+    which = value.WhichOneof("val")
+    if which is None or which == "null_val":
+        return None
+    scalar = getattr(value, which)
+    if which == "unix_timestamp_val" and scalar == NULL_TIMESTAMP:
+        return None
+    if which in ("double_val", "float_val"):
+        return scalar if math.isfinite(scalar) else _non_finite(scalar)
+    if which == "bytes_val":
+        return base64.b64encode(scalar).decode("ascii")
+    if which.endswith(("_list_val", "_set_val")):
+        return list(scalar.val)
+    return scalar
+
+
+def _non_finite(number: float) -> str:
+    if math.isnan(number):
+        return "NaN"
+    return "Infinity" if number > 0 else "-Infinity"
+
+
+_ENCODERS = {
+    "INT64": "int64_val",
+    "INT32": "int32_val",
+    "DOUBLE": "double_val",
+    "FLOAT": "float_val",
+    "STRING": "string_val",
+    "BOOL": "bool_val",
+    "BYTES": "bytes_val",
+    "UNIX_TIMESTAMP": "unix_timestamp_val",
+}
+
+
+def encode_value(value: Any, value_type: str) -> bytes:
+    """One value as the value proto Feast stores; None (or NaN) is an empty proto."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return b""
+    if value_type == "UNIX_TIMESTAMP" and isinstance(value, dt.datetime):
+        value = int(value.timestamp())
+    try:
+        field = _ENCODERS[value_type]
+    except KeyError:
+        raise ValueError(f"pitstop cannot encode {value_type} values") from None
+    result: bytes = _value_class()(**{field: value}).SerializeToString()
+    return result
+
+
+def value_text(payload: bytes) -> str | None:
+    """The ``value_text`` column Feast's SQLite store keeps beside a value (its text form)."""
+    if not payload:
+        return None
+    value = _value_class().FromString(payload)
+    which = value.WhichOneof("val")
+    if which == "string_val":
+        return str(value.string_val)
+    if which in ("int64_val", "int32_val", "double_val", "float_val", "bool_val"):
+        return str(getattr(value, which))
+    return None
+
+
+# ---- timestamps ------------------------------------------------------------------------------
+def decode_redis_timestamp(payload: bytes | None) -> float | None:
+    """Epoch seconds from the protobuf Timestamp Feast stores in ``_ts:<view>``."""
+    if not payload:
+        return None
+    from google.protobuf.timestamp_pb2 import Timestamp
+
+    stamp = Timestamp.FromString(payload)
+    return float(stamp.seconds) + float(stamp.nanos) / 1e9
+
+
+def encode_redis_timestamp(seconds: float) -> bytes:
+    from google.protobuf.timestamp_pb2 import Timestamp
+
+    whole = math.floor(seconds)
+    result: bytes = Timestamp(
+        seconds=whole, nanos=round((seconds - whole) * 1e9)
+    ).SerializeToString()
+    return result
+
+
+def sqlite_timestamp(stored: int | float | str) -> float:
+    """Epoch seconds of an ``event_ts`` in Feast's SQLite store.
+
+    Feast registers an sqlite3 adapter that stores datetimes as whole epoch seconds (an
+    integer); text (ISO 8601, naive = UTC) is read too, for stores written otherwise.
+    """
+    if isinstance(stored, (int, float)):
+        return float(stored)
+    return _iso_seconds(stored)
+
+
+@lru_cache(maxsize=65536)
+def _iso_seconds(text: str) -> float:
+    parsed = dt.datetime.fromisoformat(text)
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=dt.timezone.utc)
+    return parsed.timestamp()
+
+
+def sqlite_timestamp_value(seconds: float) -> int:
+    """What Feast's SQLite store writes for a datetime: whole epoch seconds."""
+    return int(seconds)
+
+
+@lru_cache(maxsize=65536)
+def rfc3339(seconds: float | None) -> str:
+    """A timestamp as Feast's server writes it: ``2026-04-20T00:00:00Z`` (fraction if any)."""
+    if not seconds:
+        return "1970-01-01T00:00:00Z"
+    whole = math.floor(seconds)
+    base = dt.datetime.fromtimestamp(whole, tz=dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+    nanos = round((seconds - whole) * 1e9)
+    if nanos == 0:
+        return base + "Z"
+    if nanos % 1_000_000 == 0:
+        return f"{base}.{nanos // 1_000_000:03d}Z"
+    if nanos % 1_000 == 0:
+        return f"{base}.{nanos // 1_000:06d}Z"
+    return f"{base}.{nanos:09d}Z"

@@ -1,0 +1,355 @@
+"""Lookup plans compiled from the registry, and their execution against an online store.
+
+A plan says, for one feature service or one list of feature refs: which views to read and
+with which join keys, which on-demand functions to run on what, and how each output column
+is named, decoded and aged. Every feature service is compiled when the registry is loaded;
+a list of refs is compiled on first use and cached. A request then does no registry work:
+build the entity keys, one store round trip, decode, apply the TTL, run on-demand views.
+
+TTL online (Feast 0.67 does not apply it online, feast-dev/feast#6821): a batch feature whose
+stored row is older than its view's ttl at the time of the lookup comes back null with status
+``OUTSIDE_MAX_AGE``, the rule the offline point-in-time join applies (``event_timestamp >=
+t - ttl``). The feature tables carry a keep-alive row for every entity every Monday
+(transformations/macros/feature_snapshots.sql), so while the daily run keeps up, the newest row
+of any entity is at most 7 days + the time since the last run old; with the views' 9-day ttl a
+value is flagged only when no build has published for about two days, and then the offline
+join at the same moment gives null too. ``PITSTOP_ONLINE_TTL=off`` turns it off.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from pitstop.errors import InvalidInputError, UnknownFeatureError, UnknownFeatureViewError
+from pitstop.online import codec
+from pitstop.online.on_demand import OnDemandFunction
+from pitstop.online.registry import FieldDef, RegistrySnapshot
+from pitstop.online.stores import OnlineStore, Row, ViewRead
+
+PRESENT, NOT_FOUND, OUTSIDE_MAX_AGE = "PRESENT", "NOT_FOUND", "OUTSIDE_MAX_AGE"
+_EPOCH = codec.rfc3339(0)
+
+
+@dataclass(frozen=True)
+class PlannedRead:
+    """One batch view a plan reads."""
+
+    read: ViewRead
+    join_keys: tuple[str, ...]
+    key_types: tuple[str, ...]
+    ttl_seconds: int | None
+
+
+@dataclass(frozen=True)
+class PlannedOnDemand:
+    """One on-demand view a plan runs: its function and where its inputs come from."""
+
+    function: OnDemandFunction
+    # (input column name, read index, feature) for view features; request fields by name.
+    view_inputs: tuple[tuple[str, int, str, str], ...]
+    request_fields: tuple[FieldDef, ...]
+
+
+@dataclass(frozen=True)
+class Column:
+    """One output feature: from a read (``read`` set) or from an on-demand view."""
+
+    name: str
+    feature: str
+    value_type: str
+    read: int | None = None
+    on_demand: int | None = None
+
+
+@dataclass(frozen=True)
+class LookupPlan:
+    feature_refs: tuple[str, ...]
+    feature_service: str | None
+    full_feature_names: bool
+    join_keys: tuple[str, ...]
+    request_fields: tuple[FieldDef, ...]
+    reads: tuple[PlannedRead, ...]
+    on_demand: tuple[PlannedOnDemand, ...]
+    columns: tuple[Column, ...]
+
+    @property
+    def feature_names(self) -> tuple[str, ...]:
+        return tuple(column.name for column in self.columns)
+
+    @property
+    def views(self) -> tuple[str, ...]:
+        """The views the features come from, in order of first use (for version metadata)."""
+        return tuple(dict.fromkeys(ref.partition(":")[0] for ref in self.feature_refs))
+
+
+@dataclass(frozen=True)
+class ColumnResult:
+    values: list[Any]
+    statuses: list[str]
+    event_timestamps: list[str]
+
+
+class PlanCompiler:
+    """All plans of one registry snapshot: services up front, ref lists on first use."""
+
+    _CACHE_SIZE = 256
+
+    def __init__(self, registry: RegistrySnapshot) -> None:
+        self.registry = registry
+        self._functions = {
+            name: OnDemandFunction.load(definition)
+            for name, definition in registry.on_demand.items()
+        }
+        self._key_types = {
+            entity.join_key: entity.value_type for entity in registry.entities.values()
+        }
+        self.services: dict[tuple[str, bool], LookupPlan] = {}
+        for name, service in registry.services.items():
+            refs = tuple(
+                f"{view}:{feature}"
+                for view, features in service.projections
+                for feature in features
+            )
+            for full in (False, True):
+                self.services[(name, full)] = self._compile(refs, name, full)
+        self._refs: OrderedDict[tuple[tuple[str, ...], bool], LookupPlan] = OrderedDict()
+
+    @property
+    def join_key_types(self) -> Mapping[str, str]:
+        return self._key_types
+
+    def for_refs(self, refs: Sequence[str], full_feature_names: bool) -> LookupPlan:
+        key = (tuple(refs), full_feature_names)
+        plan = self._refs.get(key)
+        if plan is None:
+            plan = self._compile(key[0], None, full_feature_names)
+            self._refs[key] = plan
+            if len(self._refs) > self._CACHE_SIZE:
+                self._refs.popitem(last=False)
+        return plan
+
+    # ---- compile ---------------------------------------------------------------------------
+    def _compile(
+        self, refs: tuple[str, ...], service: str | None, full_feature_names: bool
+    ) -> LookupPlan:
+        registry = self.registry
+        reads: dict[str, int] = {}
+        read_features: dict[str, list[str]] = {}
+        on_demand: dict[str, int] = {}
+        columns: list[Column] = []
+        join_keys: list[str] = []
+        request_fields: dict[str, FieldDef] = {}
+
+        def use_view(view_name: str) -> int:
+            if view_name not in reads:
+                view = registry.views[view_name]
+                if not view.online:
+                    raise InvalidInputError(f"feature view {view_name!r} is not served online")
+                reads[view_name] = len(reads)
+                read_features[view_name] = []
+                join_keys.extend(key for key in view.join_keys if key not in join_keys)
+            return reads[view_name]
+
+        def want(view_name: str, feature: str) -> None:
+            if feature not in read_features[view_name]:
+                read_features[view_name].append(feature)
+
+        on_demand_steps: list[tuple[str, list[tuple[str, str, str]]]] = []
+        seen_names: dict[str, str] = {}
+        for ref in refs:
+            view_name, feature = _split_ref(ref)
+            name = f"{view_name}__{feature}" if full_feature_names else feature
+            if name in seen_names:
+                hint = "" if full_feature_names else "; set full_feature_names to tell them apart"
+                raise InvalidInputError(
+                    f"feature name {name!r} is asked for twice "
+                    f"({seen_names[name]!r}, {ref!r}){hint}"
+                )
+            seen_names[name] = ref
+            if view_name in registry.views:
+                field = _field(registry.views[view_name].features, view_name, feature)
+                index = use_view(view_name)
+                want(view_name, feature)
+                columns.append(Column(name, feature, field.value_type, read=index))
+            elif view_name in registry.on_demand:
+                definition = registry.on_demand[view_name]
+                field = _field(definition.features, view_name, feature)
+                if view_name not in on_demand:
+                    inputs: list[tuple[str, str, str]] = []
+                    for source in definition.sources:
+                        use_view(source)
+                        for source_field in registry.views[source].features:
+                            want(source, source_field.name)
+                            inputs.append((source, source_field.name, source_field.value_type))
+                    request_fields.update((f.name, f) for f in definition.request_fields)
+                    on_demand[view_name] = len(on_demand_steps)
+                    on_demand_steps.append((view_name, inputs))
+                columns.append(
+                    Column(name, feature, field.value_type, on_demand=on_demand[view_name])
+                )
+            else:
+                known = sorted([*registry.views, *registry.on_demand])
+                raise UnknownFeatureViewError(
+                    f"feature view {_quoted(view_name)} not found; known: {', '.join(known)}"
+                )
+        planned_reads = tuple(
+            PlannedRead(
+                read=ViewRead(view_name, tuple(read_features[view_name])),
+                join_keys=registry.views[view_name].join_keys,
+                key_types=tuple(
+                    self._key_types.get(key, "INT64") for key in registry.views[view_name].join_keys
+                ),
+                ttl_seconds=registry.views[view_name].ttl_seconds,
+            )
+            for view_name in reads
+        )
+        planned_on_demand = tuple(
+            PlannedOnDemand(
+                function=self._functions[view_name],
+                view_inputs=tuple(
+                    (feature, reads[source], feature, value_type)
+                    for source, feature, value_type in inputs
+                ),
+                request_fields=registry.on_demand[view_name].request_fields,
+            )
+            for view_name, inputs in on_demand_steps
+        )
+        return LookupPlan(
+            feature_refs=refs,
+            feature_service=service,
+            full_feature_names=full_feature_names,
+            join_keys=tuple(join_keys),
+            request_fields=tuple(request_fields.values()),
+            reads=planned_reads,
+            on_demand=planned_on_demand,
+            columns=tuple(columns),
+        )
+
+
+def _split_ref(ref: str) -> tuple[str, str]:
+    view_name, colon, feature = ref.partition(":")
+    if not colon or not view_name or not feature:
+        raise InvalidInputError(f"feature reference {_quoted(ref)} must be 'feature_view:feature'")
+    return view_name, feature
+
+
+def _field(fields: Sequence[FieldDef], view_name: str, feature: str) -> FieldDef:
+    for field in fields:
+        if field.name == feature:
+            return field
+    raise UnknownFeatureError(
+        f"feature {_quoted(feature)} not found in feature view {view_name!r}; "
+        f"known: {', '.join(field.name for field in fields)}"
+    )
+
+
+def _quoted(name: str, limit: int = 80) -> str:
+    return repr(name if len(name) <= limit else name[:limit] + "...")
+
+
+# ---- execute ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ReadOutcome:
+    """What one lookup found: per output column, and counts for metrics."""
+
+    columns: list[ColumnResult]
+    not_found: int
+    outside_max_age: int
+
+
+def execute(
+    plan: LookupPlan,
+    store: OnlineStore,
+    entities: Mapping[str, Sequence[Any]],
+    request_data: Mapping[str, Sequence[Any]],
+    rows: int,
+    now_seconds: float,
+    enforce_ttl: bool,
+) -> ReadOutcome:
+    """Read, decode, age and compute every column of ``plan`` for ``rows`` entity rows."""
+    keys = [
+        [
+            codec.entity_key(
+                read.join_keys, [entities[key][row] for key in read.join_keys], read.key_types
+            )
+            for row in range(rows)
+        ]
+        if len(read.join_keys) > 1
+        else codec.entity_keys_of(read.join_keys[0], entities[read.join_keys[0]], read.key_types[0])
+        for read in plan.reads
+    ]
+    found = store.read([read.read for read in plan.reads], keys) if plan.reads else []
+    # Rows outside their view's ttl read as missing, with their own status.
+    expired: list[list[bool]] = []
+    for read, view_rows in zip(plan.reads, found, strict=True):
+        limit = read.ttl_seconds if enforce_ttl else None
+        if limit:
+            cutoff = now_seconds - limit
+            expired.append([row is not None and row[0] < cutoff for row in view_rows])
+        else:
+            expired.append([False] * rows)
+
+    decoded: dict[tuple[int, str], list[Any]] = {}
+
+    def values_of(read_index: int, feature: str) -> list[Any]:
+        key = (read_index, feature)
+        if key not in decoded:
+            view_rows, view_expired = found[read_index], expired[read_index]
+            decoded[key] = [
+                None if row is None or gone else codec.decode_value(row[1].get(feature))
+                for row, gone in zip(view_rows, view_expired, strict=True)
+            ]
+        return decoded[key]
+
+    on_demand_outputs: list[dict[str, list[Any]]] = []
+    for step in plan.on_demand:
+        inputs: dict[str, Sequence[Any]] = {}
+        types: dict[str, str] = {}
+        for name, read_index, feature, value_type in step.view_inputs:
+            inputs[name] = values_of(read_index, feature)
+            types[name] = value_type
+        for field in step.request_fields:
+            inputs[field.name] = request_data[field.name]
+            types[field.name] = field.value_type
+        on_demand_outputs.append(step.function.run(inputs, types, rows))
+
+    results: list[ColumnResult] = []
+    not_found = outside = 0
+    for column in plan.columns:
+        if column.on_demand is not None:
+            results.append(
+                ColumnResult(
+                    on_demand_outputs[column.on_demand][column.feature],
+                    [PRESENT] * rows,
+                    [_EPOCH] * rows,
+                )
+            )
+            continue
+        assert column.read is not None
+        view_rows, view_expired = found[column.read], expired[column.read]
+        values = values_of(column.read, column.feature)
+        statuses: list[str] = []
+        stamps: list[str] = []
+        for row, gone in zip(view_rows, view_expired, strict=True):
+            if row is None:
+                statuses.append(NOT_FOUND)
+                stamps.append(_EPOCH)
+                not_found += 1
+                continue
+            stamps.append(codec.rfc3339(row[0]))
+            if gone:
+                statuses.append(OUTSIDE_MAX_AGE)
+                outside += 1
+            elif column.feature in row[1]:
+                statuses.append(PRESENT)
+            else:
+                statuses.append(NOT_FOUND)
+                not_found += 1
+        results.append(ColumnResult(values, statuses, stamps))
+    return ReadOutcome(results, not_found, outside)
+
+
+__all__ = ["Column", "ColumnResult", "LookupPlan", "PlanCompiler", "ReadOutcome", "Row", "execute"]

@@ -1,0 +1,323 @@
+"""The Feast registry as plain, immutable dataclasses, read without ``import feast``.
+
+Two sources, as Feast keeps them: the file registry (one serialized ``Registry`` proto, the
+default ``<data>/registry.db``) and the SQL registry (``PITSTOP_REGISTRY_URL``, one proto per
+object in Feast's tables). Both give a :class:`RegistrySnapshot` and a cheap ``version()`` that
+changes whenever ``feast apply`` changes something, so a server can poll it and recompile.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from pitstop.errors import MissingInputError
+from pitstop.online.feast_protos import proto_module
+
+# Feast's ValueType enum names (protos/feast/types/Value.proto), by number.
+VALUE_TYPE_NAMES = {
+    0: "UNKNOWN",
+    1: "BYTES",
+    2: "STRING",
+    3: "INT32",
+    4: "INT64",
+    5: "DOUBLE",
+    6: "FLOAT",
+    7: "BOOL",
+    8: "UNIX_TIMESTAMP",
+}
+# The Feast type names the registry listing shows (feast.types), by ValueType name.
+FEAST_TYPE_NAMES = {
+    "BYTES": "Bytes",
+    "STRING": "String",
+    "INT32": "Int32",
+    "INT64": "Int64",
+    "DOUBLE": "Float64",
+    "FLOAT": "Float32",
+    "BOOL": "Bool",
+    "UNIX_TIMESTAMP": "UnixTimestamp",
+}
+
+
+@dataclass(frozen=True)
+class FieldDef:
+    name: str
+    value_type: str  # a ValueType name: "INT64", "DOUBLE", "UNIX_TIMESTAMP", ...
+    description: str = ""
+
+    @property
+    def dtype(self) -> str:
+        """The Feast type name ("Int64", "Float64", ...)."""
+        return FEAST_TYPE_NAMES.get(self.value_type, self.value_type.title())
+
+
+@dataclass(frozen=True)
+class EntityDef:
+    name: str
+    join_key: str
+    value_type: str
+
+
+@dataclass(frozen=True)
+class ViewDef:
+    """A batch feature view: what the online store holds for it."""
+
+    name: str
+    entities: tuple[str, ...]
+    join_keys: tuple[str, ...]
+    features: tuple[FieldDef, ...]
+    ttl_seconds: int | None
+    online: bool
+    description: str = ""
+    owner: str = ""
+    tags: dict[str, str] = field(default_factory=dict)
+    push_source: str | None = None
+
+
+@dataclass(frozen=True)
+class OnDemandDef:
+    """An on-demand view: the views and request fields it reads and its stored function."""
+
+    name: str
+    sources: tuple[str, ...]
+    request_fields: tuple[FieldDef, ...]
+    features: tuple[FieldDef, ...]
+    udf: bytes  # dill-serialized, as Feast stores it
+    mode: str
+    description: str = ""
+    owner: str = ""
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ServiceDef:
+    """A feature service: (view, features) in its definition order."""
+
+    name: str
+    projections: tuple[tuple[str, tuple[str, ...]], ...]
+    description: str = ""
+    owner: str = ""
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RegistrySnapshot:
+    project: str
+    entities: dict[str, EntityDef]
+    views: dict[str, ViewDef]
+    on_demand: dict[str, OnDemandDef]
+    services: dict[str, ServiceDef]
+    version: str
+
+    @classmethod
+    def from_protos(
+        cls,
+        project: str,
+        version: str,
+        *,
+        entities: Iterable[Any],
+        feature_views: Iterable[Any],
+        on_demand_views: Iterable[Any],
+        feature_services: Iterable[Any],
+    ) -> RegistrySnapshot:
+        entity_defs = {
+            proto.spec.name: EntityDef(
+                name=proto.spec.name,
+                join_key=proto.spec.join_key,
+                value_type=VALUE_TYPE_NAMES.get(proto.spec.value_type, "UNKNOWN"),
+            )
+            for proto in entities
+            if proto.spec.project == project
+        }
+        views = {}
+        for proto in feature_views:
+            if proto.spec.project != project:
+                continue
+            spec = proto.spec
+            ttl = spec.ttl.seconds if spec.HasField("ttl") else 0
+            push = spec.stream_source.name if spec.HasField("stream_source") else ""
+            views[spec.name] = ViewDef(
+                name=spec.name,
+                entities=tuple(spec.entities),
+                join_keys=tuple(column.name for column in spec.entity_columns),
+                features=_fields(spec.features),
+                ttl_seconds=ttl or None,  # Feast stores "no ttl" as zero
+                online=spec.online,
+                description=spec.description,
+                owner=spec.owner,
+                tags=dict(spec.tags),
+                push_source=push if push and spec.stream_source.type == _PUSH_SOURCE else None,
+            )
+        on_demand = {}
+        for proto in on_demand_views:
+            if proto.spec.project != project:
+                continue
+            spec = proto.spec
+            sources: list[str] = []
+            request_fields: list[FieldDef] = []
+            for source in spec.sources.values():
+                kind = source.WhichOneof("source")
+                if kind == "feature_view":
+                    sources.append(source.feature_view.spec.name)
+                elif kind == "feature_view_projection":
+                    sources.append(source.feature_view_projection.feature_view_name)
+                elif kind == "request_data_source":
+                    request_fields += _fields(
+                        source.request_data_source.request_data_options.schema
+                    )
+            on_demand[spec.name] = OnDemandDef(
+                name=spec.name,
+                sources=tuple(sources),
+                request_fields=tuple(request_fields),
+                features=_fields(spec.features),
+                udf=spec.feature_transformation.user_defined_function.body,
+                mode=spec.mode or "pandas",
+                description=spec.description,
+                owner=spec.owner,
+                tags=dict(spec.tags),
+            )
+        services = {
+            proto.spec.name: ServiceDef(
+                name=proto.spec.name,
+                projections=tuple(
+                    (
+                        projection.feature_view_name,
+                        tuple(column.name for column in projection.feature_columns),
+                    )
+                    for projection in proto.spec.features
+                ),
+                description=proto.spec.description,
+                owner=proto.spec.owner,
+                tags=dict(proto.spec.tags),
+            )
+            for proto in feature_services
+            if proto.spec.project == project
+        }
+        return cls(project, entity_defs, views, on_demand, services, version)
+
+
+_PUSH_SOURCE = 9  # DataSource.SourceType.PUSH_SOURCE
+
+
+def _fields(columns: Sequence[Any]) -> tuple[FieldDef, ...]:
+    return tuple(
+        FieldDef(
+            name=column.name,
+            value_type=VALUE_TYPE_NAMES.get(column.value_type, "UNKNOWN"),
+            description=column.description,
+        )
+        for column in columns
+    )
+
+
+class RegistrySource(Protocol):
+    """Where a registry is read from: a cheap version check and a full read."""
+
+    def version(self) -> str: ...
+
+    def read(self) -> RegistrySnapshot: ...
+
+
+@dataclass(frozen=True)
+class FileRegistry:
+    """Feast's file registry: one serialized ``Registry`` proto."""
+
+    path: Path
+    project: str
+
+    def version(self) -> str:
+        try:
+            stat = self.path.stat()
+        except FileNotFoundError:
+            raise MissingInputError(
+                f"no Feast registry at {self.path}; run `pitstop apply` first"
+            ) from None
+        return f"{stat.st_mtime_ns}:{stat.st_size}"
+
+    def read(self) -> RegistrySnapshot:
+        version = self.version()
+        registry = proto_module("core.Registry_pb2").Registry()
+        registry.ParseFromString(self.path.read_bytes())
+        return RegistrySnapshot.from_protos(
+            self.project,
+            version,
+            entities=registry.entities,
+            feature_views=registry.feature_views,
+            on_demand_views=registry.on_demand_feature_views,
+            feature_services=registry.feature_services,
+        )
+
+
+@dataclass
+class SqlRegistry:
+    """Feast's SQL registry (PostgreSQL): one proto per object, in Feast's own tables."""
+
+    url: str
+    project: str
+    _engine: Any = None
+
+    _TABLES = {
+        "entities": ("entity_proto", "core.Entity_pb2", "Entity"),
+        "feature_views": ("feature_view_proto", "core.FeatureView_pb2", "FeatureView"),
+        "on_demand_feature_views": (
+            "feature_view_proto",
+            "core.OnDemandFeatureView_pb2",
+            "OnDemandFeatureView",
+        ),
+        "feature_services": ("feature_service_proto", "core.FeatureService_pb2", "FeatureService"),
+    }
+
+    def _connect(self) -> Any:
+        if self._engine is None:
+            from sqlalchemy import create_engine
+
+            self._engine = create_engine(self.url, pool_pre_ping=True)
+        return self._engine.connect()
+
+    def version(self) -> str:
+        from sqlalchemy import text
+
+        union = " union all ".join(
+            f"select max(last_updated_timestamp) as t, count(*) as n from {table} "
+            "where project_id = :project"
+            for table in self._TABLES
+        )
+        try:
+            with self._connect() as connection:
+                rows = connection.execute(text(union), {"project": self.project}).all()
+        except Exception as error:  # sqlalchemy and the driver raise many types
+            raise MissingInputError(f"cannot read the SQL registry: {_one_line(error)}") from error
+        if not any(count for _, count in rows):
+            raise MissingInputError(
+                f"the SQL registry has no project {self.project!r}; run `pitstop apply` first"
+            )
+        return ";".join(f"{stamp}:{count}" for stamp, count in rows)
+
+    def read(self) -> RegistrySnapshot:
+        from sqlalchemy import text
+
+        version = self.version()
+        objects: dict[str, list[Any]] = {}
+        with self._connect() as connection:
+            for table, (column, module, message) in self._TABLES.items():
+                cls = getattr(proto_module(module), message)
+                rows = connection.execute(
+                    text(f"select {column} from {table} where project_id = :project"),
+                    {"project": self.project},
+                ).all()
+                objects[table] = [cls.FromString(bytes(row[0])) for row in rows]
+        return RegistrySnapshot.from_protos(
+            self.project,
+            version,
+            entities=objects["entities"],
+            feature_views=objects["feature_views"],
+            on_demand_views=objects["on_demand_feature_views"],
+            feature_services=objects["feature_services"],
+        )
+
+
+def _one_line(error: BaseException) -> str:
+    text = " ".join(str(error).split())
+    return (text or type(error).__name__)[:300]
