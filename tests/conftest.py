@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 import pytest
@@ -12,6 +12,9 @@ import pytest
 from pitstop.build import BuildReport, build
 from pitstop.settings import Settings
 from tests import trap_log
+
+if TYPE_CHECKING:
+    from feast import FeatureStore
 
 RawLines = Mapping[str, Sequence[str]]
 
@@ -95,3 +98,12 @@ def trap_store(trap_build: tuple[Settings, BuildReport]) -> Settings:
     feast_repo.apply(settings, echo=None)
     feast_repo.materialize(settings)
     return settings
+
+
+@pytest.fixture(scope="session")
+def local_store(trap_store: Settings) -> FeatureStore:
+    """Feast itself on the trap data folder, in the test process: the reference answers."""
+    from pitstop import feast_repo
+
+    store: FeatureStore = feast_repo.open_store(trap_store)
+    return store

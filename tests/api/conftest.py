@@ -5,17 +5,12 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import httpx
 import pytest
 
-from pitstop import feast_repo
 from pitstop.api.background import api_in_background
 from pitstop.settings import Settings
-
-if TYPE_CHECKING:
-    from feast import FeatureStore
 
 
 @pytest.fixture(scope="session")
@@ -42,10 +37,3 @@ def api_url(trap_store: Settings, api_log: Path) -> Iterator[str]:
 def api(api_url: str) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=api_url, timeout=30.0) as client:
         yield client
-
-
-@pytest.fixture(scope="session")
-def local_store(trap_store: Settings) -> FeatureStore:
-    """Feast itself on the same data folder, in the test process: the reference answers."""
-    store: FeatureStore = feast_repo.open_store(trap_store)
-    return store

@@ -181,7 +181,7 @@ def value_text(payload: bytes) -> str | None:
 # ---- timestamps ------------------------------------------------------------------------------
 def decode_redis_timestamp(payload: bytes | None) -> float | None:
     """Epoch seconds from the protobuf Timestamp Feast stores in ``_ts:<view>``."""
-    if not payload:
+    if payload is None:
         return None
     from google.protobuf.timestamp_pb2 import Timestamp
 
@@ -193,8 +193,9 @@ def encode_redis_timestamp(seconds: float) -> bytes:
     from google.protobuf.timestamp_pb2 import Timestamp
 
     whole = math.floor(seconds)
+    # Python datetimes (and so Feast's writes) hold microseconds.
     result: bytes = Timestamp(
-        seconds=whole, nanos=round((seconds - whole) * 1e9)
+        seconds=whole, nanos=round((seconds - whole) * 1e6) * 1000
     ).SerializeToString()
     return result
 
@@ -230,7 +231,7 @@ def rfc3339(seconds: float | None) -> str:
         return "1970-01-01T00:00:00Z"
     whole = math.floor(seconds)
     base = dt.datetime.fromtimestamp(whole, tz=dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
-    nanos = round((seconds - whole) * 1e9)
+    nanos = round((seconds - whole) * 1e6) * 1000  # microseconds, as Feast's datetimes
     if nanos == 0:
         return base + "Z"
     if nanos % 1_000_000 == 0:
