@@ -1,0 +1,253 @@
+"""Writes, limits, access and operability, on a real server over a copy of the trap data.
+
+The copy (registry, online store, feature tables) is this module's own: pushes, a vanished
+store and a re-applied registry must not touch what the other API tests read. The server asks
+for an API key on writes and reads alike here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import shutil
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from pitstop.api.background import api_in_background
+from pitstop.settings import Settings
+
+KEY = "s3cret-key"
+AUTH = {"X-API-Key": KEY}
+ACTIVITY = [
+    "events_1d",
+    "events_7d",
+    "events_30d",
+    "sessions_7d",
+    "page_views_7d",
+    "add_to_carts_7d",
+    "purchases_7d",
+    "purchases_30d",
+    "revenue_7d",
+    "revenue_30d",
+    "avg_order_value_30d",
+    "days_active_30d",
+    "support_tickets_30d",
+]
+
+
+@pytest.fixture(scope="module")
+def copy(trap_store: Settings, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    folder = tmp_path_factory.mktemp("operations")
+    shutil.copytree(trap_store.features_dir, folder / "features")
+    shutil.copy(trap_store.registry_path, folder / "registry.db")
+    shutil.copy(trap_store.online_store_path, folder / "online_store.db")
+    return dataclasses.replace(
+        Settings.from_env(folder),
+        api_key=KEY,
+        api_key_on_reads=True,
+        online_ttl=False,
+        max_entities=50,
+    )
+
+
+@pytest.fixture(scope="module")
+def server(copy: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[httpx.Client]:
+    log = tmp_path_factory.mktemp("operations-log") / "server.log"
+    with api_in_background(copy, log_path=log) as api:
+        api.wait_until_healthy()
+        with httpx.Client(base_url=api.base_url, timeout=30.0, headers=AUTH) as client:
+            _wait_ready(client)
+            yield client
+
+
+def _wait_ready(client: httpx.Client, timeout_s: float = 20.0) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        response = client.get("/ready")
+        if response.status_code == 200 or time.monotonic() > deadline:
+            assert response.status_code == 200, response.text
+            body: dict[str, Any] = response.json()
+            return body
+        time.sleep(0.1)
+
+
+def _lookup(client: httpx.Client, users: list[int], **headers: str) -> httpx.Response:
+    return client.post(
+        "/get-online-features",
+        json={"features": ["user_activity:events_7d"], "entities": {"user_id": users}},
+        headers=headers or None,
+    )
+
+
+def _activity_push(user: int, stamp: str, events_7d: int) -> dict[str, Any]:
+    row = dict.fromkeys(ACTIVITY, 0)
+    row.update(events_7d=events_7d, revenue_7d=1.5, revenue_30d=3.0, avg_order_value_30d=None)
+    return {
+        "push_source_name": "user_activity_push",
+        "df": {"user_id": [user], "event_timestamp": [stamp], **{k: [v] for k, v in row.items()}},
+        "to": "online",
+    }
+
+
+# ---- access ----------------------------------------------------------------------------------
+def test_the_key_is_asked_for_on_reads_and_writes(server: httpx.Client) -> None:
+    anonymous = {"X-API-Key": ""}
+    response = server.post("/get-online-features", json={}, headers=anonymous)
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"] == "Bearer"
+    assert "API key" in response.json()["detail"]
+    assert (
+        server.post("/push", json=_activity_push(1, "2026-04-25", 1), headers=anonymous).status_code
+        == 401
+    )
+    # The key as a bearer token (a client of its own: the fixture's sends X-API-Key).
+    response = httpx.post(
+        f"{server.base_url}/get-online-features",
+        json={"features": ["user_activity:events_7d"], "entities": {"user_id": [1]}},
+        headers={"Authorization": f"Bearer {KEY}"},
+    )
+    assert response.status_code == 200, response.text
+    assert server.get("/health", headers=anonymous).status_code == 200
+
+
+def test_more_entities_than_the_limit_is_413_with_the_limit(server: httpx.Client) -> None:
+    response = _lookup(server, list(range(51)))
+    assert response.status_code == 413
+    assert response.json()["limit"] == 50
+    assert "PITSTOP_MAX_ENTITIES" in response.json()["detail"]
+    assert _lookup(server, list(range(50))).status_code == 200
+
+
+# ---- the row endpoint ------------------------------------------------------------------------
+def test_features_endpoint_answers_one_row_by_name(server: httpx.Client) -> None:
+    row = server.get("/features/ranking_v1", params={"user_id": 1, "item_id": 100}).json()
+    column = server.post(
+        "/get-online-features",
+        json={"feature_service": "ranking_v1", "entities": {"user_id": [1], "item_id": [100]}},
+    ).json()
+    names = column["metadata"]["feature_names"]
+    assert row["entities"] == {"user_id": 1, "item_id": 100}
+    for name, result in zip(names[2:], column["results"][2:], strict=True):
+        assert row["features"][name] == result["values"][0]
+        assert row["statuses"][name] == result["statuses"][0]
+        assert row["event_timestamps"][name] == result["event_timestamps"][0]
+    assert list(row["features"]) == names[2:]
+
+
+@pytest.mark.parametrize(
+    ("params", "status", "words"),
+    [
+        ({"user_id": "x", "item_id": 1}, 422, ["'user_id' must be an integer"]),
+        ({"user_id": 1, "item_id": 1, "colour": "red"}, 422, ["unknown query parameter 'colour'"]),
+        ({"user_id": 1}, 422, ["missing join key 'item_id'"]),
+    ],
+)
+def test_features_endpoint_bad_input(
+    server: httpx.Client, params: dict[str, Any], status: int, words: list[str]
+) -> None:
+    response = server.get("/features/ranking_v1", params=params)
+    assert response.status_code == status
+    for word in words:
+        assert word in response.json()["detail"]
+    assert server.get("/features/nope", params={"user_id": 1}).status_code == 404
+
+
+# ---- push ------------------------------------------------------------------------------------
+def test_a_push_is_seen_by_the_next_lookup_and_an_older_one_is_not(server: httpx.Client) -> None:
+    response = server.post("/push", json=_activity_push(3, "2027-01-02T00:00:00Z", 777))
+    assert response.status_code == 200, response.text
+    assert response.json() == {
+        "push_source_name": "user_activity_push",
+        "feature_views": ["user_activity"],
+        "rows": 1,
+        "written": 1,
+    }
+    answer = _lookup(server, [3]).json()["results"][1]
+    assert answer["values"] == [777]
+    assert answer["event_timestamps"] == ["2027-01-02T00:00:00Z"]
+    # Older than what is stored: skipped, the fresher value stays.
+    older = server.post("/push", json=_activity_push(3, "2026-12-01T00:00:00Z", 5))
+    assert older.json()["written"] == 0
+    assert _lookup(server, [3]).json()["results"][1]["values"] == [777]
+    # A user nobody knew is created.
+    server.post("/push", json=_activity_push(5151, "2027-01-02T00:00:00Z", 4))
+    assert _lookup(server, [5151]).json()["results"][1]["values"] == [4]
+
+
+@pytest.mark.parametrize(
+    ("change", "status", "words"),
+    [
+        ({"push_source_name": "nope"}, 404, ["push source 'nope' not found"]),
+        ({"to": "offline"}, 422, ["pushes go online only"]),
+        ({"df": {"user_id": [1], "event_timestamp": ["2027-01-01"]}}, 422, ["needs column"]),
+        ({"df": {"user_id": ["a"], "event_timestamp": ["2027-01-01"], "events_7d": [1]}}, 422, []),
+    ],
+)
+def test_bad_pushes_are_refused(
+    server: httpx.Client, change: dict[str, Any], status: int, words: list[str]
+) -> None:
+    body = {**_activity_push(1, "2027-01-01", 1), **change}
+    response = server.post("/push", json=body)
+    assert response.status_code == status, response.text
+    for word in words:
+        assert word in response.json()["detail"]
+
+
+# ---- operability -----------------------------------------------------------------------------
+def test_metrics_count_requests_entities_and_statuses(server: httpx.Client) -> None:
+    _lookup(server, [1, 2, 987654])
+    text = server.get("/metrics").text
+    assert 'pitstop_http_requests_total{route="/get-online-features",status="200"}' in text
+    assert (
+        'pitstop_http_request_duration_seconds_bucket{le="0.005",route="/get-online-features"}'
+        in text
+    )
+    assert 'pitstop_online_entities_total{service="features"}' in text
+    not_found = [line for line in text.splitlines() if 'status="NOT_FOUND"' in line]
+    assert not_found and float(not_found[0].split()[-1]) >= 1
+
+
+def test_a_vanished_store_is_503_and_the_api_recovers(server: httpx.Client, copy: Settings) -> None:
+    store = copy.online_store_path
+    aside = store.with_suffix(".aside")
+    os.replace(store, aside)
+    try:
+        response = _lookup(server, [1])
+        assert response.status_code == 503
+        assert "no online store" in response.json()["detail"]
+        ready = server.get("/ready")
+        assert ready.status_code == 503 and "no online store" in ready.json()["detail"]
+    finally:
+        os.replace(aside, store)
+    _wait_ready(server)
+    assert _lookup(server, [1]).status_code == 200
+
+
+def test_a_new_registry_is_picked_up_without_a_restart(
+    server: httpx.Client, copy: Settings
+) -> None:
+    before = _wait_ready(server)["registry_version"]
+    # What `pitstop apply` does to the file registry: a new file in its place.
+    fresh = copy.registry_path.with_suffix(".new")
+    fresh.write_bytes(copy.registry_path.read_bytes())
+    os.replace(fresh, copy.registry_path)
+    deadline = time.monotonic() + 10
+    while _wait_ready(server)["registry_version"] == before:
+        assert time.monotonic() < deadline, "the registry change was not picked up"
+        time.sleep(0.2)
+
+
+def test_a_corrupt_registry_keeps_the_last_good_plans(server: httpx.Client, copy: Settings) -> None:
+    good = copy.registry_path.read_bytes()
+    copy.registry_path.write_bytes(b"not a registry")
+    try:
+        time.sleep(1.5)
+        assert _lookup(server, [1]).status_code == 200
+    finally:
+        copy.registry_path.write_bytes(good)
+    _wait_ready(server)
