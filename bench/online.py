@@ -62,6 +62,12 @@ request = function()
   if %(with_items)s then
     entities = entities .. ', "item_id": [' .. table.concat(i, ",") .. ']'
   end
+  if %(with_request_time)s then
+    -- churn_v1's on-demand view reads request_time: Feast's server needs it in the request
+    local now, t = tostring(os.time()), {}
+    for r = 1, rows do t[r] = now end
+    entities = entities .. ', "request_time": [' .. table.concat(t, ",") .. ']'
+  end
   return wrk.format(nil, "/get-online-features",
     nil, '{"feature_service": "%(service)s", "entities": {' .. entities .. '}}')
 end
@@ -167,18 +173,21 @@ def _server(kind: str, settings: Settings) -> Iterator[tuple[str, float]]:
         command += ["-c", str(FEATURE_REPO_DIR), "serve", "-p", str(port), "--workers", "1"]
         command += ["--max-requests", "100000000", "--no-access-log"]
         ready = "/health"
-    log = tempfile.NamedTemporaryFile(prefix=f"bench-{kind}-", suffix=".log", delete=False)
+    log = Path(tempfile.mkdtemp(prefix="pitstop-bench-")) / f"{kind}.log"
     started = time.perf_counter()
-    process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+    with log.open("wb") as output:
+        process = subprocess.Popen(command, env=env, stdout=output, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
         while True:
             if process.poll() is not None:
-                sys.exit(f"{kind} exited; see {log.name}")
-            with contextlib.suppress(OSError):
-                with urllib.request.urlopen(url + ready, timeout=1) as response:
-                    if response.status == 200:
-                        break
+                sys.exit(f"{kind} exited; see {log}")
+            with (
+                contextlib.suppress(OSError),
+                urllib.request.urlopen(url + ready, timeout=1) as answer,
+            ):
+                if answer.status == 200:
+                    break
             time.sleep(0.05)
         yield url, time.perf_counter() - started
     finally:
@@ -197,6 +206,7 @@ def _script(folder: Path, service: str, rows: int, users: int, items: int, seed:
             "rows": rows,
             "service": service,
             "with_items": "true" if service == "ranking_v1" else "false",
+            "with_request_time": "true" if service == "churn_v1" else "false",
         }
     )
     return path

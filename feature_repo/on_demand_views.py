@@ -1,6 +1,12 @@
-"""On-demand features: computed at request time by the same Python in training and serving."""
+"""On-demand features: computed at request time by the same Python in training and serving.
 
-import pandas as pd
+Feast's ``python`` mode: the function takes and returns columns as plain lists (no pandas), so
+an online lookup pays microseconds for it, not the milliseconds a pandas frame costs. Training
+sets run the very same function on each batch of rows.
+"""
+
+from typing import Any
+
 from feast import Field
 from feast.on_demand_feature_view import on_demand_feature_view
 from feast.types import Float64
@@ -17,27 +23,39 @@ from feature_views import user_profile
         Field(name="hours_since_last_event", dtype=Float64),
         Field(name="days_since_first_seen", dtype=Float64),
     ],
+    mode="python",
     description=(
         "Recency as of the request: hours_since_last_event (from the latest event before the "
         "snapshot to request_time) and days_since_first_seen (first event to request_time)."
     ),
     owner="pitstop",
 )
-def user_recency(inputs: pd.DataFrame) -> pd.DataFrame:
+def user_recency(inputs: dict[str, Any]) -> dict[str, Any]:
     # Everything the function uses is inside it: Feast stores the function in the registry,
     # and a reader that cannot import this file (the API, a training job) must still run it.
-    import pandas as pd
+    import datetime as dt
 
-    def _as_utc(values: pd.Series) -> pd.Series:
-        """Datetimes, ISO strings or epoch seconds (Feast passes request data unconverted)."""
-        if pd.api.types.is_numeric_dtype(values):
-            return pd.to_datetime(values, unit="s", utc=True)
-        return pd.to_datetime(values, utc=True)
+    def seconds(value: Any) -> float | None:
+        """Epoch seconds of a datetime (naive = UTC), ISO string or number; None for null."""
+        if value is None or value != value:  # None, NaN, NaT
+            return None
+        if isinstance(value, dt.datetime):
+            if value.tzinfo is None:
+                value = value.replace(tzinfo=dt.timezone.utc)
+            return value.timestamp()
+        if isinstance(value, str):
+            parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+            if parsed.tzinfo is None:
+                parsed = parsed.replace(tzinfo=dt.timezone.utc)
+            return parsed.timestamp()
+        return float(value)
 
-    request_time = _as_utc(inputs["request_time"])
-    last_event_at = _as_utc(inputs["last_event_at"])
-    first_seen_at = _as_utc(inputs["first_seen_at"])
-    outputs = pd.DataFrame(index=inputs.index)
-    outputs["hours_since_last_event"] = (request_time - last_event_at).dt.total_seconds() / 3600
-    outputs["days_since_first_seen"] = (request_time - first_seen_at).dt.total_seconds() / 86400
-    return outputs
+    def elapsed(now: Any, then: Any, unit: float) -> float | None:
+        start, end = seconds(then), seconds(now)
+        return None if start is None or end is None else (end - start) / unit
+
+    rows = list(zip(inputs["request_time"], inputs["last_event_at"], inputs["first_seen_at"]))
+    return {
+        "hours_since_last_event": [elapsed(now, last, 3600.0) for now, last, _ in rows],
+        "days_since_first_seen": [elapsed(now, first, 86400.0) for now, _, first in rows],
+    }

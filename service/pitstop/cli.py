@@ -110,8 +110,11 @@ def _materialize(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
-    # Starts without a registry or an online store too: /ready says what is missing (503)
-    # until `pitstop apply` and `pitstop materialize` have run, then the API serves by itself.
+    from pitstop import feast_repo
+
+    # Nothing built or applied: say what to run instead of serving 503s. Without an online
+    # store the API starts (/ready answers 503 until `pitstop materialize` has run).
+    feast_repo.require_registry(settings)
     # The app (and every worker process uvicorn starts) finds the data folder here.
     os.environ.update(settings.environment())
     import uvicorn

@@ -81,23 +81,24 @@ class Serving:
                 len(snapshot.services),
                 snapshot.version,
             )
-        except MissingInputError:
+        except MissingInputError as missing:
+            problem: PitstopError = missing
             if self.compiled is None and self.settings.registry_url is None:
                 # Nothing applied yet: name the first step that is missing (build or apply).
                 try:
                     feast_repo.require_feature_tables(self.settings)
                 except MissingInputError as earlier:
-                    error = earlier
-            self._log_change(self.registry_problem, error)
-            self.registry_problem = error
+                    problem = earlier
+            self._log_change(self.registry_problem, problem)
+            self.registry_problem = problem
         except PitstopError as error:
             # A registry that vanished or cannot be read: keep serving the last good plans.
             self._log_change(self.registry_problem, error)
             self.registry_problem = error
         except Exception as error:  # a half-written registry file, a protobuf error, ...
-            problem = MissingInputError(f"cannot read the registry: {error}")
-            self._log_change(self.registry_problem, problem)
-            self.registry_problem = problem
+            unreadable = MissingInputError(f"cannot read the registry: {error}")
+            self._log_change(self.registry_problem, unreadable)
+            self.registry_problem = unreadable
 
     def _check_store(self) -> None:
         try:

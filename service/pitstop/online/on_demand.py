@@ -2,9 +2,13 @@
 
 ``feast apply`` stores an on-demand view's function (dill-serialized) in the registry; Feast's
 training-set path runs that same function on the training rows. The lookup API loads it from
-the registry once per compile and calls it on a pandas frame holding the source views'
-features and the request data, the shape Feast's pandas mode hands it. Timestamp inputs are
-timezone-aware pandas datetimes (UTC); null inputs are NaT/NaN.
+the registry once per compile and calls it with the source views' features and the request
+data, in the shape of the view's mode:
+
+- ``python`` (pitstop's ``user_recency``): a dict of plain lists; timestamps are epoch seconds
+  as the online store holds them, nulls are None. Microseconds per call.
+- ``pandas``: a frame; timestamps are timezone-aware (UTC) datetimes, nulls NaT/NaN. A frame
+  costs milliseconds per lookup, which is why pitstop's own view uses python mode.
 """
 
 from __future__ import annotations
@@ -26,23 +30,33 @@ class OnDemandFunction:
     name: str
     function: Callable[[Any], Any]
     outputs: tuple[FieldDef, ...]
+    mode: str = "pandas"
 
     @classmethod
     def load(cls, definition: OnDemandDef) -> OnDemandFunction:
-        if definition.mode != "pandas":
+        if definition.mode not in ("python", "pandas"):
             raise InvalidInputError(
                 f"on-demand view {definition.name!r} uses mode {definition.mode!r}; "
-                "pitstop's lookup API runs pandas-mode views"
+                "pitstop's lookup API runs python and pandas views"
             )
         import dill
-        import pandas  # noqa: F401 - imported here, at compile time, not on the first lookup
 
-        return cls(definition.name, dill.loads(definition.udf), definition.features)
+        if definition.mode == "pandas":
+            import pandas  # noqa: F401 - imported now, at compile time, not on the first lookup
+        return cls(
+            definition.name, dill.loads(definition.udf), definition.features, definition.mode
+        )
 
     def run(
         self, inputs: Mapping[str, Sequence[Any]], types: Mapping[str, str], rows: int
     ) -> dict[str, list[Any]]:
         """Output name -> one JSON value per row, for input columns of the given ValueTypes."""
+        if self.mode == "python":
+            result = self.function({name: list(values) for name, values in inputs.items()})
+            return {
+                output.name: [_json(value) for value in result[output.name]]
+                for output in self.outputs
+            }
         import pandas as pd
 
         frame = pd.DataFrame(
