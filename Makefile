@@ -9,12 +9,13 @@ STAMP  := $(VENV)/.installed-stamp
 # The demo's data folder (override: make demo DEMO_DATA=/tmp/pitstop-demo).
 DEMO_DATA ?= data
 
-.PHONY: help venv demo test lint clean
+.PHONY: help venv demo test lint clean bench-online
 
 help:
 	@echo "make demo   generate a small log and run the pipeline on it (data in $(DEMO_DATA)/)"
 	@echo "make test   run the test suite"
 	@echo "make lint   ruff and mypy"
+	@echo "make bench-online   pitstop's lookup API against feast serve (needs wrk)"
 	@echo "make clean  remove the venv and generated data"
 
 $(STAMP): pyproject.toml
@@ -34,6 +35,11 @@ lint: $(STAMP)
 	$(BIN)/ruff check service tests
 	$(BIN)/ruff format --check service tests
 	$(BIN)/mypy
+
+# wrk (Debian's package) drives the HTTP load; installed here when missing.
+bench-online: $(STAMP)
+	command -v wrk >/dev/null || apt-get install -y wrk
+	$(BIN)/python bench/online.py
 
 clean:
 	rm -rf $(VENV) data/raw data/features data/quarantine data/dbt data/logs data/warehouse.duckdb* data/registry.db data/online_store.db

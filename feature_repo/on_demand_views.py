@@ -35,24 +35,20 @@ def user_recency(inputs: dict[str, Any]) -> dict[str, Any]:
     # and a reader that cannot import this file (the API, a training job) must still run it.
     import datetime as dt
 
-    def seconds(value: Any) -> float | None:
-        """Epoch seconds of a datetime (naive = UTC), ISO string or number; None for null."""
+    def moment(value: Any) -> dt.datetime | None:
+        """A UTC datetime from a datetime (naive = UTC), ISO string or epoch seconds."""
         if value is None or value != value:  # None, NaN, NaT
             return None
-        if isinstance(value, dt.datetime):
-            if value.tzinfo is None:
-                value = value.replace(tzinfo=dt.timezone.utc)
-            return value.timestamp()
         if isinstance(value, str):
-            parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-            if parsed.tzinfo is None:
-                parsed = parsed.replace(tzinfo=dt.timezone.utc)
-            return parsed.timestamp()
-        return float(value)
+            value = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+        elif not isinstance(value, dt.datetime):
+            return dt.datetime.fromtimestamp(float(value), tz=dt.timezone.utc)
+        return value if value.tzinfo is not None else value.replace(tzinfo=dt.timezone.utc)
 
     def elapsed(now: Any, then: Any, unit: float) -> float | None:
-        start, end = seconds(then), seconds(now)
-        return None if start is None or end is None else (end - start) / unit
+        # Datetime arithmetic, not epoch floats: exact to the microsecond.
+        start, end = moment(then), moment(now)
+        return None if start is None or end is None else (end - start).total_seconds() / unit
 
     rows = list(zip(inputs["request_time"], inputs["last_event_at"], inputs["first_seen_at"]))
     return {

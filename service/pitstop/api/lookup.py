@@ -25,7 +25,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import math
 import time
 from collections.abc import Mapping, Sequence
@@ -180,26 +179,13 @@ def _request_field(
 
 
 def _epoch_seconds(key: str, row: int, value: Any) -> float:
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
-        try:
-            dt.datetime.fromtimestamp(value, tz=dt.timezone.utc)
-        except (OverflowError, OSError, ValueError):
-            pass
-        else:
-            return float(math.floor(value))
-    elif isinstance(value, str):
-        try:
-            parsed = dt.datetime.fromisoformat(value)
-        except ValueError:
-            pass
-        else:
-            if parsed.tzinfo is None:
-                parsed = parsed.replace(tzinfo=dt.timezone.utc)
-            return float(math.floor(parsed.timestamp()))
-    raise InvalidInputError(
-        f"entities: {key!r} must be ISO 8601 strings or epoch seconds; "
-        f"row {row} is {quote_name(str(value))}"
-    )
+    seconds = codec.epoch_seconds(value)
+    if seconds is None:
+        raise InvalidInputError(
+            f"entities: {key!r} must be ISO 8601 strings or epoch seconds; "
+            f"row {row} is {quote_name(str(value))}"
+        )
+    return float(math.floor(seconds))
 
 
 # ---- answers ---------------------------------------------------------------------------------

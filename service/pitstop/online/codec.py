@@ -203,7 +203,28 @@ def value_text(payload: bytes) -> str | None:
     return None
 
 
-# ---- timestamps ------------------------------------------------------------------------------
+# ---- timestamps ---------------------------------------------------------------------------
+def epoch_seconds(value: Any) -> float | None:
+    """A timestamp from JSON: epoch seconds (a number) or ISO 8601 (an offset converts to UTC,
+    no offset means UTC). None when it is neither, or out of datetime's range."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+        try:
+            dt.datetime.fromtimestamp(value, tz=dt.timezone.utc)
+        except (OverflowError, OSError, ValueError):
+            return None
+        return float(value)
+    if isinstance(value, str):
+        try:
+            parsed = dt.datetime.fromisoformat(value)
+        except ValueError:
+            return None
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=dt.timezone.utc)
+        return parsed.timestamp()
+    return None
+
+
+# ---- stored timestamps ------------------------------------------------------------------
 def decode_redis_timestamp(payload: bytes | None) -> float | None:
     """Epoch seconds from the protobuf Timestamp Feast stores in ``_ts:<view>``."""
     if payload is None:

@@ -9,8 +9,6 @@ arrive in), so a late push never replaces a fresher value.
 
 from __future__ import annotations
 
-import datetime as dt
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -143,15 +141,7 @@ def _encode(name: str, value_type: str, row: int, value: Any) -> bytes:
 
 
 def _seconds(row: int, value: Any, name: str = EVENT_TIMESTAMP) -> float:
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
-        return float(value)
-    if isinstance(value, str):
-        try:
-            parsed = dt.datetime.fromisoformat(value)
-        except ValueError:
-            pass
-        else:
-            if parsed.tzinfo is None:
-                parsed = parsed.replace(tzinfo=dt.timezone.utc)
-            return parsed.timestamp()
-    raise InvalidInputError(f"df: {name!r} row {row} must be ISO 8601 or epoch seconds")
+    seconds = codec.epoch_seconds(value)
+    if seconds is None:
+        raise InvalidInputError(f"df: {name!r} row {row} must be ISO 8601 or epoch seconds")
+    return seconds
