@@ -316,6 +316,19 @@ def execute(
             types[field.name] = field.value_type
         on_demand_outputs.append(step.function.run(inputs, types, rows))
 
+    # Per read, once: each row's timestamp text and status; a column copies them and only
+    # looks again for a feature missing from a row it found.
+    read_stamps: list[list[str]] = []
+    read_statuses: list[list[str]] = []
+    for view_rows, view_expired in zip(found, expired, strict=True):
+        read_stamps.append([_EPOCH if row is None else codec.rfc3339(row[0]) for row in view_rows])
+        read_statuses.append(
+            [
+                NOT_FOUND if row is None else OUTSIDE_MAX_AGE if gone else PRESENT
+                for row, gone in zip(view_rows, view_expired, strict=True)
+            ]
+        )
+
     results: list[ColumnResult] = []
     not_found = outside = 0
     for column in plan.columns:
@@ -329,26 +342,17 @@ def execute(
             )
             continue
         assert column.read is not None
-        view_rows, view_expired = found[column.read], expired[column.read]
-        values = values_of(column.read, column.feature)
-        statuses: list[str] = []
-        stamps: list[str] = []
-        for row, gone in zip(view_rows, view_expired, strict=True):
-            if row is None:
-                statuses.append(NOT_FOUND)
-                stamps.append(_EPOCH)
-                not_found += 1
-                continue
-            stamps.append(codec.rfc3339(row[0]))
-            if gone:
-                statuses.append(OUTSIDE_MAX_AGE)
-                outside += 1
-            elif column.feature in row[1]:
-                statuses.append(PRESENT)
-            else:
-                statuses.append(NOT_FOUND)
-                not_found += 1
-        results.append(ColumnResult(values, statuses, stamps))
+        statuses = list(read_statuses[column.read])
+        for row_index, row in enumerate(found[column.read]):
+            if row is not None and column.feature not in row[1] and statuses[row_index] == PRESENT:
+                statuses[row_index] = NOT_FOUND
+        not_found += statuses.count(NOT_FOUND)
+        outside += statuses.count(OUTSIDE_MAX_AGE)
+        results.append(
+            ColumnResult(
+                values_of(column.read, column.feature), statuses, list(read_stamps[column.read])
+            )
+        )
     return ReadOutcome(results, not_found, outside)
 
 
