@@ -20,6 +20,10 @@ variable                    what                                          defaul
                             by several processes or hosts                  ``<data>/registry.db``
 ``PITSTOP_ENGINE``          the offline engine: ``duckdb`` or ``spark``    ``duckdb``
 ``PITSTOP_API_KEY``         the key the API asks for on writes             unset: no key
+``PITSTOP_MATERIALIZE_      rows per batch of ``pitstop materialize``:     100000
+BATCH_ROWS``                its memory grows with it, not with the table
+``PITSTOP_MATERIALIZE_      DuckDB's memory limit while materializing      ``512MB``
+MEMORY``                    (it spills to ``<data>/tmp`` beyond)
 ==========================  ============================================  =========================
 """
 
@@ -45,6 +49,10 @@ REGISTRY_URL_ENV = "PITSTOP_REGISTRY_URL"
 ENGINE_ENV = "PITSTOP_ENGINE"
 ENGINES = ("duckdb", "spark")
 API_KEY_ENV = "PITSTOP_API_KEY"
+MATERIALIZE_BATCH_ROWS_ENV = "PITSTOP_MATERIALIZE_BATCH_ROWS"
+DEFAULT_MATERIALIZE_BATCH_ROWS = 100_000
+MATERIALIZE_MEMORY_ENV = "PITSTOP_MATERIALIZE_MEMORY"
+DEFAULT_MATERIALIZE_MEMORY = "512MB"
 
 # The project root: service/pitstop/settings.py -> parents[2]. dbt's project and Feast's repo are
 # found relative to it, not to the working directory.
@@ -65,6 +73,8 @@ class Settings:
     registry_url: str | None = None
     engine: str = "duckdb"
     api_key: str | None = None
+    materialize_batch_rows: int = DEFAULT_MATERIALIZE_BATCH_ROWS
+    materialize_memory: str = DEFAULT_MATERIALIZE_MEMORY
 
     @classmethod
     def from_env(
@@ -78,6 +88,15 @@ class Settings:
         chosen = data_dir if data_dir is not None else os.environ.get(DATA_DIR_ENV)
         path = Path(chosen) if chosen else DEFAULT_DATA_DIR
         env_port = os.environ.get(PORT_ENV)
+        env_batch = os.environ.get(MATERIALIZE_BATCH_ROWS_ENV)
+        try:
+            batch_rows = int(env_batch or DEFAULT_MATERIALIZE_BATCH_ROWS)
+        except ValueError:
+            batch_rows = 0
+        if batch_rows <= 0:
+            raise ConfigurationError(
+                f"{MATERIALIZE_BATCH_ROWS_ENV} must be a number of rows > 0, got {env_batch!r}"
+            )
         try:
             resolved_port = port if port is not None else int(env_port or DEFAULT_PORT)
         except ValueError:
@@ -93,6 +112,9 @@ class Settings:
             registry_url=os.environ.get(REGISTRY_URL_ENV) or None,
             engine=_choice(ENGINE_ENV, ENGINES),
             api_key=os.environ.get(API_KEY_ENV) or None,
+            materialize_batch_rows=batch_rows,
+            materialize_memory=os.environ.get(MATERIALIZE_MEMORY_ENV)
+            or DEFAULT_MATERIALIZE_MEMORY,
         )
 
     # ---- raw input -------------------------------------------------------------------------
@@ -136,6 +158,16 @@ class Settings:
     def online_store_path(self) -> Path:
         """Feast's SQLite online store, written by materialize, read by the API."""
         return self.data_dir / "online_store.db"
+
+    @property
+    def online_state_dir(self) -> Path:
+        """What pitstop's materializer last wrote online, one Parquet file per view."""
+        return self.data_dir / "online_state"
+
+    @property
+    def temp_dir(self) -> Path:
+        """Scratch space (DuckDB spills here when a job exceeds its memory limit)."""
+        return self.data_dir / "tmp"
 
     @property
     def dbt_pending_dir(self) -> Path:
