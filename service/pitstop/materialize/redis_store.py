@@ -68,7 +68,7 @@ class RedisWriter:
         payload = packing.concat_bytes(segments)
         connection = self._client.connection_pool.get_connection()
         try:
-            connection.send_packed_command(payload)
+            connection.send_packed_command([payload])
             for _ in range(rows):
                 connection.read_response()
         except BaseException:
