@@ -248,10 +248,9 @@ def _registry_name(settings: Settings) -> str:
     """Where the registry is, without a password that may be in its URL."""
     if settings.registry_url is None:
         return str(settings.registry_path)
-    from urllib.parse import urlsplit
+    from pitstop.sql_registry import display
 
-    parts = urlsplit(settings.registry_url)
-    return f"{parts.scheme}://{parts.hostname}:{parts.port or 5432}{parts.path}"
+    return display(settings.registry_url)
 
 
 @contextlib.contextmanager

@@ -43,9 +43,14 @@ def require_feature_tables(settings: Settings) -> None:
 
 
 def require_registry(settings: Settings) -> None:
-    """Fail in one line when the Feast registry has not been applied yet."""
+    """Fail in one line when the Feast registry has not been applied yet (or, a SQL registry,
+    its database cannot be reached)."""
     require_feature_tables(settings)
-    if settings.registry_url is None and not settings.registry_path.exists():
+    if settings.registry_url is not None:
+        from pitstop.sql_registry import require_reachable
+
+        require_reachable(settings.registry_url, applied=True)
+    elif not settings.registry_path.exists():
         raise MissingInputError(
             f"no Feast registry at {settings.registry_path}; run `pitstop apply` first"
         )
@@ -66,6 +71,10 @@ def apply(settings: Settings, echo: Callable[[str], None] | None = print) -> Non
     data folder when they are imported; a child process keeps both out of the caller.
     """
     require_feature_tables(settings)
+    if settings.registry_url is not None:
+        from pitstop.sql_registry import require_reachable
+
+        require_reachable(settings.registry_url, applied=False)
     env = {**os.environ, **feast_environment(settings)}
     result = subprocess.run(
         [sys.executable, "-c", _FEAST_ENTRY, "-c", str(FEATURE_REPO_DIR), "apply"],
