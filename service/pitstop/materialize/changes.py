@@ -84,6 +84,7 @@ class ChangeSet:
             f"set temp_directory = {_literal(temp_dir)}",
             f"set memory_limit = '{memory_limit}'",
             "set preserve_insertion_order = false",
+            "set enable_progress_bar = false",
         ):
             self._connection.execute(statement)
         keys = [_quote(column.name) for column in spec.join_keys]

@@ -17,6 +17,8 @@ old one, which Feast's check would refuse.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pyarrow as pa
 
@@ -48,29 +50,17 @@ class RedisWriter:
             return sum(bool(found) for found in pipe.execute())
 
     def write(self, spec: ViewSpec, batch: pa.RecordBatch) -> None:
-        for start in range(0, batch.num_rows, PIPELINE_ENTITIES):
-            self._send(spec, batch.slice(start, PIPELINE_ENTITIES))
-
-    def _send(self, spec: ViewSpec, batch: pa.RecordBatch) -> None:
-        import mmh3
-
-        rows = batch.num_rows
-        fields = 1 + len(spec.features)
-        segments = [packing.constant(f"*{2 + 2 * fields}\r\n$4\r\nHSET\r\n".encode(), rows)]
-        segments += _bulk(_redis_keys(spec, batch), rows)
-        segments += _bulk_constant(f"_ts:{spec.versioned_name}".encode(), rows)
-        segments += _bulk(encoding.timestamp_protos(batch.column(spec.timestamp_field)), rows)
-        for feature in spec.features:
-            name = f"{spec.versioned_name}:{feature.name}"
-            segments += _bulk_constant(mmh3.hash(name, signed=False).to_bytes(4, "little"), rows)
-            values = encoding.value_bytes(batch.column(feature.name), feature.value_type)
-            segments += _bulk(values, rows)
-        payload = packing.concat_bytes(segments)
+        """Send the batch in pipelines; one is encoded while Redis runs the one before."""
         connection = self._client.connection_pool.get_connection()
         try:
-            connection.send_packed_command([payload])
-            for _ in range(rows):
-                connection.read_response()
+            waiting = 0
+            for start in range(0, batch.num_rows, PIPELINE_ENTITIES):
+                part = batch.slice(start, PIPELINE_ENTITIES)
+                payload = _commands(spec, part)
+                _read_integer_replies(connection, waiting)
+                connection.send_packed_command([payload])
+                waiting = part.num_rows
+            _read_integer_replies(connection, waiting)
         except BaseException:
             connection.disconnect()
             raise
@@ -83,6 +73,45 @@ class RedisWriter:
 
     def close(self) -> None:
         self._client.close()
+
+
+def _commands(spec: ViewSpec, batch: pa.RecordBatch) -> bytes:
+    """The RESP bytes of one ``HSET`` of all the view's fields per entity of ``batch``."""
+    import mmh3
+
+    rows = batch.num_rows
+    fields = 1 + len(spec.features)
+    segments = [packing.constant(f"*{2 + 2 * fields}\r\n$4\r\nHSET\r\n".encode(), rows)]
+    segments += _bulk(_redis_keys(spec, batch), rows)
+    segments += _bulk_constant(f"_ts:{spec.versioned_name}".encode(), rows)
+    segments += _bulk(encoding.timestamp_protos(batch.column(spec.timestamp_field)), rows)
+    for feature in spec.features:
+        name = f"{spec.versioned_name}:{feature.name}"
+        segments += _bulk_constant(mmh3.hash(name, signed=False).to_bytes(4, "little"), rows)
+        values = encoding.value_bytes(batch.column(feature.name), feature.value_type)
+        segments += _bulk(values, rows)
+    return packing.concat_bytes(segments)
+
+
+def _read_integer_replies(connection: Any, count: int) -> None:
+    """Consume ``count`` HSET replies (an integer line ``:<n>`` each) straight from the socket.
+
+    Parsing them one by one through redis-py costs more than writing the commands; an HSET
+    reply is an integer line, so counting line ends is enough, and an error reply (``-ERR``)
+    is the only one with a minus sign.
+    """
+    import redis
+
+    sock = connection._sock  # noqa: SLF001 - the pipeline's own connection, nothing buffered
+    seen = 0
+    while seen < count:
+        chunk = sock.recv(1 << 20)
+        if not chunk:
+            raise redis.ConnectionError("Redis closed the connection during a write")
+        if b"-" in chunk:
+            start = chunk.index(b"-")
+            raise redis.ResponseError(chunk[start : chunk.find(b"\r\n", start)].decode())
+        seen += chunk.count(b"\r\n")
 
 
 def _marker(spec: ViewSpec) -> str:
