@@ -83,10 +83,18 @@ def write_tables(features: Path, users: int, items: int, rows_per_entity: int) -
     user = frame(users, "user_id")
     n = len(user["user_id"])
     activity = dict(user)
-    for name in (
-        "events_1d events_7d events_30d sessions_7d page_views_7d add_to_carts_7d "
-        "purchases_7d purchases_30d days_active_30d support_tickets_30d"
-    ).split():
+    for name in [
+        "events_1d",
+        "events_7d",
+        "events_30d",
+        "sessions_7d",
+        "page_views_7d",
+        "add_to_carts_7d",
+        "purchases_7d",
+        "purchases_30d",
+        "days_active_30d",
+        "support_tickets_30d",
+    ]:
         activity[name] = ints(n, 300)
     activity |= {
         "revenue_7d": floats(n, 500),
@@ -161,7 +169,9 @@ def main() -> None:
 
     folder = Path(tempfile.mkdtemp(prefix="pitstop-bench-materialize-"))
     items = max(args.users // 10, 1)
-    print(f"data: {args.users:,} users, {items:,} items, {args.rows_per_entity} rows each -> {folder}")
+    print(
+        f"data: {args.users:,} users, {items:,} items, {args.rows_per_entity} rows each -> {folder}"
+    )
     write_tables(folder / "features", args.users, items, args.rows_per_entity)
     env = {**os.environ, "PYTHONPATH": str(SERVICE)}
     subprocess.run(

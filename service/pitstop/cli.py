@@ -104,7 +104,9 @@ def _materialize(args: argparse.Namespace, settings: Settings) -> int:
         if args.full or args.batch_rows or args.throttle:
             from pitstop.errors import InvalidInputError
 
-            raise InvalidInputError("--full, --batch-rows and --throttle are pitstop's, not Feast's")
+            raise InvalidInputError(
+                "--full, --batch-rows and --throttle are pitstop's, not Feast's"
+            )
         with _feast_output(quiet=args.quiet):
             report = feast_repo.materialize(settings)
     else:
@@ -117,9 +119,7 @@ def _materialize(args: argparse.Namespace, settings: Settings) -> int:
             progress=not args.quiet,
             throttle_seconds=args.throttle or 0.0,
         )
-    target = (
-        settings.redis_url if settings.online_store == "redis" else settings.online_store_path
-    )
+    target = settings.redis_url if settings.online_store == "redis" else settings.online_store_path
     for view, count in report.entities.items():
         print(f"  {view:<20} {count:>12,} entities written")
     rate = f", {report.rows_per_second:,.0f} entities/s" if report.entities else ""

@@ -113,8 +113,7 @@ class Settings:
             engine=_choice(ENGINE_ENV, ENGINES),
             api_key=os.environ.get(API_KEY_ENV) or None,
             materialize_batch_rows=batch_rows,
-            materialize_memory=os.environ.get(MATERIALIZE_MEMORY_ENV)
-            or DEFAULT_MATERIALIZE_MEMORY,
+            materialize_memory=os.environ.get(MATERIALIZE_MEMORY_ENV) or DEFAULT_MATERIALIZE_MEMORY,
         )
 
     # ---- raw input -------------------------------------------------------------------------

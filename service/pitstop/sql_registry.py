@@ -56,6 +56,4 @@ def require_reachable(url: str, *, applied: bool) -> None:
             f"start PostgreSQL or fix {REGISTRY_URL_ENV}"
         ) from error
     if not projects or not projects[0]:
-        raise MissingInputError(
-            f"no Feast registry in {display(url)}; run `pitstop apply` first"
-        )
+        raise MissingInputError(f"no Feast registry in {display(url)}; run `pitstop apply` first")

@@ -99,7 +99,9 @@ def test_entity_keys_of_two_join_keys_equal_feast() -> None:
             entity_key_serialization_version=3,
         )
         for u, i in zip(
-            _feast_protos(users, ValueType.INT64), _feast_protos(items, ValueType.INT64)
+            _feast_protos(users, ValueType.INT64),
+            _feast_protos(items, ValueType.INT64),
+            strict=False,
         )
     ]
     got = encoding.entity_keys(["user_id", "item_id"], [users, items], [4, 4])

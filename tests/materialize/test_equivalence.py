@@ -56,7 +56,11 @@ def test_sqlite_equals_feast(folder: Folder) -> None:
     feast_repo.materialize(with_feast)
     report = materialize(with_pitstop)
 
-    assert report.entities == {"user_activity": USERS, "user_profile": USERS, "item_popularity": ITEMS}
+    assert report.entities == {
+        "user_activity": USERS,
+        "user_profile": USERS,
+        "item_popularity": ITEMS,
+    }
     for table in VIEW_TABLES:
         expected = sqlite_rows(with_feast, table)
         assert expected, table
@@ -70,7 +74,7 @@ def redis_hashes(url: str) -> dict[bytes, dict[bytes, bytes]]:
     with client.pipeline(transaction=False) as pipe:
         for key in keys:
             pipe.hgetall(key)
-        return dict(zip(keys, pipe.execute()))
+        return dict(zip(keys, pipe.execute(), strict=True))
 
 
 def test_redis_equals_feast(folder: Folder, redis_urls: tuple[str, str]) -> None:
@@ -95,8 +99,15 @@ def test_values_are_read_back(folder: Folder, redis_urls: tuple[str, str], store
     materialize(settings)
     table = pq.read_table(settings.features_dir / "user_activity.parquet").to_pandas()
     latest = table.sort_values("event_timestamp").groupby("user_id").tail(1).set_index("user_id")
-    response = feast_repo.open_store(settings).get_online_features(
-        features=["user_activity:events_7d", "user_activity:avg_order_value_30d"],
-        entity_rows=[{"user_id": 7}, {"user_id": 8}],
-    ).to_dict()
-    assert response["events_7d"] == [int(latest.loc[7, "events_7d"]), int(latest.loc[8, "events_7d"])]
+    response = (
+        feast_repo.open_store(settings)
+        .get_online_features(
+            features=["user_activity:events_7d", "user_activity:avg_order_value_30d"],
+            entity_rows=[{"user_id": 7}, {"user_id": 8}],
+        )
+        .to_dict()
+    )
+    assert response["events_7d"] == [
+        int(latest.loc[7, "events_7d"]),
+        int(latest.loc[8, "events_7d"]),
+    ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sqlite3
 
 import pyarrow as pa
@@ -96,8 +97,5 @@ def test_another_store_is_written_in_full(folder: Folder, redis_urls: tuple[str,
     """The state belongs to the store it was written to; switching stores rewrites all."""
     settings = folder("switch", online_store="redis", redis_url=redis_urls[0])
     materialize(settings)
-    moved = Settings.from_env(settings.data_dir)
-    import dataclasses
-
     moved = dataclasses.replace(settings, redis_url=redis_urls[1])
     assert materialize(moved).entities == ALL

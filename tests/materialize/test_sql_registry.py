@@ -100,8 +100,16 @@ def test_unreachable_registry_is_one_line(tmp_path: Path, command: str) -> None:
     )
     write_feature_tables(settings.features_dir, users=5, items=5)
     extra = (
-        ["--feature-service", "churn_v1", "--start", "2026-01-01", "--end", "2026-01-02",
-         "--out", str(tmp_path / "t.parquet")]
+        [
+            "--feature-service",
+            "churn_v1",
+            "--start",
+            "2026-01-01",
+            "--end",
+            "2026-01-02",
+            "--out",
+            str(tmp_path / "t.parquet"),
+        ]
         if command == "training-set"
         else []
     )

@@ -69,7 +69,7 @@ def value_text(column: pa.Array, value_type: int) -> list[str | None]:
     if value_type in (INT64, INT32):
         present, integers = _integers(column)
         texts = pa.array(integers).cast(pa.string()).to_pylist()
-        return [text if keep else None for text, keep in zip(texts, present.tolist())]
+        return [text if keep else None for text, keep in zip(texts, present.tolist(), strict=True)]
     if value_type in (DOUBLE, FLOAT):
         numbers = column.cast(pa.float64()).to_numpy(zero_copy_only=False)
         if value_type == FLOAT:
@@ -93,9 +93,7 @@ def entity_keys(
         prefix += struct.pack("<II", value_types[0], width)
         integers = columns[0].to_numpy(zero_copy_only=False)
         little = integers.astype("<i8" if width == 8 else "<i4")
-        return packing.concat(
-            [packing.constant(prefix, len(integers)), packing.fixed(little)]
-        )
+        return packing.concat([packing.constant(prefix, len(integers)), packing.fixed(little)])
     return _entity_keys_with_feast(join_keys, columns, value_types)
 
 
@@ -132,16 +130,17 @@ def _entity_keys_with_feast(
     from feast.infra.key_encoding_utils import serialize_entity_key
     from feast.protos.feast.types.EntityKey_pb2 import EntityKey
 
-    per_key = [_feast_protos(column, kind) for column, kind in zip(columns, value_types)]
+    per_key = [
+        _feast_protos(column, kind) for column, kind in zip(columns, value_types, strict=True)
+    ]
     keys = [
         serialize_entity_key(
             EntityKey(join_keys=list(join_keys), entity_values=list(values)),
             entity_key_serialization_version=3,
         )
-        for values in zip(*per_key)
+        for values in zip(*per_key, strict=True)
     ]
     return pa.array(keys, pa.binary())
-
 
 
 def sqlite_seconds(column: pa.Array) -> list[int | None]:
@@ -168,8 +167,8 @@ def _truncate(micros: int | None) -> int | None:
 
 def timestamp_protos(column: pa.Array) -> pa.BinaryArray:
     """``google.protobuf.Timestamp`` bytes of each time (Feast's Redis ``_ts:<view>`` field)."""
-    micros = column.cast(pa.timestamp("us", tz="UTC")).cast(pa.int64()).to_numpy(
-        zero_copy_only=False
+    micros = (
+        column.cast(pa.timestamp("us", tz="UTC")).cast(pa.int64()).to_numpy(zero_copy_only=False)
     )
     seconds = micros // 1_000_000
     nanos = (micros % 1_000_000) * 1000

@@ -51,7 +51,7 @@ class RedisWriter:
 
     def write(self, spec: ViewSpec, batch: pa.RecordBatch) -> None:
         """Send the batch in pipelines; one is encoded while Redis runs the one before."""
-        connection = self._client.connection_pool.get_connection()
+        connection: Any = self._client.connection_pool.get_connection()
         try:
             waiting = 0
             for start in range(0, batch.num_rows, PIPELINE_ENTITIES):
@@ -127,9 +127,7 @@ def _redis_keys(spec: ViewSpec, table: pa.RecordBatch | pa.Table) -> pa.BinaryAr
         [c.name for c in spec.join_keys], columns, [c.value_type for c in spec.join_keys]
     )
     project = spec.project.encode("utf8")
-    return packing.concat(
-        [packing.from_binary(keys), packing.constant(project, len(keys))]
-    )
+    return packing.concat([packing.from_binary(keys), packing.constant(project, len(keys))])
 
 
 def _bulk(values: pa.BinaryArray, rows: int) -> list[packing.Segment]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from pathlib import Path
 
 import pyarrow as pa
 
@@ -125,7 +126,7 @@ def _materialize_view(
         return change_set.changed_rows, previous is None
 
 
-def _usable_state(path: changes.Path, identity: dict[str, str]) -> changes.Path | None:
+def _usable_state(path: Path, identity: dict[str, str]) -> Path | None:
     """The previous state if it was written by this materializer for this view and store."""
     if not path.exists():
         return None
@@ -135,4 +136,4 @@ def _usable_state(path: changes.Path, identity: dict[str, str]) -> changes.Path 
 def _store_has(writer: Writer, spec: ViewSpec, change_set: changes.ChangeSet) -> bool:
     """Whether the store still holds a sample of the entities the state says were written."""
     sample: pa.Table = change_set.sample_keys(SAMPLE_ENTITIES)
-    return writer.present(spec, sample) == sample.num_rows
+    return writer.present(spec, sample) == int(sample.num_rows)

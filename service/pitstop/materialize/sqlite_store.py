@@ -75,7 +75,7 @@ class SqliteWriter:
             values = encoding.value_bytes(column, feature.value_type).to_pylist()
             texts = encoding.value_text(column, feature.value_type)
             per_feature.append(zip(keys, repeat(feature.name), values, texts, event, created))
-        rows = chain.from_iterable(zip(*per_feature))
+        rows = chain.from_iterable(zip(*per_feature, strict=True))
         statement = (
             f"insert into {_quote(spec.table_id)} "
             "(entity_key, feature_name, value, value_text, event_ts, created_ts) "

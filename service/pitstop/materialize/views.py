@@ -71,7 +71,9 @@ def read_registry(settings: Settings, store: FeatureStore) -> Registry:
         if not view.online:
             continue
         views.append(
-            _spec(settings, store.project, view, versioning, compute_table_id, compute_versioned_name)
+            _spec(
+                settings, store.project, view, versioning, compute_table_id, compute_versioned_name
+            )
         )
     return Registry(store.project, views, config.entity_key_serialization_version)
 
