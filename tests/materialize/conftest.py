@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import shutil
+import time
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -47,15 +50,33 @@ def folder(applied_template: Settings, tmp_path: Path) -> Folder:
     return _folder
 
 
+# Test sessions running side by side (several worktrees) take turns on those databases: a
+# lock key in them would be flushed, so it lives in database 0 with an expiry.
+LOCK_KEY = "pitstop:tests:materialize-redis-lock"
+LOCK_SECONDS, LOCK_WAIT_SECONDS = 600, 1200
+
+
 @pytest.fixture
 def redis_urls() -> Iterator[tuple[str, ...]]:
-    """URLs of the test's Redis databases, flushed before and after."""
+    """URLs of the test's Redis databases, held alone, flushed before and after."""
     urls = tuple(f"redis://127.0.0.1:6379/{db}" for db in REDIS_DBS)
+    lock = redis.Redis.from_url("redis://127.0.0.1:6379/0")
+    lock.ping()  # no Redis server: the test fails here, loudly
+    token = f"{os.getpid()}-{uuid.uuid4()}"
+    deadline = time.monotonic() + LOCK_WAIT_SECONDS
+    while not lock.set(LOCK_KEY, token, nx=True, ex=LOCK_SECONDS):
+        assert time.monotonic() < deadline, f"{LOCK_KEY} held by another test session"
+        time.sleep(0.5)
     clients = [redis.Redis.from_url(url) for url in urls]
-    for client in clients:
-        client.ping()  # no Redis server: the test fails here, loudly
-        client.flushdb()
-    yield urls
-    for client in clients:
-        client.flushdb()
-        client.close()
+    try:
+        for client in clients:
+            client.flushdb()
+        yield urls
+        for client in clients:
+            client.flushdb()
+    finally:
+        for client in clients:
+            client.close()
+        if lock.get(LOCK_KEY) == token.encode():
+            lock.delete(LOCK_KEY)
+        lock.close()

@@ -91,11 +91,12 @@ def test_redis_equals_feast(folder: Folder, redis_urls: tuple[str, str]) -> None
 
 
 @pytest.mark.parametrize("store", ["sqlite", "redis"])
-def test_values_are_read_back(folder: Folder, redis_urls: tuple[str, str], store: str) -> None:
+def test_values_are_read_back(folder: Folder, request: pytest.FixtureRequest, store: str) -> None:
     """Not only equal to Feast: the values read back are the tables' latest rows."""
     import pyarrow.parquet as pq
 
-    settings = folder("pitstop", online_store=store, redis_url=redis_urls[0])
+    url = request.getfixturevalue("redis_urls")[0] if store == "redis" else "redis://unused"
+    settings = folder("pitstop", online_store=store, redis_url=url)
     materialize(settings)
     table = pq.read_table(settings.features_dir / "user_activity.parquet").to_pandas()
     latest = table.sort_values("event_timestamp").groupby("user_id").tail(1).set_index("user_id")
