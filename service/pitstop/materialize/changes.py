@@ -26,6 +26,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from pitstop.materialize.encoding import INT64
 from pitstop.materialize.views import ViewSpec
 
 ROW_HASH = "__pitstop_row_hash"
@@ -127,9 +128,23 @@ class ChangeSet:
             f"and l.{ROW_HASH} = s.{ROW_HASH}"
         )
 
-    def batches(self, rows: int) -> Iterator[pa.RecordBatch]:
-        """The changed rows in Arrow batches of at most ``rows`` rows."""
-        reader = self._connection.sql(self._changed_sql()).to_arrow_reader(rows)
+    def batches(self, rows: int, *, in_key_order: bool = False) -> Iterator[pa.RecordBatch]:
+        """The changed rows in Arrow batches of at most ``rows`` rows.
+
+        ``in_key_order``: sorted by the serialized entity key when the view has one int64 join
+        key (a SQLite store's B-trees then grow at their end, batch after batch, instead of
+        every batch touching pages all over the table).
+        """
+        query = self._changed_sql()
+        if (
+            in_key_order
+            and len(self.spec.join_keys) == 1
+            and self.spec.join_keys[0].value_type == INT64
+        ):
+            # The key ends with the value's 8 little-endian bytes: compare them in that order.
+            key = self._keys[0]
+            query += " order by " + ", ".join(f"({key} >> {8 * i}) & 255" for i in range(8))
+        reader = self._connection.sql(query).to_arrow_reader(rows)
         for batch in reader:
             if batch.num_rows:
                 yield batch

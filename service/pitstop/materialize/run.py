@@ -116,7 +116,8 @@ def _materialize_view(
                 settings, writer, spec, end, batch_rows, True, progress, throttle_seconds
             )
         with Progress(spec.name, change_set.changed_rows, enabled=progress) as bar:
-            for batch in change_set.batches(batch_rows):
+            ordered = isinstance(writer, SqliteWriter)
+            for batch in change_set.batches(batch_rows, in_key_order=ordered):
                 writer.write(spec, batch)
                 bar.advance(batch.num_rows)
                 if throttle_seconds:
