@@ -93,18 +93,41 @@ def _apply(args: argparse.Namespace, settings: Settings) -> int:
 
     started = time.perf_counter()
     feast_repo.apply(settings, echo=None if args.quiet else print)
-    print(f"registry {settings.registry_path} applied in {time.perf_counter() - started:.1f} s")
+    print(f"registry {_registry_name(settings)} applied in {time.perf_counter() - started:.1f} s")
     return 0
 
 
 def _materialize(args: argparse.Namespace, settings: Settings) -> int:
-    from pitstop import feast_repo
+    if args.with_feast:
+        from pitstop import feast_repo
 
-    with _feast_output(quiet=args.quiet):
-        report = feast_repo.materialize(settings)
+        if args.full or args.batch_rows or args.throttle:
+            from pitstop.errors import InvalidInputError
+
+            raise InvalidInputError(
+                "--full, --batch-rows and --throttle are pitstop's, not Feast's"
+            )
+        with _feast_output(quiet=args.quiet):
+            report = feast_repo.materialize(settings)
+    else:
+        from pitstop.materialize import materialize
+
+        report = materialize(
+            settings,
+            full=args.full,
+            batch_rows=args.batch_rows,
+            progress=not args.quiet,
+            throttle_seconds=args.throttle or 0.0,
+        )
+    target = settings.redis_url if settings.online_store == "redis" else settings.online_store_path
+    for view, count in report.entities.items():
+        print(f"  {view:<20} {count:>12,} entities written")
+    rate = f", {report.rows_per_second:,.0f} entities/s" if report.entities else ""
     print(
         f"materialized {', '.join(report.views)} up to {report.end:%Y-%m-%d %H:%M:%S} UTC "
-        f"into {settings.online_store_path} in {report.seconds:.1f} s"
+        f"into {target} in {report.seconds:.1f} s ({report.method}"
+        f"{', full' if report.full and report.method == 'pitstop' else ''}{rate}, "
+        f"peak memory {report.peak_memory_bytes / 2**20:,.0f} MiB)"
     )
     return 0
 
@@ -202,10 +225,11 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         f"build        {report.build.seconds:6.1f} s  {counts.clean_events:,} clean events, "
         f"{counts.quarantined_lines:,} quarantined"
     )
-    print(f"apply        {report.apply_seconds:6.1f} s  {settings.registry_path}")
+    print(f"apply        {report.apply_seconds:6.1f} s  {_registry_name(settings)}")
+    written = report.materialize.entities_written
     print(
-        f"materialize  {report.materialize.seconds:6.1f} s  "
-        f"{', '.join(report.materialize.views)} -> {settings.online_store_path}"
+        f"materialize  {report.materialize.seconds:6.1f} s  {written:,} entities of "
+        f"{', '.join(report.materialize.views)} -> {settings.online_store}"
     )
     print(f"total        {report.seconds:6.1f} s")
     return 0
@@ -216,6 +240,15 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
 
     run_demo(settings)
     return 0
+
+
+def _registry_name(settings: Settings) -> str:
+    """Where the registry is, without a password that may be in its URL."""
+    if settings.registry_url is None:
+        return str(settings.registry_path)
+    from pitstop.sql_registry import display
+
+    return display(settings.registry_url)
 
 
 @contextlib.contextmanager
@@ -287,6 +320,27 @@ def _parser() -> argparse.ArgumentParser:
         "materialize",
         parents=[common],
         help="load each entity's latest features into the online store",
+    )
+    materialize.add_argument(
+        "--full", action="store_true", help="rewrite every entity, not only the changed ones"
+    )
+    materialize.add_argument(
+        "--batch-rows",
+        type=_positive_int,
+        metavar="N",
+        help="entities per batch (memory grows with it; default "
+        "$PITSTOP_MATERIALIZE_BATCH_ROWS, else 100000)",
+    )
+    materialize.add_argument(
+        "--throttle",
+        type=float,
+        metavar="SECONDS",
+        help="pause after each batch, to spare a busy online store",
+    )
+    materialize.add_argument(
+        "--with-feast",
+        action="store_true",
+        help="use Feast's own `feast materialize` (slower; the benchmarks' baseline)",
     )
     materialize.set_defaults(handler=_materialize)
 

@@ -13,7 +13,7 @@ import subprocess
 import sys
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from pitstop.errors import FeastError, MissingInputError
@@ -43,9 +43,14 @@ def require_feature_tables(settings: Settings) -> None:
 
 
 def require_registry(settings: Settings) -> None:
-    """Fail in one line when the Feast registry has not been applied yet."""
+    """Fail in one line when the Feast registry has not been applied yet (or, a SQL registry,
+    its database cannot be reached)."""
     require_feature_tables(settings)
-    if settings.registry_url is None and not settings.registry_path.exists():
+    if settings.registry_url is not None:
+        from pitstop.sql_registry import require_reachable
+
+        require_reachable(settings.registry_url, applied=True)
+    elif not settings.registry_path.exists():
         raise MissingInputError(
             f"no Feast registry at {settings.registry_path}; run `pitstop apply` first"
         )
@@ -66,6 +71,10 @@ def apply(settings: Settings, echo: Callable[[str], None] | None = print) -> Non
     data folder when they are imported; a child process keeps both out of the caller.
     """
     require_feature_tables(settings)
+    if settings.registry_url is not None:
+        from pitstop.sql_registry import require_reachable
+
+        require_reachable(settings.registry_url, applied=False)
     env = {**os.environ, **feast_environment(settings)}
     result = subprocess.run(
         [sys.executable, "-c", _FEAST_ENTRY, "-c", str(FEATURE_REPO_DIR), "apply"],
@@ -84,9 +93,33 @@ def apply(settings: Settings, echo: Callable[[str], None] | None = print) -> Non
 
 @dataclass(frozen=True)
 class MaterializeReport:
+    """What a materialization wrote, by pitstop's materializer or by Feast's.
+
+    ``entities`` (entities written per view), ``peak_memory_bytes`` (the process's peak
+    resident memory) and ``full`` are filled by pitstop's materializer; Feast's path leaves
+    ``entities`` empty (Feast does not say).
+    """
+
     views: list[str]
     end: dt.datetime
     seconds: float
+    method: str = "feast"
+    entities: dict[str, int] = field(default_factory=dict)
+    peak_memory_bytes: int = 0
+    full: bool = True
+    # Seconds spent selecting, encoding and writing rows (``seconds`` less start-up: importing
+    # Feast, reading the registry); 0 when not measured.
+    write_seconds: float = 0.0
+
+    @property
+    def entities_written(self) -> int:
+        return sum(self.entities.values())
+
+    @property
+    def rows_per_second(self) -> float:
+        """Entities written per second of writing (all views), 0 when none were written."""
+        spent = self.write_seconds or self.seconds
+        return self.entities_written / spent if spent > 0 else 0.0
 
 
 def materialize(settings: Settings, end: dt.datetime | None = None) -> MaterializeReport:
@@ -104,7 +137,7 @@ def materialize(settings: Settings, end: dt.datetime | None = None) -> Materiali
     end = end or dt.datetime.now(dt.timezone.utc)
     views = [view for view in store.list_feature_views() if view.online]
     try:
-        _ensure_online_tables(store)
+        ensure_online_tables(store)
         with warnings.catch_warnings():
             # ibis (under Feast's DuckDB store) calls a method DuckDB 2.0 deprecates; the
             # filter goes here, after Feast's import has installed its own filters.
@@ -117,11 +150,22 @@ def materialize(settings: Settings, end: dt.datetime | None = None) -> Materiali
     except Exception as error:  # Feast raises many unrelated types; keep its message
         raise FeastError(f"materialize failed: {_one_line(error)}") from error
     return MaterializeReport(
-        views=[view.name for view in views], end=end, seconds=time.perf_counter() - started
+        views=[view.name for view in views],
+        end=end,
+        seconds=time.perf_counter() - started,
+        peak_memory_bytes=peak_memory_bytes(),
     )
 
 
-def _ensure_online_tables(store: FeatureStore) -> None:
+def peak_memory_bytes() -> int:
+    """This process's peak resident memory so far (Linux reports kilobytes, macOS bytes)."""
+    import resource
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return int(peak if sys.platform == "darwin" else peak * 1024)
+
+
+def ensure_online_tables(store: FeatureStore) -> None:
     """Create missing online tables: `feast apply` does not when the registry is unchanged
     but the online store file was deleted (ARCHITECTURE §6)."""
     store._get_provider().update_infra(  # noqa: SLF001 - Feast has no public call for this

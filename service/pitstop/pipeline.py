@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from pitstop import feast_repo
 from pitstop.build import BuildReport, build
+from pitstop.materialize import materialize
 from pitstop.settings import Settings
 
 
@@ -26,14 +27,15 @@ class DailyRunReport:
 
 
 def run_daily(settings: Settings, *, full_refresh: bool = False) -> DailyRunReport:
-    """build, apply, materialize for ``settings.data_dir``; Feast's progress lines hidden."""
+    """build, apply, materialize (pitstop's materializer: changed entities only) for
+    ``settings.data_dir``; Feast's progress lines hidden."""
     began = time.perf_counter()
     built = build(settings, full_refresh=full_refresh, echo=None)
     started = time.perf_counter()
     feast_repo.apply(settings, echo=None)
     apply_seconds = time.perf_counter() - started
     with contextlib.redirect_stdout(io.StringIO()):
-        materialized = feast_repo.materialize(settings)
+        materialized = materialize(settings)
     return DailyRunReport(
         build=built,
         apply_seconds=apply_seconds,

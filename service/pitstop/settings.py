@@ -25,6 +25,11 @@ variable                    what                                          defaul
 ``PITSTOP_ONLINE_TTL``      ``off``: serve values older than their view's  ``on``
                             ttl instead of ``OUTSIDE_MAX_AGE``
 ``PITSTOP_MAX_ENTITIES``    entity rows per lookup; more is a 413          1000
+``PITSTOP_API_KEY``         the key the API asks for on writes             unset: no key
+``PITSTOP_MATERIALIZE_      rows per batch of ``pitstop materialize``:     100000
+BATCH_ROWS``                its memory grows with it, not with the table
+``PITSTOP_MATERIALIZE_      DuckDB's memory limit while materializing      ``512MB``
+MEMORY``                    (it spills to ``<data>/tmp`` beyond)
 ==========================  ============================================  =========================
 """
 
@@ -54,6 +59,10 @@ API_KEY_READS_ENV = "PITSTOP_API_KEY_READS"
 ONLINE_TTL_ENV = "PITSTOP_ONLINE_TTL"
 MAX_ENTITIES_ENV = "PITSTOP_MAX_ENTITIES"
 DEFAULT_MAX_ENTITIES = 1000
+MATERIALIZE_BATCH_ROWS_ENV = "PITSTOP_MATERIALIZE_BATCH_ROWS"
+DEFAULT_MATERIALIZE_BATCH_ROWS = 100_000
+MATERIALIZE_MEMORY_ENV = "PITSTOP_MATERIALIZE_MEMORY"
+DEFAULT_MATERIALIZE_MEMORY = "512MB"
 
 # The project root: service/pitstop/settings.py -> parents[2]. dbt's project and Feast's repo are
 # found relative to it, not to the working directory.
@@ -77,6 +86,8 @@ class Settings:
     api_key_on_reads: bool = False
     online_ttl: bool = True
     max_entities: int = DEFAULT_MAX_ENTITIES
+    materialize_batch_rows: int = DEFAULT_MATERIALIZE_BATCH_ROWS
+    materialize_memory: str = DEFAULT_MATERIALIZE_MEMORY
 
     @classmethod
     def from_env(
@@ -108,6 +119,10 @@ class Settings:
             api_key_on_reads=_flag(API_KEY_READS_ENV, default=False),
             online_ttl=_flag(ONLINE_TTL_ENV, default=True),
             max_entities=_positive_int(MAX_ENTITIES_ENV, DEFAULT_MAX_ENTITIES),
+            materialize_batch_rows=_positive_int(
+                MATERIALIZE_BATCH_ROWS_ENV, DEFAULT_MATERIALIZE_BATCH_ROWS
+            ),
+            materialize_memory=os.environ.get(MATERIALIZE_MEMORY_ENV) or DEFAULT_MATERIALIZE_MEMORY,
         )
 
     # ---- raw input -------------------------------------------------------------------------
@@ -153,6 +168,16 @@ class Settings:
         return self.data_dir / "online_store.db"
 
     @property
+    def online_state_dir(self) -> Path:
+        """What pitstop's materializer last wrote online, one Parquet file per view."""
+        return self.data_dir / "online_state"
+
+    @property
+    def temp_dir(self) -> Path:
+        """Scratch space (DuckDB spills here when a job exceeds its memory limit)."""
+        return self.data_dir / "tmp"
+
+    @property
     def dbt_pending_dir(self) -> Path:
         """Where a build writes its external tables before they are published (see build.py)."""
         return self.data_dir / "dbt" / "pending"
@@ -169,6 +194,8 @@ class Settings:
             API_KEY_READS_ENV: "on" if self.api_key_on_reads else "off",
             ONLINE_TTL_ENV: "on" if self.online_ttl else "off",
             MAX_ENTITIES_ENV: str(self.max_entities),
+            MATERIALIZE_BATCH_ROWS_ENV: str(self.materialize_batch_rows),
+            MATERIALIZE_MEMORY_ENV: self.materialize_memory,
         }
         if self.registry_url:
             variables[REGISTRY_URL_ENV] = self.registry_url

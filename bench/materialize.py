@@ -1,0 +1,226 @@
+"""Materialization into the online store: pitstop's materializer against `feast materialize`.
+
+    python bench/materialize.py --users 100000 --repeats 3 --stores sqlite,redis
+
+Writes synthetic feature tables with the dbt marts' schemas (--rows-per-entity rows per user
+and per item, --users users, --users/10 items) into a temporary data folder, applies the
+feature repo, then materializes every online view into an empty store, with each method and
+store, --repeats times. Every measurement runs in a fresh Python process so each peak memory
+(the child's max RSS, imports included) is its own; the time is that of the materialize call
+(registry read included, Python and Feast imports not). Prints medians and pitstop/Feast ratios.
+Redis: a dedicated database (--redis-url, default db 13), flushed before each measurement.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+from pathlib import Path
+
+SERVICE = Path(__file__).resolve().parents[1] / "service"
+METHODS = ("pitstop", "feast")
+# pitstop_again (with --methods pitstop,pitstop_again,...): right after pitstop's run, the next
+# run on unchanged tables (it finds 0 changed entities: the incremental daily cost floor).
+
+_CHILD = textwrap.dedent(
+    """
+    import contextlib, dataclasses, io, json, sys, time
+    from pitstop import feast_repo
+    from pitstop.materialize import materialize
+    from pitstop.settings import Settings
+    import feast  # imported before the clock starts, for both methods
+    method, folder, store, url, batch = sys.argv[1:6]
+    settings = dataclasses.replace(
+        Settings.from_env(folder), online_store=store, redis_url=url
+    )
+    started = time.perf_counter()
+    if method == "feast":
+        with contextlib.redirect_stdout(io.StringIO()):
+            report = feast_repo.materialize(settings)
+    else:
+        full = method == "pitstop"  # pitstop_again: the next run with nothing changed
+        report = materialize(settings, full=full, batch_rows=int(batch))
+    seconds = time.perf_counter() - started
+    print(json.dumps({
+        "seconds": seconds,
+        "write_seconds": report.write_seconds,
+        "entities": report.entities,
+        "peak_mb": feast_repo.peak_memory_bytes() / 2**20,
+    }))
+    """
+)
+
+
+def write_tables(features: Path, users: int, items: int, rows_per_entity: int) -> None:
+    """Synthetic feature tables (the marts' schemas), ``rows_per_entity`` days per entity."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    features.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(7)
+    today = dt.datetime.now(dt.timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+    ts_type = pa.timestamp("us", tz="UTC")
+
+    def frame(count: int, key: str) -> dict[str, pa.Array]:
+        ids = np.tile(np.arange(1, count + 1, dtype=np.int64), rows_per_entity)
+        day = np.repeat(np.arange(rows_per_entity, 0, -1), count)
+        micros = int(today.timestamp() * 1e6) - day * 86_400 * 1_000_000
+        stamp = pa.array(micros, pa.int64()).cast(ts_type)
+        return {key: pa.array(ids), "event_timestamp": stamp, "created_timestamp": stamp}
+
+    def ints(n: int, high: int) -> pa.Array:
+        return pa.array(rng.integers(0, high, n), pa.int64())
+
+    def floats(n: int, scale: float, nulls: float = 0.0) -> pa.Array:
+        return pa.array(rng.random(n) * scale, mask=rng.random(n) < nulls if nulls else None)
+
+    user = frame(users, "user_id")
+    n = len(user["user_id"])
+    activity = dict(user)
+    for name in [
+        "events_1d",
+        "events_7d",
+        "events_30d",
+        "sessions_7d",
+        "page_views_7d",
+        "add_to_carts_7d",
+        "purchases_7d",
+        "purchases_30d",
+        "days_active_30d",
+        "support_tickets_30d",
+    ]:
+        activity[name] = ints(n, 300)
+    activity |= {
+        "revenue_7d": floats(n, 500),
+        "revenue_30d": floats(n, 2000),
+        "avg_order_value_30d": floats(n, 80, 0.3),
+    }
+    seen = user["event_timestamp"]
+    profile = dict(user) | {
+        "first_seen_at": seen,
+        "last_event_at": seen,
+        "last_purchase_at": pa.array(
+            seen.cast(pa.int64()).to_numpy(), mask=rng.random(n) < 0.4
+        ).cast(ts_type),
+        "lifetime_purchases": ints(n, 50),
+        "lifetime_revenue": floats(n, 5000),
+    }
+    item = frame(items, "item_id")
+    m = len(item["item_id"])
+    popularity = dict(item) | {
+        "item_views_7d": ints(m, 5000),
+        "item_add_to_carts_7d": ints(m, 500),
+        "item_purchases_7d": ints(m, 100),
+        "item_revenue_7d": floats(m, 5000),
+        "item_conversion_rate_7d": floats(m, 1, 0.2),
+    }
+    for name, columns in (
+        ("user_activity", activity),
+        ("user_profile", profile),
+        ("item_popularity", popularity),
+    ):
+        pq.write_table(pa.table(columns), features / f"{name}.parquet")
+
+
+def _reset(folder: Path, store: str, url: str) -> None:
+    """An empty online store and no materializer state."""
+    for name in ("online_store.db", "online_store.db-wal", "online_store.db-shm"):
+        (folder / name).unlink(missing_ok=True)
+    shutil.rmtree(folder / "online_state", ignore_errors=True)
+    if store == "redis":
+        import redis
+
+        redis.Redis.from_url(url).flushdb()
+
+
+def _measure(method: str, folder: Path, store: str, url: str, batch: int) -> dict[str, object]:
+    if method != "pitstop_again":
+        _reset(folder, store, url)
+    env = {**os.environ, "PYTHONPATH": str(SERVICE)}
+    result = subprocess.run(
+        [sys.executable, "-c", _CHILD, method, str(folder), store, url, str(batch)],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise SystemExit(f"{method} on {store} failed:\n{result.stderr[-3000:]}")
+    measured: dict[str, object] = json.loads(result.stdout.strip().splitlines()[-1])
+    return measured
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--users", type=int, default=100_000)
+    parser.add_argument("--rows-per-entity", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--stores", default="sqlite,redis")
+    parser.add_argument("--methods", default=",".join(METHODS))
+    parser.add_argument("--batch-rows", type=int, default=100_000)
+    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/13")
+    parser.add_argument("--keep", action="store_true", help="keep the data folder")
+    args = parser.parse_args()
+
+    folder = Path(tempfile.mkdtemp(prefix="pitstop-bench-materialize-"))
+    items = max(args.users // 10, 1)
+    print(
+        f"data: {args.users:,} users, {items:,} items, {args.rows_per_entity} rows each -> {folder}"
+    )
+    write_tables(folder / "features", args.users, items, args.rows_per_entity)
+    env = {**os.environ, "PYTHONPATH": str(SERVICE)}
+    subprocess.run(
+        [sys.executable, "-m", "pitstop.cli", "apply", "--data-dir", str(folder), "--quiet"],
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    entities = 2 * args.users + items
+    results: dict[tuple[str, str], list[dict[str, object]]] = {}
+    try:
+        for repeat in range(args.repeats):
+            for store in args.stores.split(","):
+                for method in args.methods.split(","):
+                    measured = _measure(method, folder, store, args.redis_url, args.batch_rows)
+                    results.setdefault((method, store), []).append(measured)
+                    print(
+                        f"  run {repeat + 1}: {method:<13} {store:<6} "
+                        f"{measured['seconds']:8.2f} s  {measured['peak_mb']:7.0f} MiB",
+                        flush=True,
+                    )
+    finally:
+        if not args.keep:
+            shutil.rmtree(folder, ignore_errors=True)
+
+    print(
+        f"\nmedians of {args.repeats} runs, {entities:,} entities "
+        f"(user_activity + user_profile: {args.users:,} users each; item_popularity: {items:,})"
+    )
+    print(f"{'method':<13} {'store':<6} {'seconds':>9} {'entities/s':>11} {'peak MiB':>9}")
+    medians: dict[tuple[str, str], tuple[float, float]] = {}
+    for (method, store), runs in results.items():
+        seconds = statistics.median(float(run["seconds"]) for run in runs)  # type: ignore[arg-type]
+        peak = statistics.median(float(run["peak_mb"]) for run in runs)  # type: ignore[arg-type]
+        medians[(method, store)] = (seconds, peak)
+        rate = 0 if method == "pitstop_again" else entities / seconds
+        print(f"{method:<13} {store:<6} {seconds:9.2f} {rate:11,.0f} {peak:9.0f}")
+    for store in args.stores.split(","):
+        if ("pitstop", store) in medians and ("feast", store) in medians:
+            ours, feast = medians[("pitstop", store)], medians[("feast", store)]
+            print(
+                f"{store}: pitstop is {feast[0] / ours[0]:.1f}x faster than feast materialize, "
+                f"peak memory {ours[1] / feast[1]:.2f}x Feast's"
+            )
+
+
+if __name__ == "__main__":
+    main()

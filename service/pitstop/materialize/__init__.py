@@ -1,0 +1,50 @@
+"""pitstop's materializer: each entity's latest feature row into Feast's online store, fast.
+
+It writes exactly the bytes ``feast materialize`` (Feast 0.67, entity key serialization
+version 3) writes into the SQLite or Redis online store (``settings.online_store``), so Feast's
+SDK and pitstop's API read either store unchanged. How, one module per job:
+
+- :mod:`~pitstop.materialize.views` reads the online views, their keys, features and types
+  from the Feast registry (file or SQL registry);
+- :mod:`~pitstop.materialize.changes` picks each entity's latest row with DuckDB from the
+  Parquet feature table and keeps only those that differ from the view's state (what was
+  last written), streamed as Arrow batches of ``batch_rows`` rows;
+- :mod:`~pitstop.materialize.encoding` (with :mod:`~pitstop.materialize.packing`) encodes
+  entity keys, ``ValueProto`` values and timestamps for a whole column at once with numpy;
+- :mod:`~pitstop.materialize.sqlite_store` and :mod:`~pitstop.materialize.redis_store`
+  write a batch: one SQLite transaction (WAL), or pipelined Redis ``HSET`` commands;
+- :mod:`~pitstop.materialize.run` runs the views, :mod:`~pitstop.materialize.progress` shows
+  rows, rows/s and ETA.
+
+Guarantees
+----------
+*Never half-written.* A lookup during a materialization gets, for each entity, its old values
+or its new ones, never a mix and never an error: in SQLite all features of a batch's entities
+are written in one transaction, and the database is in WAL mode, so a reader sees the last
+committed state without waiting; in Redis an entity is one ``HSET`` of all its fields, which
+Redis applies atomically.
+
+*Killed halfway, completed next time.* A run killed at any point (SIGKILL included) leaves
+every entity with its previous or its new values, so the previous values keep being served.
+The view's state (``<data>/online_state/<view>.parquet``) is replaced by a rename only after
+all of the view's writes are committed; the next run compares against the old state and
+writes again every entity that differs from it, including any the killed run had already
+written (writing the same bytes twice is harmless).
+
+*Changed entities only.* A run writes only entities whose latest row is new or differs (values,
+event or created timestamp) from the state; a second run on the same tables writes none.
+``full=True`` (``pitstop materialize --full``) rewrites every entity. A state from another
+store or view layout is ignored (full rewrite), and a store that lost its data (Redis flushed,
+SQLite file or table deleted) is detected by looking up a sample of the state's entities and a
+per-view marker (Redis), and rewritten in full rather than silently skipped.
+
+Not the same as Feast: Feast's Redis writer skips an entity whose stored timestamp is not older
+than the new row's; pitstop writes it (a value corrected at the same timestamp must replace the
+old one). Entities whose rows disappear from the feature table stay online, as with Feast.
+"""
+
+from __future__ import annotations
+
+from pitstop.materialize.run import materialize
+
+__all__ = ["materialize"]

@@ -1,0 +1,189 @@
+"""Which entities to write: the latest row per entity, minus what the online store already has.
+
+DuckDB reads the view's Parquet feature table and keeps each entity's latest row (the newest
+``event_timestamp``, then ``created_timestamp``, within ``[1970, end]``: the rows
+``feast materialize`` with ``pull_latest_features`` would write). Each row gets a hash of its
+timestamps and features. The *state* of a view, ``<data>/online_state/<view>.parquet``, holds
+the join keys, event_timestamp and hash of every entity last written to the online store; the
+rows to write are those whose (join keys, hash) pair is not in it: new entities, changed
+values, newer timestamps. Without a usable state (none, another store, another view layout,
+``--full``) every latest row is written.
+
+The state is replaced (:meth:`ChangeSet.commit_state`, a temporary file renamed over the old
+one) only after every write of the view has been committed, so a run that dies leaves the old
+state and the next run writes again whatever may not have been written.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from types import TracebackType
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from pitstop.materialize.encoding import INT64
+from pitstop.materialize.views import ViewSpec
+
+ROW_HASH = "__pitstop_row_hash"
+# Written into the state's Parquet metadata; a state whose values differ is not used.
+STATE_FORMAT = "pitstop-online-state-1"
+
+
+def state_path(state_dir: Path, view: str) -> Path:
+    return state_dir / f"{view}.parquet"
+
+
+def state_identity(spec: ViewSpec, store_identity: str) -> dict[str, str]:
+    """What a state describes: the view's layout and the online store it was written to."""
+    return {
+        "format": STATE_FORMAT,
+        "view": spec.fingerprint(),
+        "store": store_identity,
+        "duckdb": duckdb.__version__,  # hash() may change between versions
+    }
+
+
+def read_state_identity(path: Path) -> dict[str, str] | None:
+    """The identity a state file was written with, None without a readable state."""
+    try:
+        metadata = pq.read_schema(path).metadata or {}
+    except (OSError, pa.ArrowInvalid):
+        return None
+    return {key.decode(): value.decode() for key, value in metadata.items()}
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _literal(path: Path) -> str:
+    return "'" + str(path).replace("'", "''") + "'"
+
+
+class ChangeSet:
+    """The rows to write for one view; a context manager around a DuckDB connection."""
+
+    def __init__(
+        self,
+        spec: ViewSpec,
+        *,
+        end: dt.datetime,
+        previous_state: Path | None,
+        temp_dir: Path,
+        memory_limit: str,
+    ) -> None:
+        self.spec = spec
+        self._connection = duckdb.connect()
+        temp_dir.mkdir(parents=True, exist_ok=True)
+        for statement in (
+            "set TimeZone = 'UTC'",
+            f"set temp_directory = {_literal(temp_dir)}",
+            f"set memory_limit = '{memory_limit}'",
+            "set preserve_insertion_order = false",
+            "set enable_progress_bar = false",
+        ):
+            self._connection.execute(statement)
+        keys = [_quote(column.name) for column in spec.join_keys]
+        ts = _quote(spec.timestamp_field)
+        created = _quote(spec.created_timestamp_column) if spec.created_timestamp_column else None
+        features = [_quote(column.name) for column in spec.features]
+        ordered = [ts] + ([created] if created else [])
+        selected = keys + ordered + features
+        end_utc = end.astimezone(dt.timezone.utc).replace(tzinfo=None)
+        self._connection.execute(
+            f"""
+            create temp table latest as
+            select {", ".join(selected)}, hash({", ".join(ordered + features)}) as {ROW_HASH}
+            from read_parquet({_literal(spec.source)})
+            where {ts} >= timestamp '1970-01-01' and {ts} <= ?::timestamp
+            qualify row_number() over (
+                partition by {", ".join(keys)} order by {" desc, ".join(ordered)} desc
+            ) = 1
+            """,
+            [end_utc],
+        )
+        self._keys = keys
+        self._ts = ts
+        self._selected = selected
+        self._previous = previous_state
+        self.latest_rows = self._count("select * from latest")
+        self.changed_rows = self._count(self._changed_sql())
+
+    def _count(self, query: str) -> int:
+        rows = self._connection.execute(f"select count(*) from ({query})").fetchall()
+        return int(rows[0][0])
+
+    def _changed_sql(self) -> str:
+        columns = ", ".join(f"l.{name}" for name in self._selected)
+        if self._previous is None:
+            return f"select {columns} from latest l"
+        return (
+            f"select {columns} from latest l anti join read_parquet({_literal(self._previous)}) s "
+            f"on {' and '.join(f'l.{k} = s.{k}' for k in self._keys)} "
+            f"and l.{ROW_HASH} = s.{ROW_HASH}"
+        )
+
+    def batches(self, rows: int, *, in_key_order: bool = False) -> Iterator[pa.RecordBatch]:
+        """The changed rows in Arrow batches of at most ``rows`` rows.
+
+        ``in_key_order``: sorted by the serialized entity key when the view has one int64 join
+        key (a SQLite store's B-trees then grow at their end, batch after batch, instead of
+        every batch touching pages all over the table).
+        """
+        query = self._changed_sql()
+        if (
+            in_key_order
+            and len(self.spec.join_keys) == 1
+            and self.spec.join_keys[0].value_type == INT64
+        ):
+            # The key ends with the value's 8 little-endian bytes: compare them in that order.
+            key = self._keys[0]
+            query += " order by " + ", ".join(f"({key} >> {8 * i}) & 255" for i in range(8))
+        reader = self._connection.sql(query).to_arrow_reader(rows)
+        for batch in reader:
+            if batch.num_rows:
+                yield batch
+
+    def sample_keys(self, rows: int) -> pa.Table:
+        """Up to ``rows`` entities of the previous state (to check the store still has them)."""
+        if self._previous is None:
+            return pa.table({})
+        keys = ", ".join(self._keys)
+        return self._connection.sql(
+            f"select {keys} from read_parquet({_literal(self._previous)}) "
+            f"using sample reservoir({int(rows)} rows)"
+        ).to_arrow_table()
+
+    def commit_state(self, path: Path, identity: dict[str, str]) -> None:
+        """Replace the view's state with the latest rows (after their writes are committed)."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        reader = self._connection.sql(
+            f"select {', '.join(self._keys)}, {self._ts}, {ROW_HASH} from latest"
+        ).to_arrow_reader(100_000)
+        schema = reader.schema.with_metadata(identity)
+        with pq.ParquetWriter(temporary, schema) as writer:
+            for batch in reader:
+                writer.write_batch(batch)
+        with open(temporary, "rb") as handle:
+            os.fsync(handle.fileno())
+        temporary.replace(path)
+
+    def close(self) -> None:
+        self._connection.close()
+
+    def __enter__(self) -> ChangeSet:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()

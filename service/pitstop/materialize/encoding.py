@@ -1,0 +1,183 @@
+"""Feast's online bytes for a whole Arrow column at once.
+
+Feast 0.67's materialization turns each value into a ``ValueProto`` object and serializes it
+(``feast.utils._convert_arrow_fv_to_proto``, ``feast.type_map``), and each entity key with
+``feast.infra.key_encoding_utils.serialize_entity_key``, one Python call per value. The bytes
+are simple: a scalar ``ValueProto`` is one protobuf field (tag, then a varint or a fixed-width
+little-endian number), a null is the empty message, and a version-3 entity key of one int64
+join key is a constant prefix and the key's 8 little-endian bytes. This module writes those
+bytes with numpy for a column at a time (:mod:`pitstop.materialize.packing`), with the same
+quirks as Feast's conversion, because readers compare bytes:
+
+- an int64 column with nulls goes through float64 in Feast (``to_numpy``), so its values
+  are rounded as float64 is (only |v| > 2**53 changes); a null or NaN is the empty message;
+- a double's NaN is the empty message, as a null is;
+- a timestamp feature is ``unix_timestamp_val`` in whole seconds (numpy's ``datetime64[s]``
+  cast), and a null timestamp (NaT) is ``unix_timestamp_val = -2**63``, as Feast writes it.
+
+Types without a fast path (strings, lists, several join keys...) go through Feast's own
+functions, so the result is Feast's by construction. ``tests/materialize/test_encoding.py``
+compares every fast path byte for byte with Feast's.
+"""
+
+from __future__ import annotations
+
+import struct
+import time
+from collections.abc import Sequence
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+
+from pitstop.materialize import packing
+
+# feast.value_type.ValueType numbers and the field numbers of feast.types.Value (Value.proto).
+INT32, INT64, DOUBLE, FLOAT, BOOL, UNIX_TIMESTAMP, STRING = 3, 4, 5, 6, 7, 8, 2
+_VARINT, _FIXED64, _FIXED32 = 0, 1, 5
+_FIELD = {INT32: 3, INT64: 4, DOUBLE: 5, FLOAT: 6, BOOL: 7, UNIX_TIMESTAMP: 8}
+NULL_TIMESTAMP = np.iinfo(np.int64).min
+
+
+def _tag(field: int, wire_type: int) -> bytes:
+    return bytes([(field << 3) | wire_type])
+
+
+def value_bytes(column: pa.Array, value_type: int) -> pa.BinaryArray:
+    """``ValueProto(...).SerializeToString()`` of every value of ``column``, as Feast makes them."""
+    rows = len(column)
+    if value_type in (INT64, INT32):
+        present, integers = _integers(column)
+        tag = packing.constant(_tag(_FIELD[value_type], _VARINT), rows)
+        return _present_only([tag, packing.varint(integers)], present)
+    if value_type in (DOUBLE, FLOAT):
+        numbers = column.cast(pa.float64()).to_numpy(zero_copy_only=False)
+        present = ~np.isnan(numbers)
+        width = np.float64 if value_type == DOUBLE else np.float32
+        wire = _FIXED64 if value_type == DOUBLE else _FIXED32
+        tag = packing.constant(_tag(_FIELD[value_type], wire), rows)
+        return _present_only([tag, packing.fixed(numbers.astype(width))], present)
+    if value_type == UNIX_TIMESTAMP and pa.types.is_timestamp(column.type):
+        seconds = column.to_numpy(zero_copy_only=False).astype("datetime64[s]").astype(np.int64)
+        tag = packing.constant(_tag(_FIELD[value_type], _VARINT), rows)
+        return packing.concat([tag, packing.varint(seconds)])
+    return _with_feast(column, value_type)
+
+
+def value_text(column: pa.Array, value_type: int) -> list[str | None]:
+    """Feast's SQLite ``value_text`` column: ``str()`` of numbers, strings as they are."""
+    if value_type in (INT64, INT32):
+        present, integers = _integers(column)
+        texts = pa.array(integers).cast(pa.string()).to_pylist()
+        return [text if keep else None for text, keep in zip(texts, present.tolist(), strict=True)]
+    if value_type in (DOUBLE, FLOAT):
+        numbers = column.cast(pa.float64()).to_numpy(zero_copy_only=False)
+        if value_type == FLOAT:
+            numbers = numbers.astype(np.float32).astype(np.float64)
+        return [None if number != number else str(number) for number in numbers.tolist()]
+    if value_type in (UNIX_TIMESTAMP,):
+        return [None] * len(column)
+    from feast.infra.online_stores.helpers import extract_text_and_num
+
+    return [extract_text_and_num(value, False)[0] for value in _feast_protos(column, value_type)]
+
+
+def entity_keys(
+    join_keys: Sequence[str], columns: Sequence[pa.Array], value_types: Sequence[int]
+) -> pa.BinaryArray:
+    """``serialize_entity_key(..., entity_key_serialization_version=3)`` of every row."""
+    if len(join_keys) == 1 and value_types[0] in (INT64, INT32):
+        name = join_keys[0].encode("utf8")
+        width = 8 if value_types[0] == INT64 else 4
+        prefix = struct.pack("<III", 1, STRING, len(name)) + name
+        prefix += struct.pack("<II", value_types[0], width)
+        integers = columns[0].to_numpy(zero_copy_only=False)
+        little = integers.astype("<i8" if width == 8 else "<i4")
+        return packing.concat([packing.constant(prefix, len(integers)), packing.fixed(little)])
+    return _entity_keys_with_feast(join_keys, columns, value_types)
+
+
+def _integers(column: pa.Array) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.int64]]:
+    """Which values are present, and the values as Feast sees them (see the module doc)."""
+    if column.null_count == 0:
+        values = column.to_numpy(zero_copy_only=False).astype(np.int64)
+        return np.ones(len(values), dtype=np.bool_), values
+    floats = column.cast(pa.float64()).to_numpy(zero_copy_only=False)
+    present = ~np.isnan(floats)
+    return present, np.where(present, floats, 0).astype(np.int64)
+
+
+def _present_only(segments: list[packing.Segment], present: npt.NDArray[np.bool_]) -> pa.Array:
+    return packing.concat([packing.where(segment, present) for segment in segments])
+
+
+def _feast_protos(column: pa.Array, value_type: int) -> list[object]:
+    from feast.type_map import python_values_to_proto_values
+    from feast.value_type import ValueType
+
+    values = column.to_numpy(zero_copy_only=False)
+    return list(python_values_to_proto_values(values, ValueType(value_type)))
+
+
+def _with_feast(column: pa.Array, value_type: int) -> pa.BinaryArray:
+    protos = _feast_protos(column, value_type)
+    return pa.array([proto.SerializeToString() for proto in protos], pa.binary())  # type: ignore[attr-defined]
+
+
+def _entity_keys_with_feast(
+    join_keys: Sequence[str], columns: Sequence[pa.Array], value_types: Sequence[int]
+) -> pa.BinaryArray:
+    from feast.infra.key_encoding_utils import serialize_entity_key
+    from feast.protos.feast.types.EntityKey_pb2 import EntityKey
+
+    per_key = [
+        _feast_protos(column, kind) for column, kind in zip(columns, value_types, strict=True)
+    ]
+    keys = [
+        serialize_entity_key(
+            EntityKey(join_keys=list(join_keys), entity_values=list(values)),
+            entity_key_serialization_version=3,
+        )
+        for values in zip(*per_key, strict=True)
+    ]
+    return pa.array(keys, pa.binary())
+
+
+def sqlite_seconds(column: pa.Array) -> list[int | None]:
+    """Feast's SQLite ``event_ts``/``created_ts``: ``int(naive_utc_datetime.timestamp())``.
+
+    Python reads a naive datetime in the machine's time zone; in UTC that is the seconds
+    truncated toward zero, done here for the column. Elsewhere each value goes through
+    Python's own call, as in Feast.
+    """
+    micros = column.cast(pa.timestamp("us", tz="UTC")).cast(pa.int64())
+    if time.timezone == 0 and time.altzone == 0:
+        values = micros.to_numpy(zero_copy_only=False)
+        if micros.null_count:
+            return [_truncate(value) for value in micros.to_pylist()]
+        seconds = np.where(values >= 0, values // 1_000_000, -((-values) // 1_000_000))
+        return seconds.tolist()  # type: ignore[no-any-return]
+    naive = column.cast(pa.timestamp("us")).to_pylist()
+    return [None if value is None else int(value.timestamp()) for value in naive]
+
+
+def _truncate(micros: int | None) -> int | None:
+    return None if micros is None else int(micros / 1_000_000)
+
+
+def timestamp_protos(column: pa.Array) -> pa.BinaryArray:
+    """``google.protobuf.Timestamp`` bytes of each time (Feast's Redis ``_ts:<view>`` field)."""
+    micros = (
+        column.cast(pa.timestamp("us", tz="UTC")).cast(pa.int64()).to_numpy(zero_copy_only=False)
+    )
+    seconds = micros // 1_000_000
+    nanos = (micros % 1_000_000) * 1000
+    rows = len(micros)
+    return packing.concat(
+        [
+            packing.where(packing.constant(b"\x08", rows), seconds != 0),
+            packing.where(packing.varint(seconds), seconds != 0),
+            packing.where(packing.constant(b"\x10", rows), nanos != 0),
+            packing.where(packing.varint(nanos), nanos != 0),
+        ]
+    )
