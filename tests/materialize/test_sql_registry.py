@@ -120,3 +120,36 @@ def test_unreachable_registry_is_one_line(tmp_path: Path, command: str) -> None:
         result.stderr
     )
     assert "Traceback" not in result.stderr
+
+
+def test_the_lookup_api_serves_from_the_sql_registry(tmp_path: Path, registry_url: str) -> None:
+    """The API compiles its plans from Feast's tables in PostgreSQL (no registry file)."""
+    import httpx
+
+    from pitstop.api.background import api_in_background
+    from pitstop.materialize import materialize
+
+    settings = dataclasses.replace(Settings.from_env(tmp_path), registry_url=registry_url)
+    write_feature_tables(settings.features_dir, users=USERS, items=ITEMS)
+    feast_repo.apply(settings, echo=None)
+    materialize(settings)
+    refs = ["user_profile:lifetime_purchases", "user_activity:events_7d"]
+    expected = (
+        feast_repo.open_store(settings)
+        .get_online_features(features=refs, entity_rows=[{"user_id": 1}, {"user_id": 2}])
+        .to_dict()
+    )
+    with api_in_background(settings, log_path=tmp_path / "api.log") as api:
+        api.wait_until_healthy()
+        ready = httpx.get(f"{api.base_url}/ready", timeout=10).json()
+        assert ready["status"] == "ready", ready
+        answer = httpx.post(
+            f"{api.base_url}/get-online-features",
+            json={"features": refs, "entities": {"user_id": [1, 2]}},
+            timeout=10,
+        ).json()
+    names = answer["metadata"]["feature_names"]
+    got = {name: column["values"] for name, column in zip(names, answer["results"], strict=True)}
+    assert got["lifetime_purchases"] == expected["lifetime_purchases"]
+    assert got["events_7d"] == expected["events_7d"]
+    assert not settings.registry_path.exists()
