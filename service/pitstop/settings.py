@@ -20,6 +20,9 @@ variable                    what                                          defaul
                             by several processes or hosts                  ``<data>/registry.db``
 ``PITSTOP_ENGINE``          the offline engine: ``duckdb`` or ``spark``    ``duckdb``
 ``PITSTOP_API_KEY``         the key the API asks for on writes             unset: no key
+``PITSTOP_SERVING_LOG_RATE`` share of entity keys whose lookups the API    ``0.05``; ``0`` = off
+                            logs to ``<data>/logs/`` (monitoring skew)
+``PITSTOP_FRESHNESS_HOURS`` the expected interval between snapshots       ``24`` (daily)
 ==========================  ============================================  =========================
 """
 
@@ -45,6 +48,10 @@ REGISTRY_URL_ENV = "PITSTOP_REGISTRY_URL"
 ENGINE_ENV = "PITSTOP_ENGINE"
 ENGINES = ("duckdb", "spark")
 API_KEY_ENV = "PITSTOP_API_KEY"
+SERVING_LOG_RATE_ENV = "PITSTOP_SERVING_LOG_RATE"
+DEFAULT_SERVING_LOG_RATE = 0.05
+FRESHNESS_HOURS_ENV = "PITSTOP_FRESHNESS_HOURS"
+DEFAULT_FRESHNESS_HOURS = 24.0
 
 # The project root: service/pitstop/settings.py -> parents[2]. dbt's project and Feast's repo are
 # found relative to it, not to the working directory.
@@ -65,6 +72,10 @@ class Settings:
     registry_url: str | None = None
     engine: str = "duckdb"
     api_key: str | None = None
+    # Share of entity keys (by a stable hash) whose lookups are logged for skew checks.
+    serving_log_rate: float = DEFAULT_SERVING_LOG_RATE
+    # How often a new snapshot is expected; freshness warns past 1.5x, errors past 2x.
+    freshness_hours: float = DEFAULT_FRESHNESS_HOURS
 
     @classmethod
     def from_env(
@@ -93,6 +104,8 @@ class Settings:
             registry_url=os.environ.get(REGISTRY_URL_ENV) or None,
             engine=_choice(ENGINE_ENV, ENGINES),
             api_key=os.environ.get(API_KEY_ENV) or None,
+            serving_log_rate=_number(SERVING_LOG_RATE_ENV, DEFAULT_SERVING_LOG_RATE, 0.0, 1.0),
+            freshness_hours=_number(FRESHNESS_HOURS_ENV, DEFAULT_FRESHNESS_HOURS, 0.0, None),
         )
 
     # ---- raw input -------------------------------------------------------------------------
@@ -147,12 +160,43 @@ class Settings:
         """Where the feature_store.yaml generated for these settings is written."""
         return self.data_dir / "feast"
 
+    # ---- monitoring ------------------------------------------------------------------------
+    @property
+    def serving_logs_dir(self) -> Path:
+        """Sampled online lookups as Parquet, ``date=YYYY-MM-DD/part-*.parquet`` (the API writes)."""
+        return self.data_dir / "logs" / "serving"
+
+    @property
+    def monitoring_dir(self) -> Path:
+        """The drift baseline and the saved profiles of ``pitstop monitor``."""
+        return self.data_dir / "monitoring"
+
+    @property
+    def baseline_path(self) -> Path:
+        """The drift baseline: per-feature bins and histogram of a training set (JSON)."""
+        return self.monitoring_dir / "baseline.json"
+
     def __repr__(self) -> str:
         # No api_key here: a repr ends up in logs.
         return (
             f"Settings(data_dir={str(self.data_dir)!r}, host={self.host!r}, port={self.port}, "
             f"online_store={self.online_store!r}, engine={self.engine!r})"
         )
+
+
+def _number(variable: str, default: float, low: float, high: float | None) -> float:
+    """A number from the environment within [low, high] (high None: no upper bound)."""
+    text = os.environ.get(variable)
+    if not text:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        raise ConfigurationError(f"{variable} must be a number, got {text!r}") from None
+    if not (value >= low and (high is None or value <= high)):
+        upper = f" and {high:g}" if high is not None else ""
+        raise ConfigurationError(f"{variable} must be between {low:g}{upper}, got {text!r}")
+    return value
 
 
 def _choice(variable: str, allowed: tuple[str, ...]) -> str:

@@ -21,7 +21,7 @@ from pitstop.api.catalog import Catalog
 from pitstop.api.deps import Serving
 from pitstop.api.errors import install_error_handlers
 from pitstop.api.lookup import FeastOnlineReader, OnlineLookup
-from pitstop.api.routers import health, online, registry
+from pitstop.api.routers import health, monitoring, online, registry
 from pitstop.errors import MissingInputError
 from pitstop.settings import Settings
 
@@ -40,6 +40,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(online.router)
     app.include_router(registry.router)
+    app.include_router(monitoring.router)
     return app
 
 
