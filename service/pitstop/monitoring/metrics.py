@@ -52,7 +52,9 @@ class MonitoringCollector:
             labels=["view", "feature"],
         )
         nulls = GaugeMetricFamily(
-            "pitstop_feature_null_rate", "Share of null values in the window.", ["view", "feature"]
+            "pitstop_feature_null_rate",
+            "Share of null values in the window.",
+            labels=["view", "feature"],
         )
         skew = GaugeMetricFamily(
             "pitstop_feature_skew_rate",

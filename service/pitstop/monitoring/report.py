@@ -67,7 +67,7 @@ def terminal_table(status: MonitoringStatus) -> str:
         f"dbt source freshness: {dbt.source_status} ({dbt.source_detail})",
         f"dbt tests: {dbt.tests_status} ({dbt.tests_passed} passed, "
         f"{len(dbt.tests_failed)} failed, {len(dbt.tests_warned)} warned)",
-        f"skew: {status.skew.lookups} logged lookups checked"
+        f"skew: {status.skew.lookups} sampled entity rows recomputed offline"
         + (f", {status.skew.unchecked} values not recomputed" if status.skew.unchecked else "")
         + (f" ({status.skew.note})" if status.skew.note else ""),
     ]
@@ -80,6 +80,8 @@ def html_page(status: MonitoringStatus, serving: Mapping[str, Any] | None = None
     parts = [
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
         "<meta name='viewport' content='width=device-width, initial-scale=1'>",
+        # An empty icon: otherwise the browser asks the server for /favicon.ico.
+        "<link rel='icon' href='data:,'>",
         f"<title>pitstop status: {status.status}</title><style>{_CSS}</style></head><body>",
         f"<header><h1>pitstop {_badge(status.status)}</h1>",
         f"<p>generated {status.generated_at:%Y-%m-%d %H:%M:%S} UTC · "
@@ -115,7 +117,8 @@ _CSS = (
     ".badge{color:#fff;border-radius:10px;padding:1px 9px;font-size:13px;vertical-align:middle}"
     ".grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(250px,1fr));gap:10px}"
     ".card{background:#fff;border:1px solid #d0d7de;border-radius:6px;padding:8px}"
-    ".card h3{font-size:13px;margin:0 0 4px;display:flex;justify-content:space-between}"
+    ".card h3{font-size:13px;margin:0 0 4px;display:flex;justify-content:space-between;gap:4px}"
+    ".card h3 span:first-child{overflow:hidden;text-overflow:ellipsis;white-space:nowrap}"
     "table{border-collapse:collapse}td,th{padding:2px 10px 2px 0;text-align:left}"
     "svg text{font:11px system-ui,sans-serif;fill:#1f2328}.muted{color:#57606a}"
     "footer{margin-top:24px;color:#57606a;font-size:12px}"
@@ -253,8 +256,13 @@ def _histogram_card(view: str, feature: str, item: FeatureStatus) -> str:
 def _serving_block(status: MonitoringStatus, serving: Mapping[str, Any] | None) -> str:
     skew = status.skew
     text = (
-        f"<p>{skew.lookups:,} sampled lookups in the window recomputed offline"
-        + (f"; {skew.unchecked:,} values not recomputed (lookups by feature refs)" if skew.unchecked else "")
+        f"<p>{skew.lookups:,} sampled entity rows in the window recomputed offline"
+        + (
+            f"; {skew.unchecked:,} values not recomputed (lookups by feature refs, "
+            "on-demand features)"
+            if skew.unchecked
+            else ""
+        )
         + (f" · {html.escape(skew.note)}" if skew.note else "")
         + "</p>"
     )
@@ -280,14 +288,16 @@ def _serving_block(status: MonitoringStatus, serving: Mapping[str, Any] | None) 
     spark = ""
     if minutes:
         peak = max(count for _, count in minutes) or 1
-        points = " ".join(
-            f"{index * 500 / max(len(minutes) - 1, 1):.1f},{40 - count / peak * 36:.1f}"
-            for index, (_, count) in enumerate(minutes)
-        )
-        spark = (
-            f"{_svg_open(500, 44, 'lookups per minute')}<polyline points='{points}' fill='none' "
-            f"stroke='{CURRENT_COLOR}' stroke-width='2'/></svg>"
-        )
+        first = minutes[0][0]
+        bars = [_svg_open(500, 44, "lookups per minute over the last hour")]
+        for minute, count in minutes:
+            h = max(count / peak * 40, 1)
+            x = (minute - first) * 500 / 61
+            bars.append(
+                f"<rect x='{x:.1f}' y='{42 - h:.1f}' width='{500 / 61 - 1:.1f}' height='{h:.1f}' "
+                f"fill='{CURRENT_COLOR}'><title>{count} lookups</title></rect>"
+            )
+        spark = "".join(bars) + "</svg>"
     return (
         text
         + f"<p>{serving.get('lookups', 0):,} lookups ({serving.get('entity_rows', 0):,} entity "

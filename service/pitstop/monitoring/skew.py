@@ -68,6 +68,7 @@ class Skew:
 class SkewReport:
     # view -> feature -> Skew
     features: dict[str, dict[str, Skew]]
+    # Sampled entity rows (one lookup of n entities is n rows) and values not recomputed.
     lookups: int = 0
     unchecked: int = 0
     note: str = ""
