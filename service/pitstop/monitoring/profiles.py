@@ -5,6 +5,7 @@ The bins come from the baseline (its deciles plus a tail bin on each side and a 
 the histograms of any two days share their bins and add up to weeks without rescanning:
 :meth:`Profile.combine`. Counts, sums and sums of squares add; quantiles do not, which is why
 the window's own row (``day=None``) comes out of the same pass through ``GROUPING SETS``.
+Quantiles are read off the histogram (interpolated within a bin), so they cost no extra pass.
 
 A feature table is sparse (a row when a value changes, plus a Monday keep-alive row; see
 transformations/README.md). :func:`feature_table_sql` turns it back into what a training set
@@ -26,6 +27,7 @@ import duckdb
 
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 DECILES = tuple(round(0.1 * i, 1) for i in range(1, 10))
+SAMPLE_ABOVE_ROWS = 200_000
 
 
 @dataclass(frozen=True)
@@ -58,12 +60,42 @@ class Bins:
             middle[-1] = middle[-1][:-1] + "]"
         return [f"< {edges[0]}", *middle, f"> {edges[-1]}", "null"]
 
-    def sql(self, column: str) -> str:
-        """A DuckDB expression: the value bin (0 .. len(edges)) of ``column``, null for null."""
+    def aggregates(self, value: str) -> list[str]:
+        """DuckDB aggregates whose results :meth:`counts` turns into the value bins' counts:
+        ``count_if(value >= edge)`` for all but the last edge, then ``count_if(value > max)``.
+        Plain comparisons vectorize; they are several times faster than ``histogram()``."""
         edges = [_sql_number(edge) for edge in self.edges]
-        terms = [f"({column} >= {edge})::INTEGER" for edge in edges[:-1]]
-        terms.append(f"({column} > {edges[-1]})::INTEGER")
-        return " + ".join(terms)
+        return [f"count_if({value} >= {edge})" for edge in edges[:-1]] + [
+            f"count_if({value} > {edges[-1]})"
+        ]
+
+    def counts(self, present: int, cumulative: Sequence[int], nulls: int) -> tuple[int, ...]:
+        """Per-bin counts (null bin last) from the results of :meth:`aggregates`."""
+        at_least = [int(count) for count in cumulative[:-1]]  # edges has 2+ entries
+        above = int(cumulative[-1])
+        values = [present - at_least[0]]
+        values += [low - high for low, high in zip(at_least, at_least[1:], strict=False)]
+        values += [at_least[-1] - above, above, nulls]
+        return tuple(values)
+
+    def quantiles(self, counts: Sequence[int], low: float, high: float) -> dict[str, float]:
+        """Quantiles interpolated in the histogram (as Prometheus' histogram_quantile does):
+        exact at the bin edges, within one bin elsewhere; the tails end at the min and max."""
+        present = sum(counts[:-1])
+        if not present:
+            return {}
+        lows = [min(low, self.edges[0]), *self.edges]
+        highs = [self.edges[0], *self.edges[1:], max(high, self.edges[-1])]
+        result: dict[str, float] = {}
+        for q in QUANTILES:
+            target, seen = q * present, 0.0
+            for count, start, end in zip(counts[:-1], lows, highs, strict=True):
+                if count and seen + count >= target:
+                    share = (target - seen) / count
+                    result[f"p{round(q * 100)}"] = start + share * (end - start)
+                    break
+                seen += count
+        return result
 
 
 @dataclass(frozen=True)
@@ -157,20 +189,22 @@ def profile_rows(
 
     ``source_sql`` yields the features as columns and, with ``by_day``, a ``day`` column; the
     result has one entry per day and one (key ``None``) for all rows together. A feature whose
-    bins are ``None`` gets every statistic but the histogram.
+    bins are ``None`` gets every statistic but the histogram and quantiles.
     """
     aggregates = ["count(*)"]
+    widths = []
     for name, feature_bins in bins.items():
         value = f"{_quote(name)}::DOUBLE"
+        extra = feature_bins.aggregates(value) if feature_bins else []
         aggregates += [
             f"count({value})",
             f"sum({value})",
             f"sum({value} * {value})",
             f"min({value})",
             f"max({value})",
-            f"approx_quantile({value}, [{', '.join(map(str, QUANTILES))}])",
-            f"histogram({feature_bins.sql(value)})" if feature_bins else "NULL",
+            *extra,
         ]
+        widths.append(5 + len(extra))
     select = ", ".join(aggregates)
     if by_day:
         query = (
@@ -184,29 +218,25 @@ def profile_rows(
         day = None if row[1] else row[0]
         rows = int(row[2])
         profiles: dict[str, Profile] = {}
-        for index, (name, feature_bins) in enumerate(bins.items()):
-            present, total, squares, low, high, quantiles, histogram = row[
-                3 + 7 * index : 10 + 7 * index
-            ]
-            counts: tuple[int, ...] = ()
-            if feature_bins is not None:
-                values = [0] * feature_bins.size
-                for bin_index, count in (histogram or {}).items():
-                    values[int(bin_index)] = int(count)
-                values[-1] = rows - int(present)
-                counts = tuple(values)
+        offset = 3
+        for (name, feature_bins), width in zip(bins.items(), widths, strict=True):
+            present, total, squares, low, high, *cumulative = row[offset : offset + width]
+            offset += width
+            nulls = rows - int(present)
+            counts = feature_bins.counts(int(present), cumulative, nulls) if feature_bins else ()
+            quantiles = (
+                feature_bins.quantiles(counts, low, high)
+                if feature_bins and low is not None
+                else {}
+            )
             profiles[name] = Profile(
                 rows=rows,
-                nulls=rows - int(present),
+                nulls=nulls,
                 total=float(total or 0.0),
                 total_squares=float(squares or 0.0),
                 min=low,
                 max=high,
-                quantiles=(
-                    {f"p{round(q * 100)}": float(v) for q, v in zip(QUANTILES, quantiles, strict=True)}
-                    if quantiles
-                    else {}
-                ),
+                quantiles=quantiles,
                 counts=counts,
             )
         result[day] = profiles
@@ -218,24 +248,36 @@ def cut_points(
     source_sql: str,
     features: Sequence[str],
     parameters: Mapping[str, object] | None = None,
+    *,
+    sample_above: int = SAMPLE_ABOVE_ROWS,
 ) -> dict[str, Bins | None]:
-    """The baseline's bins: min, deciles and max of each feature (None when all null)."""
-    aggregates = []
-    for name in features:
-        value = f"{_quote(name)}::DOUBLE"
-        aggregates += [
-            f"min({value})",
-            f"approx_quantile({value}, [{', '.join(map(str, DECILES))}])",
-            f"max({value})",
-        ]
-    row = connection.execute(
-        f"SELECT {', '.join(aggregates)} FROM ({source_sql})", dict(parameters or {})
-    ).fetchall()[0]
+    """The baseline's bins: min, deciles and max of each feature (None when all null).
+
+    Min and max are exact. Deciles are exact up to ``sample_above`` rows; above, they come from
+    a fixed (seeded) 10 % block sample: bins only need to be fixed and roughly equal in mass,
+    and the exact deciles of a million rows cost more than the whole profile pass.
+    """
+    params = dict(parameters or {})
+    extremes = ", ".join(
+        f"min({_quote(name)}::DOUBLE), max({_quote(name)}::DOUBLE)" for name in features
+    )
+    row = connection.execute(f"SELECT count(*), {extremes} FROM ({source_sql})", params)
+    total, *bounds = row.fetchall()[0]
+    sampled = (
+        f"SELECT * FROM ({source_sql}) USING SAMPLE 10 PERCENT (system, 7)"
+        if total > sample_above
+        else source_sql
+    )
+    deciles = ", ".join(
+        f"quantile_cont({_quote(name)}::DOUBLE, [{', '.join(map(str, DECILES))}])"
+        for name in features
+    )
+    cuts = connection.execute(f"SELECT {deciles} FROM ({sampled})", params).fetchall()[0]
     bins: dict[str, Bins | None] = {}
     for index, name in enumerate(features):
-        low, deciles, high = row[3 * index : 3 * index + 3]
+        low, high = bounds[2 * index : 2 * index + 2]
         bins[name] = (
-            None if low is None else Bins.from_cut_points([low, *(deciles or []), high])
+            None if low is None else Bins.from_cut_points([low, *(cuts[index] or []), high])
         )
     return bins
 
@@ -250,14 +292,14 @@ def feature_table_sql(
     """Every entity's state at every day of ``days`` (a training set's view of the table).
 
     An entity's row with ``event_timestamp = T`` holds from T until its next row; it counts for
-    each day ``d`` with ``T <= d < next`` (and ``d - T < ttl``), as Feast's point-in-time rule
+    each day ``d`` with ``T <= d < next`` (and ``d - T <= ttl``, as the offline store), as Feast's point-in-time rule
     picks it for an entity row at ``d``.
     """
     key = _quote(join_key)
     columns = ", ".join(_quote(name) for name in features)
     last = days[-1]
     ttl_clause = (
-        f" AND r.event_timestamp > d.day - INTERVAL {int(ttl.total_seconds())} SECOND"
+        f" AND r.event_timestamp >= d.day - INTERVAL {int(ttl.total_seconds())} SECOND"
         if ttl
         else ""
     )
@@ -269,7 +311,7 @@ def feature_table_sql(
         f"FROM read_parquet({_literal(str(path))}) "
         f"WHERE event_timestamp <= TIMESTAMPTZ '{last.isoformat()}'), "
         f"days AS (SELECT unnest([{day_list}]) AS day) "
-        f"SELECT d.day, {', '.join('r.' + _quote(name) for name in features)} "
+        f"SELECT d.day, r.{key}, {', '.join('r.' + _quote(name) for name in features)} "
         "FROM rows AS r JOIN days AS d ON r.event_timestamp <= d.day "
         f"AND (r.next_timestamp IS NULL OR r.next_timestamp > d.day){ttl_clause}"
     )
