@@ -128,7 +128,9 @@ def main() -> None:
         runs = args.runs if args.worker == "pitstop" else args.evidently_runs
         worker(args.worker, args.rows, runs, args.evidently_method)
         return
-    print(f"{args.rows:,} rows x {FEATURES} features, reference and current; cores: {os.cpu_count()}")
+    print(
+        f"{args.rows:,} rows x {FEATURES} features, reference and current; cores: {os.cpu_count()}"
+    )
     results = {}
     for method in ["pitstop"] + ([] if args.skip_evidently else ["evidently"]):
         command = [sys.executable, __file__, "--worker", method, "--rows", str(args.rows)]
@@ -138,8 +140,9 @@ def main() -> None:
         result = json.loads(output.strip().splitlines()[-1])
         results[method] = result
         median = statistics.median(result["times"])
+        runs = ", ".join(f"{t:.3f}" for t in result["times"])
         print(
-            f"{method:<10} median {median:8.3f} s  runs {', '.join(f'{t:.3f}' for t in result['times'])}"
+            f"{method:<10} median {median:8.3f} s  runs {runs}"
             f"  peak +{result['peak_mb_above_frames']:.0f} MB"
         )
         if "psi" in result:

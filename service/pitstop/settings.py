@@ -163,7 +163,7 @@ class Settings:
     # ---- monitoring ------------------------------------------------------------------------
     @property
     def serving_logs_dir(self) -> Path:
-        """Sampled online lookups as Parquet, ``date=YYYY-MM-DD/part-*.parquet`` (the API writes)."""
+        """Sampled online lookups, ``date=YYYY-MM-DD/part-*.parquet`` (the API writes them)."""
         return self.data_dir / "logs" / "serving"
 
     @property

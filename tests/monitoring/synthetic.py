@@ -33,9 +33,7 @@ def write_feature_tables(
     features_dir.mkdir(parents=True, exist_ok=True)
     _frame(_user_activity(rng, days, users)).to_parquet(features_dir / "user_activity.parquet")
     _frame(_user_profile(rng, days, users)).to_parquet(features_dir / "user_profile.parquet")
-    _frame(_item_popularity(rng, days, items)).to_parquet(
-        features_dir / "item_popularity.parquet"
-    )
+    _frame(_item_popularity(rng, days, items)).to_parquet(features_dir / "item_popularity.parquet")
 
 
 def _spine(days: Sequence[dt.datetime], entities: int, key: str) -> dict[str, np.ndarray]:
@@ -52,7 +50,9 @@ def _user_activity(rng: np.random.Generator, days: Sequence[dt.datetime], n: int
     purchases_7d = rng.poisson(0.8, rows)
     purchases_30d = purchases_7d + rng.poisson(2.0, rows)
     revenue_7d = np.round(purchases_7d * rng.gamma(2.0, 20.0, rows), 2)
-    revenue_30d = np.round(revenue_7d + (purchases_30d - purchases_7d) * rng.gamma(2.0, 20.0, rows), 2)
+    revenue_30d = np.round(
+        revenue_7d + (purchases_30d - purchases_7d) * rng.gamma(2.0, 20.0, rows), 2
+    )
     with np.errstate(divide="ignore", invalid="ignore"):
         aov = np.where(purchases_30d > 0, revenue_30d / purchases_30d, np.nan)
     columns.update(

@@ -56,7 +56,9 @@ def test_no_fault_is_ok(monitored: Monitored) -> None:
     assert len(body["feature_views"]["item_popularity"]["features"]) == 5
 
 
-@pytest.mark.parametrize(("days_missing", "hours_after", "expected"), [(1, 14, "warn"), (3, 12, "error")])
+@pytest.mark.parametrize(
+    ("days_missing", "hours_after", "expected"), [(1, 14, "warn"), (3, 12, "error")]
+)
 def test_view_whose_data_stops_arriving(
     monitored: Monitored, tmp_path: Path, days_missing: int, hours_after: int, expected: str
 ) -> None:
@@ -235,8 +237,11 @@ def test_stale_online_value(monitored: Monitored, tmp_path: Path) -> None:
     last, before = monitored.last, monitored.last - dt.timedelta(days=1)
     served = {u: (last, _true_events_7d(settings, u, last)) for u in range(1, 41)}
     # Two users served yesterday's snapshot (materialize lagged), values that differ from today's.
-    stale = [u for u in range(1, 41) if _true_events_7d(settings, u, before)
-             != _true_events_7d(settings, u, last)][:2]
+    stale = [
+        u
+        for u in range(1, 41)
+        if _true_events_7d(settings, u, before) != _true_events_7d(settings, u, last)
+    ][:2]
     for user in stale:
         served[user] = (before, _true_events_7d(settings, user, before))
     _log_lookups(settings, monitored, served)

@@ -29,7 +29,10 @@ def test_histogram_counts_equal_numpy_and_days_add_up() -> None:
     present = values[~np.isnan(values)]
     edges = feature_bins.edges
     expected = [int((present < edges[0]).sum())]
-    expected += [int(((present >= lo) & (present < hi)).sum()) for lo, hi in zip(edges, edges[1:-1])]
+    expected += [
+        int(((present >= lo) & (present < hi)).sum())
+        for lo, hi in zip(edges, edges[1:-1], strict=False)
+    ]
     expected += [int(((present >= edges[-2]) & (present <= edges[-1])).sum())]
     expected += [int((present > edges[-1]).sum()), int(np.isnan(values).sum())]
     assert list(whole.counts) == expected
@@ -54,7 +57,9 @@ def test_one_valued_baseline_still_has_three_value_bins() -> None:
 
 def test_psi_and_statuses() -> None:
     assert psi([100, 100], [100, 100]) == 0.0
-    assert psi([500, 500], [900, 100]) == pytest.approx(0.4 * np.log(1.8) + 0.4 * np.log(5), rel=1e-9)
+    assert psi([500, 500], [900, 100]) == pytest.approx(
+        0.4 * np.log(1.8) + 0.4 * np.log(5), rel=1e-9
+    )
     baseline = Profile(rows=2_000, nulls=0, counts=(1_000, 1_000, 0))
     assert drift(baseline, Profile(rows=2_000, nulls=0, counts=(1_000, 1_000, 0))).status == "ok"
     assert drift(baseline, Profile(rows=2_000, nulls=0, counts=(1_350, 650, 0))).status == "warn"
@@ -79,11 +84,19 @@ def test_feature_table_rows_count_for_every_day_until_the_next_row(tmp_path) -> 
     path = tmp_path / "t.parquet"
     table.to_parquet(path)
     sql = feature_table_sql(path, "user_id", ["x"], day[2:], dt.timedelta(days=3))
-    rows = connect().execute(f"SELECT day, user_id, x FROM ({sql}) ORDER BY day, user_id").fetchall()
+    rows = (
+        connect().execute(f"SELECT day, user_id, x FROM ({sql}) ORDER BY day, user_id").fetchall()
+    )
     got = [(d.day, user, x) for d, user, x in rows]
     # user 1: 1.0 on the 3rd, 2.0 from the 4th on; user 2: 5.0 until its ttl (3 days) runs out
     # (a row exactly ttl old still counts, as in the offline store).
     assert got == [
-        (3, 1, 1.0), (3, 2, 5.0), (4, 1, 2.0), (4, 2, 5.0), (5, 1, 2.0), (5, 2, 5.0),
-        (6, 1, 2.0), (7, 1, 2.0),
+        (3, 1, 1.0),
+        (3, 2, 5.0),
+        (4, 1, 2.0),
+        (4, 2, 5.0),
+        (5, 1, 2.0),
+        (5, 2, 5.0),
+        (6, 1, 2.0),
+        (7, 1, 2.0),
     ]

@@ -115,9 +115,28 @@ def test_prometheus_metrics(monitored: Monitored) -> None:
     registry.register(MonitoringCollector(lambda: status))  # type: ignore[arg-type]
     text = generate_latest(registry).decode()
     newest = registry.get_sample_value(
-        "pitstop_feature_view_newest_timestamp_seconds", {"view": "user_activity", "store": "online"}
+        "pitstop_feature_view_newest_timestamp_seconds",
+        {"view": "user_activity", "store": "online"},
     )
     assert newest == monitored.last.timestamp()
     assert 'pitstop_feature_psi{feature="events_7d",view="user_activity"}' in text
     assert 'pitstop_feature_null_rate{feature="avg_order_value_30d",view="user_activity"}' in text
     assert registry.get_sample_value("pitstop_monitoring_status", {"scope": "overall"}) == 0.0
+
+
+def test_alert_rules_use_only_the_metrics_pitstop_exports(monitored: Monitored) -> None:
+    import re
+
+    import yaml
+
+    rules_path = Path(__file__).resolve().parents[2] / "service/pitstop/monitoring/alerts.yml"
+    groups = yaml.safe_load(rules_path.read_text())["groups"]
+    used = {
+        name
+        for group in groups
+        for rule in group["rules"]
+        for name in re.findall(r"pitstop_[a-z_]+", rule["expr"])
+    }
+    status = compute_status(monitored.settings, now=monitored.now, with_skew=False)
+    exported = {family.name for family in MonitoringCollector(lambda: status).collect()}
+    assert used and used <= exported

@@ -60,8 +60,12 @@ def drift(baseline: Profile | None, current: Profile | None) -> Drift:
     ):
         value = (
             psi(baseline.counts, current.counts)
-            if baseline and current and baseline.counts and current.counts
-            and baseline.rows and current.rows
+            if baseline
+            and current
+            and baseline.counts
+            and current.counts
+            and baseline.rows
+            and current.rows
             else None
         )
         return Drift(psi=value, status="insufficient_data")

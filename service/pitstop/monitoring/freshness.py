@@ -220,7 +220,7 @@ def _parse_timestamp(value: object) -> dt.datetime:
         parsed = value
     elif isinstance(value, (int, float)) or str(value).lstrip("-").isdigit():
         # Feast's SQLite store keeps event_ts as epoch seconds (it declares it `timestamp`).
-        return dt.datetime.fromtimestamp(float(value), tz=dt.timezone.utc)
+        return dt.datetime.fromtimestamp(float(str(value)), tz=dt.timezone.utc)
     else:
         parsed = dt.datetime.fromisoformat(str(value))
     if parsed.tzinfo is None:

@@ -88,5 +88,5 @@ def register(latest: Callable[[], MonitoringStatus | None]) -> MonitoringCollect
     from prometheus_client import REGISTRY
 
     collector = MonitoringCollector(latest)
-    REGISTRY.register(collector)  # type: ignore[arg-type]
+    REGISTRY.register(collector)
     return collector

@@ -292,8 +292,8 @@ def feature_table_sql(
     """Every entity's state at every day of ``days`` (a training set's view of the table).
 
     An entity's row with ``event_timestamp = T`` holds from T until its next row; it counts for
-    each day ``d`` with ``T <= d < next`` (and ``d - T <= ttl``, as the offline store), as Feast's point-in-time rule
-    picks it for an entity row at ``d``.
+    each day ``d`` with ``T <= d < next`` and ``d - T <= ttl``, as the point-in-time join picks
+    it for an entity row at ``d`` (the offline store's inclusive ttl).
     """
     key = _quote(join_key)
     columns = ", ".join(_quote(name) for name in features)

@@ -43,9 +43,7 @@ def terminal_table(status: MonitoringStatus) -> str:
             if fresh.newest_event_timestamp
             else "-"
         )
-        lines.append(
-            f"{name:<18} {fresh.status:<10} {newest:<22} {_hours(fresh.age_seconds):>8}"
-        )
+        lines.append(f"{name:<18} {fresh.status:<10} {newest:<22} {_hours(fresh.age_seconds):>8}")
         for store in fresh.stores:
             note = f"  ({store.reason})" if store.reason else ""
             lines.append(f"  {store.store:<16} {store.status:<10}{note}")
@@ -139,8 +137,7 @@ def _freshness_chart(status: MonitoringStatus) -> str:
     if not rows:
         return "<p class='muted'>no feature views</p>"
     limit_hours = max(
-        [ERROR_FACTOR * 24 * 1.25]
-        + [(age or 0) / 3600 for *_, age, _ in rows if age is not None]
+        [ERROR_FACTOR * 24 * 1.25] + [(age or 0) / 3600 for *_, age, _ in rows if age is not None]
     )
     interval_hours = status.freshness_hours
     width, left, bar = 760, 230, 18
@@ -239,7 +236,10 @@ def _histogram_card(view: str, feature: str, item: FeatureStatus) -> str:
     svg = [_svg_open(width, height + pad, f"{feature}: baseline (grey) vs current (blue)")]
     for index, (b, c) in enumerate(shares):
         x = index * step
-        for offset, share, color, who in ((0.1, b, BASELINE_COLOR, "baseline"), (0.5, c, CURRENT_COLOR, "current")):
+        for offset, share, color, who in (
+            (0.1, b, BASELINE_COLOR, "baseline"),
+            (0.5, c, CURRENT_COLOR, "current"),
+        ):
             h = share / top * height
             svg.append(
                 f"<rect x='{x + offset * step:.1f}' y='{height - h:.1f}' width='{step * 0.4:.1f}' "
@@ -267,7 +267,10 @@ def _serving_block(status: MonitoringStatus, serving: Mapping[str, Any] | None) 
         + "</p>"
     )
     if not serving:
-        return text + "<p class='muted'>latency and lookup counts: shown when the API serves this page</p>"
+        return (
+            text
+            + "<p class='muted'>latency and lookup counts: shown when the API serves this page</p>"
+        )
     counts = list(serving.get("latency_counts", []))
     buckets = list(serving.get("latency_buckets_ms", []))
     labels = [f"≤{b:g}" for b in buckets] + [f">{buckets[-1]:g}" if buckets else "more"]

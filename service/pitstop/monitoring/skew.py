@@ -170,10 +170,7 @@ def _recompute(
         )
         result = pd.read_parquet(out)
     records = result.to_dict("records")
-    return {
-        (key, at): _plain(record)
-        for (key, at), record in zip(lookups, records, strict=True)
-    }
+    return {(key, at): _plain(record) for (key, at), record in zip(lookups, records, strict=True)}
 
 
 def _plain(record: Mapping[str, Any]) -> dict[str, Any]:

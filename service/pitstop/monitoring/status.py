@@ -115,7 +115,9 @@ def compute_status(
     connection = connect()
     views: dict[str, ViewStatus] = {}
     for name, spec in sorted(baseline.views.items()):
-        views[name] = _view_status(settings, connection, spec, baseline, skew, dbt, now, window_days)
+        views[name] = _view_status(
+            settings, connection, spec, baseline, skew, dbt, now, window_days
+        )
     statuses: list[Status] = [view.status for view in views.values()]
     statuses.append(dbt.tests_status)
     return MonitoringStatus(
@@ -143,7 +145,9 @@ def _view_status(
     columns: list[str] = []
     if path.is_file():
         source = f"read_parquet('{str(path).replace(chr(39), chr(39) * 2)}')"
-        columns = [row[0] for row in connection.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()]
+        columns = [
+            row[0] for row in connection.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()
+        ]
         newest = connection.execute(f"SELECT max(event_timestamp) FROM {source}").fetchall()[0][0]
     freshness = view_freshness(settings, spec.name, newest, now, dbt)
     features = [name for name in spec.numeric_features if name in columns]

@@ -17,4 +17,4 @@ EXIT_CODES: dict[str, int] = {"ok": 0, "warn": 1, "error": 2}
 def worst(statuses: Iterable[Status]) -> Overall:
     """The overall status of several: error > warn (or insufficient_data) > ok."""
     rank = max((_RANK[status] for status in statuses), default=0)
-    return ("ok", "warn", "error")[rank]  # type: ignore[return-value]
+    return ("ok", "warn", "error")[rank]

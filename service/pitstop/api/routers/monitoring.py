@@ -43,7 +43,7 @@ def get_serving_log(request: Request) -> ServingLogger:
                 settings: Settings = state.serving.settings
                 logger = ServingLogger(settings.serving_logs_dir, settings.serving_log_rate)
                 state.serving_log = logger
-    return logger  # type: ignore[no-any-return]
+    return logger
 
 
 ServingLogDep = Annotated[ServingLogger, Depends(get_serving_log)]
