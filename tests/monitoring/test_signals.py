@@ -140,3 +140,15 @@ def test_alert_rules_use_only_the_metrics_pitstop_exports(monitored: Monitored) 
     status = compute_status(monitored.settings, now=monitored.now, with_skew=False)
     exported = {family.name for family in MonitoringCollector(lambda: status).collect()}
     assert used and used <= exported
+
+
+def test_the_api_process_exports_on_the_default_registry(monitored: Monitored) -> None:
+    from prometheus_client import REGISTRY
+
+    from pitstop.api.routers import monitoring
+
+    status = compute_status(monitored.settings, now=monitored.now, with_skew=False)
+    monitoring._latest.store(status, monitored.settings)
+    text = generate_latest(REGISTRY).decode()
+    assert 'pitstop_feature_psi{feature="events_7d",view="user_activity"}' in text
+    assert 'pitstop_monitoring_status{scope="overall"} 0.0' in text

@@ -9,6 +9,7 @@ Prometheus collector (:mod:`pitstop.monitoring.metrics`) reads the same cache.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from typing import Annotated, Any
@@ -25,25 +26,62 @@ from pitstop.monitoring.status import MonitoringStatus, compute_status
 from pitstop.settings import Settings
 
 router = APIRouter(tags=["monitoring"])
+logger = logging.getLogger("pitstop.api")
 
 CACHE_SECONDS = 30.0
 _lock = threading.Lock()
-# The newest status any app of this process computed, for the Prometheus collector.
-_latest: dict[str, MonitoringStatus] = {}
+
+
+class _Latest:
+    """The newest status of this process, for the Prometheus collector.
+
+    A scrape never waits for a computation: when the status is older than
+    :data:`CACHE_SECONDS`, it starts one in a thread and answers with what it has (nothing on
+    the very first scrape). The settings are those of the app that served the last monitoring
+    request, else the environment's (what ``pitstop serve`` uses).
+    """
+
+    def __init__(self) -> None:
+        self.status: MonitoringStatus | None = None
+        self.at = 0.0
+        self.settings: Settings | None = None
+        self._refreshing = threading.Lock()
+
+    def store(self, status: MonitoringStatus, settings: Settings) -> None:
+        self.status, self.at, self.settings = status, time.monotonic(), settings
+
+    def for_metrics(self) -> MonitoringStatus | None:
+        if time.monotonic() - self.at >= CACHE_SECONDS and self._refreshing.acquire(False):
+            threading.Thread(target=self._refresh, name="pitstop-monitoring", daemon=True).start()
+        return self.status
+
+    def _refresh(self) -> None:
+        try:
+            settings = self.settings or Settings.from_env()
+            self.store(compute_status(settings), settings)
+        except Exception:  # no baseline yet, a broken table: the metrics just stay absent
+            logger.warning("monitoring status for /metrics failed", exc_info=True)
+            self.at = time.monotonic()
+        finally:
+            self._refreshing.release()
+
+
+_latest = _Latest()
 
 
 def get_serving_log(request: Request) -> ServingLogger:
     """The app's serving logger, made on first use from its settings."""
     state = request.app.state
-    logger = getattr(state, "serving_log", None)
-    if logger is None:
+    serving_log = getattr(state, "serving_log", None)
+    if serving_log is None:
         with _lock:
-            logger = getattr(state, "serving_log", None)
-            if logger is None:
+            serving_log = getattr(state, "serving_log", None)
+            if serving_log is None:
                 settings: Settings = state.serving.settings
-                logger = ServingLogger(settings.serving_logs_dir, settings.serving_log_rate)
-                state.serving_log = logger
-    return logger
+                serving_log = ServingLogger(settings.serving_logs_dir, settings.serving_log_rate)
+                state.serving_log = serving_log
+    assert isinstance(serving_log, ServingLogger)
+    return serving_log
 
 
 ServingLogDep = Annotated[ServingLogger, Depends(get_serving_log)]
@@ -60,8 +98,8 @@ async def monitoring_status(request: Request, settings: SettingsDep) -> dict[str
 async def status_page(request: Request, settings: SettingsDep) -> HTMLResponse:
     """The status page: server-rendered HTML with inline SVG charts, no script, no requests."""
     status = await _status(request, settings)
-    logger = getattr(request.app.state, "serving_log", None)
-    serving = logger.stats.snapshot() if isinstance(logger, ServingLogger) else None
+    serving_log = getattr(request.app.state, "serving_log", None)
+    serving = serving_log.stats.snapshot() if isinstance(serving_log, ServingLogger) else None
     return HTMLResponse(html_page(status, serving))
 
 
@@ -73,8 +111,8 @@ async def _status(request: Request, settings: Settings) -> MonitoringStatus:
         return status
     status = await run_in_threadpool(compute_status, settings)
     state.monitoring_cache = (time.monotonic(), status)
-    _latest["status"] = status
+    _latest.store(status, settings)
     return status
 
 
-metrics.register(lambda: _latest.get("status"))
+metrics.register(_latest.for_metrics)
