@@ -29,11 +29,19 @@ def _record(logger: ServingLogger, users: list[int]) -> None:
 
 
 def test_sampling_is_stable_and_near_the_rate() -> None:
-    keys = [json.dumps({"user_id": user}) for user in range(20_000)]
-    picked = [key for key in keys if sampled(key, 0.05)]
+    keys = list(range(20_000))
+    picked = [key for key in keys if sampled([key], 0.05)]
     assert 0.04 < len(picked) / len(keys) < 0.06
-    assert picked == [key for key in keys if sampled(key, 0.05)]
-    assert set(picked) <= {key for key in keys if sampled(key, 0.2)}  # a higher rate adds keys
+    assert picked == [key for key in keys if sampled([key], 0.05)]
+    assert set(picked) <= {key for key in keys if sampled([key], 0.2)}  # a higher rate adds keys
+    # The logger samples the same keys as sampled() says.
+    logger = ServingLogger(Path("/nonexistent"), rate=0.05)
+    logger._ensure_thread = lambda: None  # type: ignore[method-assign]
+    _record(logger, keys[:2_000])
+    logged = [
+        json.loads(key)["user_id"] for sample in list(logger._queue.queue) for key, _ in sample.rows
+    ]  # type: ignore[union-attr]
+    assert logged == [key for key in keys[:2_000] if sampled([key], 0.05)]
 
 
 def test_logged_rows_are_parquet_one_per_entity_and_feature(tmp_path: Path) -> None:

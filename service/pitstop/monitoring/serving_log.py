@@ -40,9 +40,11 @@ LATENCY_BUCKETS_MS = (0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 250.0, 1000.0
 _HASH_SPACE = 2**32
 
 
-def sampled(entity_key: str, rate: float) -> bool:
-    """Whether lookups of ``entity_key`` (its JSON) are logged: crc32 is stable across runs."""
-    return rate > 0 and zlib.crc32(entity_key.encode()) < rate * _HASH_SPACE
+def sampled(key_values: Sequence[Any], rate: float) -> bool:
+    """Whether lookups of an entity key (its values in join-key name order) are logged: crc32
+    of their text is stable across processes and runs, so a key is always in or always out."""
+    text = "|".join([str(value) for value in key_values])
+    return rate > 0 and zlib.crc32(text.encode()) < rate * _HASH_SPACE
 
 
 @dataclass
@@ -134,10 +136,21 @@ class ServingLogger:
             return
         picked: list[tuple[str, list[tuple[str, Any, str, str | None]]]] = []
         features = [i for i, name in enumerate(feature_names) if name not in entities]
-        for row in range(rows):
-            key = json.dumps({name: entities[name][row] for name in keys}, sort_keys=True)
-            if not sampled(key, self.rate):
-                continue
+        keys.sort()
+        columns = [entities[name] for name in keys]
+        threshold = self.rate * _HASH_SPACE
+        # The hash input is cheap text; the JSON is built only for the sampled rows.
+        texts = (
+            [str(value) for value in columns[0]]
+            if len(columns) == 1
+            else ["|".join(map(str, row_values)) for row_values in zip(*columns, strict=True)]
+        )
+        crc32 = zlib.crc32
+        chosen = [row for row, text in enumerate(texts) if crc32(text.encode()) < threshold]
+        for row in chosen:
+            key = json.dumps(
+                {name: column[row] for name, column in zip(keys, columns, strict=True)}
+            )
             picked.append(
                 (
                     key,
@@ -217,33 +230,59 @@ class ServingLogger:
 
     def _write(self, samples: list[_Sample]) -> None:
         import pyarrow as pa
-        import pyarrow.parquet as pq
 
-        schema = _schema()
         by_day: dict[str, dict[str, list[Any]]] = {}
         for sample in samples:
             day = sample.request_time.astimezone(dt.timezone.utc).date().isoformat()
-            columns = by_day.setdefault(day, {name: [] for name in schema.names})
+            columns = by_day.setdefault(day, {name: [] for name in _COLUMNS})
+            count = sum(len(features) for _, features in sample.rows)
+            columns["request_time"] += [sample.request_time] * count
+            columns["feature_service"] += [sample.feature_service] * count
+            columns["feature_refs"] += [sample.feature_refs] * count
             for key, features in sample.rows:
+                columns["entity_key"] += [key] * len(features)
                 for name, value, status, timestamp in features:
-                    columns["request_time"].append(sample.request_time)
-                    columns["feature_service"].append(sample.feature_service)
-                    columns["feature_refs"].append(sample.feature_refs)
-                    columns["entity_key"].append(key)
                     columns["feature"].append(name)
-                    columns["value"].append(_number(value))
+                    columns["value"].append(value)
                     columns["status"].append(status)
-                    columns["event_timestamp"].append(
-                        _served_timestamp(timestamp) if status == "PRESENT" else None
-                    )
+                    columns["event_timestamp"].append(timestamp if status == "PRESENT" else None)
+        schema = _schema()
         for day, columns in by_day.items():
-            folder = self.directory / f"date={day}"
-            folder.mkdir(parents=True, exist_ok=True)
-            self._sequence += 1
-            name = f"part-{time.time_ns()}-{os.getpid()}-{self._sequence}.parquet"
-            table = pa.table(columns, schema=schema)
-            pq.write_table(table, folder / (name + ".tmp"))
-            os.replace(folder / (name + ".tmp"), folder / name)
+            arrays = {
+                "request_time": pa.array(
+                    columns["request_time"], schema.field("request_time").type
+                ),
+                "feature_service": pa.array(columns["feature_service"], pa.string()),
+                "feature_refs": pa.array(columns["feature_refs"], pa.string()),
+                "entity_key": pa.array(columns["entity_key"], pa.string()),
+                "feature": pa.array(columns["feature"], pa.string()),
+                "value": _numbers(columns["value"]),
+                "status": pa.array(columns["status"], pa.string()),
+                "event_timestamp": _timestamps(columns["event_timestamp"]),
+            }
+            self._write_file(day, pa.table(arrays, schema=schema))
+
+    def _write_file(self, day: str, table: Any) -> None:
+        import pyarrow.parquet as pq
+
+        folder = self.directory / f"date={day}"
+        folder.mkdir(parents=True, exist_ok=True)
+        self._sequence += 1
+        name = f"part-{time.time_ns()}-{os.getpid()}-{self._sequence}.parquet"
+        pq.write_table(table, folder / (name + ".tmp"))
+        os.replace(folder / (name + ".tmp"), folder / name)
+
+
+_COLUMNS = (
+    "request_time",
+    "feature_service",
+    "feature_refs",
+    "entity_key",
+    "feature",
+    "value",
+    "status",
+    "event_timestamp",
+)
 
 
 def _schema() -> Any:
@@ -264,15 +303,36 @@ def _schema() -> Any:
     )
 
 
+def _numbers(values: list[Any]) -> Any:
+    """Served values as float64 (timestamps are epoch seconds already); others become null."""
+    import pyarrow as pa
+
+    try:
+        return pa.array(values, pa.float64())
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError):
+        return pa.array([_number(value) for value in values], pa.float64())
+
+
 def _number(value: Any) -> float | None:
-    if value is None or isinstance(value, (list, dict)):
-        return None
     if isinstance(value, (bool, int, float)):
         return float(value)
     try:
         return float(value)
     except (TypeError, ValueError):
         return None
+
+
+def _timestamps(texts: list[str | None]) -> Any:
+    """RFC 3339 strings (``Z`` or an offset) to UTC timestamps; unparseable ones become null."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    utc = pa.timestamp("us", tz="UTC")
+    strings = pa.array(texts, pa.string())
+    try:
+        return pc.cast(strings, utc)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return pa.array([_served_timestamp(text) for text in texts], utc)
 
 
 def _served_timestamp(text: str | None) -> dt.datetime | None:
