@@ -102,7 +102,7 @@ def compute_skew(
             unchecked += 1
     counts: dict[tuple[str, str], list[int]] = {}
     for service, service_rows in by_service.items():
-        offline = _recompute(settings, service, service_rows, views, owner)
+        offline = _recompute(settings, service, service_rows)
         for row in service_rows:
             view, feature = owner[row["feature"]]
             served_at = row["event_timestamp"]
@@ -141,8 +141,6 @@ def _recompute(
     settings: Settings,
     service: str,
     rows: list[dict[str, Any]],
-    views: Mapping[str, ViewSpec],
-    owner: Mapping[str, tuple[str, str]],
 ) -> dict[tuple[str, dt.datetime], dict[str, Any]]:
     """The offline values of each logged (entity key, request time), via the training path."""
     import pandas as pd
