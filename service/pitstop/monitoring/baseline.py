@@ -133,26 +133,21 @@ def load_baseline(settings: Settings) -> Baseline:
 
 
 def registry_views(settings: Settings) -> dict[str, ViewSpec]:
-    """Every batch feature view of the registry (imports Feast: seconds)."""
+    """Every batch feature view of the Feast registry with one join key (imports Feast)."""
     from pitstop import feast_repo
-    from pitstop.api.catalog import Catalog
 
     feast_repo.require_registry(settings)
-    catalog = Catalog.from_store(feast_repo.open_store(settings))
-    return views_from_catalog(catalog)
-
-
-def views_from_catalog(catalog: Any) -> dict[str, ViewSpec]:
-    """ViewSpecs of a :class:`pitstop.api.catalog.Catalog`'s batch views with one join key."""
+    store = feast_repo.open_store(settings)
     specs: dict[str, ViewSpec] = {}
-    for view in catalog.views.values():
-        if view.kind != "batch" or len(view.join_keys) != 1:
+    for view in store.list_feature_views():
+        if len(view.join_keys) != 1:
             continue
         specs[view.name] = ViewSpec(
             name=view.name,
             join_key=view.join_keys[0],
-            ttl_seconds=view.ttl_seconds,
-            features={feature.name: feature.dtype for feature in view.features},
+            # Feast stores "no ttl" as a zero timedelta.
+            ttl_seconds=int(view.ttl.total_seconds()) if view.ttl else None,
+            features={feature.name: str(feature.dtype) for feature in view.features},
         )
     return specs
 

@@ -18,7 +18,6 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 from starlette.concurrency import run_in_threadpool
 
-from pitstop.api.deps import SettingsDep
 from pitstop.monitoring import metrics
 from pitstop.monitoring.report import html_page
 from pitstop.monitoring.serving_log import ServingLogger
@@ -77,7 +76,7 @@ def get_serving_log(request: Request) -> ServingLogger:
         with _lock:
             serving_log = getattr(state, "serving_log", None)
             if serving_log is None:
-                settings: Settings = state.serving.settings
+                settings = _settings(request)
                 serving_log = ServingLogger(settings.serving_logs_dir, settings.serving_log_rate)
                 state.serving_log = serving_log
     assert isinstance(serving_log, ServingLogger)
@@ -87,17 +86,25 @@ def get_serving_log(request: Request) -> ServingLogger:
 ServingLogDep = Annotated[ServingLogger, Depends(get_serving_log)]
 
 
+def _settings(request: Request) -> Settings:
+    """The app's settings (``app.state.serving.settings``, whatever the Serving class is)."""
+    settings = getattr(request.app.state.serving, "settings", None)
+    if not isinstance(settings, Settings):
+        raise RuntimeError("the app was not built by pitstop.api.create_app")
+    return settings
+
+
 @router.get("/monitoring/status")
-async def monitoring_status(request: Request, settings: SettingsDep) -> dict[str, Any]:
+async def monitoring_status(request: Request) -> dict[str, Any]:
     """Freshness, drift, null rates and skew per feature view (shape: pitstop.monitoring.status)."""
-    status = await _status(request, settings)
+    status = await _status(request, _settings(request))
     return status.to_json()
 
 
 @router.get("/status", response_class=HTMLResponse)
-async def status_page(request: Request, settings: SettingsDep) -> HTMLResponse:
+async def status_page(request: Request) -> HTMLResponse:
     """The status page: server-rendered HTML with inline SVG charts, no script, no requests."""
-    status = await _status(request, settings)
+    status = await _status(request, _settings(request))
     serving_log = getattr(request.app.state, "serving_log", None)
     serving = serving_log.stats.snapshot() if isinstance(serving_log, ServingLogger) else None
     return HTMLResponse(html_page(status, serving))
