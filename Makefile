@@ -9,7 +9,12 @@ STAMP  := $(VENV)/.installed-stamp
 # The demo's data folder (override: make demo DEMO_DATA=/tmp/pitstop-demo).
 DEMO_DATA ?= data
 
-.PHONY: help venv demo test lint clean bench-online
+# The status page is tested in a real headless browser: Debian's chromium package. Installed
+# only when missing (apt needs root: sudo is used when make does not run as root).
+CHROMIUM := /usr/bin/chromium
+SUDO     := $(if $(filter 0,$(shell id -u)),,sudo)
+
+.PHONY: help venv demo test lint clean chromium bench-online
 
 help:
 	@echo "make demo   generate a small log and run the pipeline on it (data in $(DEMO_DATA)/)"
@@ -28,7 +33,13 @@ venv: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/pitstop demo --data-dir $(DEMO_DATA)
 
-test: $(STAMP)
+$(CHROMIUM):
+	$(SUDO) apt-get install -y chromium chromium-driver || \
+		($(SUDO) apt-get update && $(SUDO) apt-get install -y chromium chromium-driver)
+
+chromium: $(CHROMIUM)
+
+test: $(STAMP) $(CHROMIUM)
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
@@ -42,4 +53,4 @@ bench-online: $(STAMP)
 	$(BIN)/python bench/online.py
 
 clean:
-	rm -rf $(VENV) data/raw data/features data/quarantine data/dbt data/logs data/warehouse.duckdb* data/registry.db data/online_store.db
+	rm -rf $(VENV) data/raw data/features data/quarantine data/dbt data/logs data/monitoring data/warehouse.duckdb* data/registry.db data/online_store.db

@@ -193,9 +193,48 @@ def _training_set(args: argparse.Namespace, settings: Settings) -> int:
             print(f"  {name:<26} {share:>7.1%}")
     complete = len(report.features) - len(with_nulls)
     print(f"{complete} of {len(report.features)} features have no nulls")
+    if args.baseline:
+        _save_baseline(settings, report.path)
     if args.audit:
         return _print_audit(settings, report.path)
     return 0
+
+
+def _monitor(args: argparse.Namespace, settings: Settings) -> int:
+    import json
+
+    from pitstop.monitoring import EXIT_CODES, compute_status
+    from pitstop.monitoring.freshness import run_source_freshness
+    from pitstop.monitoring.report import html_page, terminal_table
+
+    if not args.no_dbt:
+        run_source_freshness(settings)
+    status = compute_status(settings, now=args.at, with_skew=not args.no_skew)
+    if args.html is not None:
+        args.html.write_text(html_page(status))
+    if args.json:
+        print(json.dumps(status.to_json(), indent=2))
+    else:
+        print(terminal_table(status))
+        if args.html is not None:
+            print(f"HTML report -> {args.html}")
+    return EXIT_CODES[status.status]
+
+
+def _monitor_baseline(args: argparse.Namespace, settings: Settings) -> int:
+    _save_baseline(settings, args.training_set)
+    return 0
+
+
+def _save_baseline(settings: Settings, path: Path) -> None:
+    from pitstop.monitoring import create_baseline
+
+    baseline = create_baseline(settings, path)
+    covered = sum(len(features) for features in baseline.features.values())
+    print(
+        f"drift baseline: {covered} features of {len(baseline.features)} views from {path} "
+        f"-> {settings.baseline_path}"
+    )
 
 
 def _audit(args: argparse.Namespace, settings: Settings) -> int:
@@ -398,7 +437,41 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="with source timestamps, then audit the file (exit 1 on any violation)",
     )
+    training_set.add_argument(
+        "--baseline",
+        action="store_true",
+        help="also save the training set as the drift baseline of `pitstop monitor`",
+    )
     training_set.set_defaults(handler=_training_set)
+
+    monitor = commands.add_parser(
+        "monitor",
+        parents=[common],
+        help="freshness, drift, skew: a table, --json or --html; exit 0 ok, 1 warn, 2 error",
+    )
+    monitor.add_argument("--json", action="store_true", help="print the status as JSON")
+    monitor.add_argument("--html", type=Path, metavar="FILE", help="write the HTML report here")
+    monitor.add_argument(
+        "--at",
+        type=_instant,
+        metavar="TIME",
+        help="measure as of this UTC time (default now), e.g. to replay a past day",
+    )
+    monitor.add_argument(
+        "--no-dbt", action="store_true", help="skip `dbt source freshness` (use its last result)"
+    )
+    monitor.add_argument(
+        "--no-skew", action="store_true", help="skip the offline recomputation of serving logs"
+    )
+    monitor.set_defaults(handler=_monitor)
+    monitor_commands = monitor.add_subparsers(dest="monitor_command", metavar="baseline")
+    baseline = monitor_commands.add_parser(
+        "baseline",
+        parents=[common],
+        help="profile a training set (Parquet) as the drift baseline",
+    )
+    baseline.add_argument("training_set", type=Path, metavar="TRAINING_SET")
+    baseline.set_defaults(handler=_monitor_baseline)
 
     audit = commands.add_parser(
         "audit",
@@ -435,6 +508,14 @@ def _port(text: str) -> int:
     if not 0 < value < 65536:
         raise argparse.ArgumentTypeError(f"not a port number: {value}")
     return value
+
+
+def _instant(text: str) -> dt.datetime:
+    try:
+        value = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a time (ISO 8601): {text!r}") from None
+    return value.replace(tzinfo=dt.timezone.utc) if value.tzinfo is None else value
 
 
 def _date(text: str) -> dt.date:

@@ -30,6 +30,9 @@ variable                    what                                          defaul
 BATCH_ROWS``                its memory grows with it, not with the table
 ``PITSTOP_MATERIALIZE_      DuckDB's memory limit while materializing      ``512MB``
 MEMORY``                    (it spills to ``<data>/tmp`` beyond)
+``PITSTOP_SERVING_LOG_RATE`` share of entity keys whose lookups the API    ``0.05``; ``0`` = off
+                            logs to ``<data>/logs/`` (monitoring skew)
+``PITSTOP_FRESHNESS_HOURS`` the expected interval between snapshots       ``24`` (daily)
 ==========================  ============================================  =========================
 """
 
@@ -63,6 +66,10 @@ MATERIALIZE_BATCH_ROWS_ENV = "PITSTOP_MATERIALIZE_BATCH_ROWS"
 DEFAULT_MATERIALIZE_BATCH_ROWS = 100_000
 MATERIALIZE_MEMORY_ENV = "PITSTOP_MATERIALIZE_MEMORY"
 DEFAULT_MATERIALIZE_MEMORY = "512MB"
+SERVING_LOG_RATE_ENV = "PITSTOP_SERVING_LOG_RATE"
+DEFAULT_SERVING_LOG_RATE = 0.05
+FRESHNESS_HOURS_ENV = "PITSTOP_FRESHNESS_HOURS"
+DEFAULT_FRESHNESS_HOURS = 24.0
 
 # The project root: service/pitstop/settings.py -> parents[2]. dbt's project and Feast's repo are
 # found relative to it, not to the working directory.
@@ -88,6 +95,10 @@ class Settings:
     max_entities: int = DEFAULT_MAX_ENTITIES
     materialize_batch_rows: int = DEFAULT_MATERIALIZE_BATCH_ROWS
     materialize_memory: str = DEFAULT_MATERIALIZE_MEMORY
+    # Share of entity keys (by a stable hash) whose lookups are logged for skew checks.
+    serving_log_rate: float = DEFAULT_SERVING_LOG_RATE
+    # How often a new snapshot is expected; freshness warns past 1.5x, errors past 2x.
+    freshness_hours: float = DEFAULT_FRESHNESS_HOURS
 
     @classmethod
     def from_env(
@@ -123,6 +134,8 @@ class Settings:
                 MATERIALIZE_BATCH_ROWS_ENV, DEFAULT_MATERIALIZE_BATCH_ROWS
             ),
             materialize_memory=os.environ.get(MATERIALIZE_MEMORY_ENV) or DEFAULT_MATERIALIZE_MEMORY,
+            serving_log_rate=_number(SERVING_LOG_RATE_ENV, DEFAULT_SERVING_LOG_RATE, 0.0, 1.0),
+            freshness_hours=_number(FRESHNESS_HOURS_ENV, DEFAULT_FRESHNESS_HOURS, 0.0, None),
         )
 
     # ---- raw input -------------------------------------------------------------------------
@@ -196,6 +209,8 @@ class Settings:
             MAX_ENTITIES_ENV: str(self.max_entities),
             MATERIALIZE_BATCH_ROWS_ENV: str(self.materialize_batch_rows),
             MATERIALIZE_MEMORY_ENV: self.materialize_memory,
+            SERVING_LOG_RATE_ENV: str(self.serving_log_rate),
+            FRESHNESS_HOURS_ENV: str(self.freshness_hours),
         }
         if self.registry_url:
             variables[REGISTRY_URL_ENV] = self.registry_url
@@ -208,12 +223,43 @@ class Settings:
         """Where the feature_store.yaml generated for these settings is written."""
         return self.data_dir / "feast"
 
+    # ---- monitoring ------------------------------------------------------------------------
+    @property
+    def serving_logs_dir(self) -> Path:
+        """Sampled online lookups, ``date=YYYY-MM-DD/part-*.parquet`` (the API writes them)."""
+        return self.data_dir / "logs" / "serving"
+
+    @property
+    def monitoring_dir(self) -> Path:
+        """The drift baseline and the saved profiles of ``pitstop monitor``."""
+        return self.data_dir / "monitoring"
+
+    @property
+    def baseline_path(self) -> Path:
+        """The drift baseline: per-feature bins and histogram of a training set (JSON)."""
+        return self.monitoring_dir / "baseline.json"
+
     def __repr__(self) -> str:
         # No api_key here: a repr ends up in logs.
         return (
             f"Settings(data_dir={str(self.data_dir)!r}, host={self.host!r}, port={self.port}, "
             f"online_store={self.online_store!r}, engine={self.engine!r})"
         )
+
+
+def _number(variable: str, default: float, low: float, high: float | None) -> float:
+    """A number from the environment within [low, high] (high None: no upper bound)."""
+    text = os.environ.get(variable)
+    if not text:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        raise ConfigurationError(f"{variable} must be a number, got {text!r}") from None
+    if not (value >= low and (high is None or value <= high)):
+        upper = f" and {high:g}" if high is not None else ""
+        raise ConfigurationError(f"{variable} must be between {low:g}{upper}, got {text!r}")
+    return value
 
 
 def _choice(variable: str, allowed: tuple[str, ...]) -> str:

@@ -27,7 +27,7 @@ def api_url(trap_store: Settings, api_log: Path) -> Iterator[str]:
     online TTL (as Feast does), so its answers can be compared with Feast's. tests/api/
     test_ttl.py covers the TTL.
     """
-    settings = dataclasses.replace(trap_store, online_ttl=False)
+    settings = dataclasses.replace(trap_store, online_ttl=False, serving_log_rate=0.0)
     with api_in_background(settings, log_path=api_log) as server:
         server.wait_until_healthy()
         yield server.base_url

@@ -23,7 +23,7 @@ from starlette.concurrency import run_in_threadpool
 
 from pitstop.api.errors import install_error_handlers
 from pitstop.api.metrics import MetricsMiddleware
-from pitstop.api.routers import health, online, push, registry
+from pitstop.api.routers import health, monitoring, online, push, registry
 from pitstop.api.serving import POLL_SECONDS, Serving
 from pitstop.settings import Settings
 
@@ -44,6 +44,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(online.router)
     app.include_router(push.router)
     app.include_router(registry.router)
+    app.include_router(monitoring.router)
     return app
 
 

@@ -25,6 +25,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import time
 from collections.abc import Mapping, Sequence
@@ -66,6 +67,7 @@ class LookupResult:
     rows: int
     outcome: ReadOutcome
     request_time: list[float]
+    now: dt.datetime  # the server's clock for this lookup (whole seconds, UTC)
 
 
 def lookup(serving: Serving, request: LookupRequest, now: float | None = None) -> LookupResult:
@@ -105,7 +107,8 @@ def lookup(serving: Serving, request: LookupRequest, now: float | None = None) -
         serving.note_store_error(error)
         raise
     times = request_data.get("request_time") or [now_seconds] * rows
-    return LookupResult(plan, join_keys, request.entities, rows, outcome, list(times))
+    moment = dt.datetime.fromtimestamp(now_seconds, tz=dt.timezone.utc)
+    return LookupResult(plan, join_keys, request.entities, rows, outcome, list(times), moment)
 
 
 def _plan(serving: Serving, request: LookupRequest) -> LookupPlan:

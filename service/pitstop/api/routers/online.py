@@ -6,12 +6,15 @@ SQLite or one Redis round trip, cheaper than a hop to the thread pool.
 
 from __future__ import annotations
 
+import time
+
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
 from pitstop.api.deps import ServingDep
 from pitstop.api.lookup import LookupRequest, feast_response, lookup, row_response
 from pitstop.api.metrics import count_lookup
+from pitstop.api.routers.monitoring import ServingLogDep
 from pitstop.api.schemas import OnlineFeaturesRequest, OnlineFeaturesResponse, RowResponse
 from pitstop.api.security import require_key_for_reads
 from pitstop.errors import InvalidInputError
@@ -24,12 +27,17 @@ router = APIRouter(tags=["online"], dependencies=[Depends(require_key_for_reads)
     response_model=OnlineFeaturesResponse,
     response_model_exclude_none=True,
 )
-async def get_online_features(body: OnlineFeaturesRequest, serving: ServingDep) -> JSONResponse:
+async def get_online_features(
+    body: OnlineFeaturesRequest, serving: ServingDep, serving_log: ServingLogDep
+) -> JSONResponse:
     """Latest feature values for each entity row, in Feast's feature-server format.
 
     ``{"entities": {"user_id": [1, 2]}, "feature_service": "churn_v1"}`` or
     ``"features": ["user_activity:events_7d", ...]``; ``request_time`` defaults to now (UTC).
+    A sample of lookups (``PITSTOP_SERVING_LOG_RATE``, by entity key) goes to the serving log
+    for the skew check, through a buffer that never blocks the answer.
     """
+    started = time.perf_counter()
     result = lookup(
         serving,
         LookupRequest(
@@ -42,7 +50,19 @@ async def get_online_features(body: OnlineFeaturesRequest, serving: ServingDep) 
     )
     outcome = result.outcome
     count_lookup(body.feature_service, result.rows, outcome.not_found, outcome.outside_max_age)
-    return JSONResponse(feast_response(result, body.include_feature_view_version_metadata))
+    payload = feast_response(result, body.include_feature_view_version_metadata)
+    serving_log.record(
+        feature_service=body.feature_service,
+        feature_refs=body.features,
+        entities=body.entities,
+        request_time=result.now,
+        feature_names=payload["metadata"]["feature_names"],
+        values=[column["values"] for column in payload["results"]],
+        statuses=[column["statuses"] for column in payload["results"]],
+        event_timestamps=[column["event_timestamps"] for column in payload["results"]],
+        latency_seconds=time.perf_counter() - started,
+    )
+    return JSONResponse(payload)
 
 
 @router.get("/features/{feature_service}", response_model=RowResponse)
