@@ -11,6 +11,7 @@ files as (
 
     select try(decode(content)) as text_content, content
     from {{ source('events', 'raw') }}
+    where {{ arrived_by_run_date('filename') }}
 
 ),
 

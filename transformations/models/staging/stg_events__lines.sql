@@ -27,11 +27,10 @@ raw_files as (
         {{ arrival_date_of('filename') }} as arrival_date,
         content
     from {{ source('events', 'raw') }}
+    where {{ arrived_by_run_date('filename') }}
     {% if is_incremental() %}
-    where {{ arrival_date_of('filename') }} >= (
-        select coalesce(max(arrival_date), date '1970-01-01') - {{ var('lookback_days') }}
-        from {{ this }}
-    )
+        -- a date literal, so DuckDB skips the older files without reading them
+        and {{ arrival_date_of('filename') }} >= {{ high_water_date('arrival_date', var('lookback_days')) }}
     {% endif %}
 
 ),
