@@ -20,7 +20,21 @@ from pitstop.build import BuildReport, build
 from pitstop.errors import MissingInputError
 from pitstop.generator import append_day, generate_events
 from pitstop.settings import Settings
+from tests.conftest import write_raw_logs
 from tests.test_build import _digest
+
+# A session crossing midnight whose second half arrives ten days late, in the daily partition:
+# the day before the late event must be recomputed too (its session no longer ends there).
+SESSION_ACROSS_MIDNIGHT = {
+    "2026-03-03": [
+        '{"event_id":"e-cross-1","event_type":"login","user_id":999001,'
+        '"ts":"2026-03-03T23:50:00Z","session_id":"s-cross"}'
+    ],
+    "2026-03-14": [
+        '{"event_id":"e-cross-2","event_type":"search","user_id":999001,'
+        '"ts":"2026-03-04T00:05:00Z","session_id":"s-cross"}'
+    ],
+}
 
 # 2026-03-02 is a Monday: the initial build ends on Friday 03-13, then Saturday's partition
 # arrives; its run covers up to Sunday 03-15, so no keep-alive Monday forces every entity.
@@ -42,6 +56,7 @@ def daily_and_full(
         daily, dirty_rate=0.02, late_share=0.05, redelivery_share=0.03, progress=False
     )
     assert appended.start == DAILY_RUN
+    write_raw_logs(daily.data_dir, SESSION_ACROSS_MIDNIGHT, part="part-90000")
 
     full = Settings.from_env(tmp_path_factory.mktemp("full"))
     shutil.copytree(daily.raw_events_dir, full.raw_events_dir)
