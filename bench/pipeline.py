@@ -114,7 +114,7 @@ def _materialize_all(
         store_env = {**env, "PITSTOP_ONLINE_STORE": store, "PITSTOP_REDIS_URL": args.redis_url}
         data = ["--data-dir", str(folder), "-q"]
         methods = [("pitstop materialize", [PYTHON, "-m", "pitstop.cli", "materialize", *data])]
-        if not args.skip_feast:
+        if not args.skip_feast and label in args.feast_stages.split(","):
             methods.append(("feast materialize", _feast_materialize(folder, store_env)))
         for name, command in methods:
             _reset_store(store, folder, args.redis_url)
@@ -231,6 +231,11 @@ def _arguments() -> argparse.Namespace:
         help="no full build/materialize (the warehouse is already built)",
     )
     parser.add_argument("--skip-feast", action="store_true", help="no `feast materialize` runs")
+    parser.add_argument(
+        "--feast-stages",
+        default="full,daily",
+        help="after which builds `feast materialize` runs too (full, daily or both)",
+    )
     return parser.parse_args()
 
 

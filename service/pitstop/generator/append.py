@@ -72,7 +72,7 @@ def append_day(
     users, seed, start = (
         int(record["users"]),
         int(record["seed"]),
-        date.fromisoformat(record["start"]),
+        date.fromisoformat(str(record["start"])),
     )
     newest = max(_partition_days(raw_dir), default=None)
     if newest is None:
