@@ -431,3 +431,59 @@ def test_bad_arguments_are_refused(tmp_path: Path, overrides: dict[str, Any]) ->
         generate(tmp_path, **overrides)
     assert "\n" not in str(refused.value)
     assert not (tmp_path / "raw").exists()
+
+
+# ---- appending a day ---------------------------------------------------------------------------
+def test_append_day_adds_one_partition_with_late_events_and_redeliveries(tmp_path: Path) -> None:
+    from pitstop.generator import append_day
+
+    settings = Settings.from_env(tmp_path)
+    generate_events(settings, users=300, days=6, seed=3, start=START, progress=False)
+    before = {
+        path.relative_to(tmp_path): path.read_bytes()
+        for path in settings.raw_events_dir.glob("date=*/*.jsonl")
+    }
+    report = append_day(settings, late_share=0.05, redelivery_share=0.02, progress=False)
+    day = START + timedelta(days=6)
+    assert (report.start, report.end) == (day, day)
+
+    after = {
+        path.relative_to(tmp_path): path.read_bytes()
+        for path in settings.raw_events_dir.glob("date=*/*.jsonl")
+    }
+    assert {name: after[name] for name in before} == before  # old partitions untouched
+    new_lines = [
+        line
+        for name, content in after.items()
+        if name not in before
+        for line in content.decode().splitlines()
+    ]
+    assert {name.parent.name for name in after if name not in before} == {f"date={day}"}
+    assert len(new_lines) == report.lines_written
+
+    old_lines = {line for content in before.values() for line in content.decode().splitlines()}
+    redelivered = [line for line in new_lines if line in old_lines]
+    assert 0 < len(redelivered) <= report.faults["duplicate_delivery"]  # + same-day copies
+    event_days = [
+        parsed.date()
+        for line in new_lines
+        if (parsed := _event_day(line)) is not None and line not in old_lines
+    ]
+    assert sum(event < day for event in event_days) >= report.faults["late_arrival"] > 0
+    assert all(event <= day for event in event_days)
+    old_ids = {json.loads(line).get("event_id") for line in old_lines if line.startswith("{")}
+    fresh = [line for line in new_lines if line not in old_lines and line.startswith('{"')]
+    assert not {json.loads(line).get("event_id") for line in fresh} & old_ids
+
+    with pytest.raises(ConfigurationError, match="append a later day"):
+        append_day(settings, day=day, progress=False)
+
+
+def _event_day(line: str) -> datetime | None:
+    try:
+        document = json.loads(line)
+    except ValueError:
+        return None
+    if not isinstance(document, dict) or not isinstance(document.get("ts"), str):
+        return None
+    return parse_ts(document["ts"])

@@ -16,6 +16,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
 from pitstop.errors import BuildError, MissingInputError
@@ -53,16 +54,22 @@ def build(
     settings: Settings,
     *,
     full_refresh: bool = False,
+    run_date: date | None = None,
     echo: Callable[[str], None] | None = print,
 ) -> BuildReport:
     """Run ``dbt build`` for ``settings.data_dir`` and publish the tables it wrote.
 
+    A build is incremental unless ``full_refresh``: it reads the arrival partitions from a few
+    days (dbt var ``lookback_days``) before the newest one it has seen, and recomputes only the
+    entities and days they touch. ``run_date`` builds the log as of that arrival day: its
+    partition must exist, later ones are left for later runs.
+
     ``echo`` receives dbt's progress lines (``None`` silences them). Raises
-    :class:`MissingInputError` when there are no raw logs and :class:`BuildError` with a one-line
-    reason when dbt fails.
+    :class:`MissingInputError` when there are no raw logs (or no partition for ``run_date``)
+    and :class:`BuildError` with a one-line reason when dbt fails.
     """
     started = time.perf_counter()
-    _require_raw_logs(settings)
+    _require_raw_logs(settings, run_date)
     pending = settings.dbt_pending_dir
     shutil.rmtree(pending, ignore_errors=True)
     for folder in PUBLISHED_FOLDERS:
@@ -70,6 +77,8 @@ def build(
         (settings.data_dir / folder).mkdir(parents=True, exist_ok=True)
 
     args = ["build", "--full-refresh"] if full_refresh else ["build"]
+    if run_date is not None:
+        args += ["--vars", json.dumps({"run_date": run_date.isoformat()})]
     _run_dbt(settings, args, output_root=pending, echo=echo)
 
     published = _publish(settings, pending)
@@ -100,10 +109,17 @@ def dbt_environment(settings: Settings, output_root: Path | None = None) -> dict
     return env
 
 
-def _require_raw_logs(settings: Settings) -> None:
+def _require_raw_logs(settings: Settings, run_date: date | None = None) -> None:
     if not any(settings.raw_events_dir.glob("date=*/*.jsonl")):
         raise MissingInputError(
             f"no raw logs under {settings.raw_events_dir}; run `pitstop generate` first"
+        )
+    if run_date is not None and not any(
+        settings.raw_events_dir.glob(f"date={run_date:%Y-%m-%d}/*.jsonl")
+    ):
+        raise MissingInputError(
+            f"no raw logs for {run_date} under {settings.raw_events_dir}; "
+            "the day's partition must arrive before its run"
         )
 
 
@@ -179,11 +195,23 @@ def _drop_placeholder_row(path: Path) -> None:
 
 
 def _repoint_views(settings: Settings, published: list[Path]) -> None:
-    """dbt left the warehouse's views on the pending copies; point them at the published files."""
+    """dbt left the warehouse's views on the pending copies; point them at the published files.
+
+    Marts kept as incremental tables (exported to Parquet by a post-hook) stay tables.
+    """
     import duckdb
 
     with duckdb.connect(str(settings.warehouse_path)) as connection:
+        tables = {
+            name
+            for (name,) in connection.execute(
+                "select table_name from information_schema.tables "
+                "where table_schema = 'main' and table_type = 'BASE TABLE'"
+            ).fetchall()
+        }
         for path in published:
+            if path.stem in tables:
+                continue  # an incremental mart: the warehouse keeps the table, dbt exported it
             connection.execute(
                 f'create or replace view main."{path.stem}" as '
                 f"select * from read_parquet('{_sql_string(path)}')"

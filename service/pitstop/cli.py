@@ -21,6 +21,7 @@ from pitstop.errors import PitstopError
 from pitstop.settings import DATA_DIR_ENV, Settings
 
 Handler = Callable[[argparse.Namespace, Settings], int]
+_NEXT_DAY = "next"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -48,8 +49,22 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _generate(args: argparse.Namespace, settings: Settings) -> int:
-    from pitstop.generator import generate_events
+    from pitstop.generator import append_day, generate_events
 
+    if args.append_day is not None:
+        report = append_day(
+            settings,
+            day=None if args.append_day == _NEXT_DAY else _date(args.append_day),
+            dirty_rate=args.dirty_rate,
+            progress=not args.quiet,
+        )
+        print(
+            f"appended {report.lines_written:,} lines ({report.clean_events:,} distinct events, "
+            f"{report.faults['late_arrival']:,} late, "
+            f"{report.faults['duplicate_delivery']:,} duplicate deliveries) for {report.start} "
+            f"in {report.seconds:.1f} s -> {settings.raw_events_dir}"
+        )
+        return 0
     report = generate_events(
         settings,
         users=args.users,
@@ -72,7 +87,12 @@ def _generate(args: argparse.Namespace, settings: Settings) -> int:
 def _build(args: argparse.Namespace, settings: Settings) -> int:
     from pitstop.build import build
 
-    report = build(settings, full_refresh=args.full_refresh, echo=None if args.quiet else print)
+    report = build(
+        settings,
+        full_refresh=args.full_refresh,
+        run_date=args.date,
+        echo=None if args.quiet else print,
+    )
     counts = report.counts
     print()
     print(f"raw lines        {counts.raw_lines:>12,}")
@@ -258,7 +278,7 @@ def _print_audit(settings: Settings, path: Path) -> int:
 def _run(args: argparse.Namespace, settings: Settings) -> int:
     from pitstop.pipeline import run_daily
 
-    report = run_daily(settings, full_refresh=args.full_refresh)
+    report = run_daily(settings, full_refresh=args.full_refresh, run_date=args.date)
     counts = report.build.counts
     print(
         f"build        {report.build.seconds:6.1f} s  {counts.clean_events:,} clean events, "
@@ -338,6 +358,15 @@ def _parser() -> argparse.ArgumentParser:
         metavar="R",
         help="share of lines with a fault (default 0.002)",
     )
+    generate.add_argument(
+        "--append-day",
+        nargs="?",
+        const=_NEXT_DAY,
+        default=None,
+        metavar="YYYY-MM-DD",
+        help="add one arrival partition (default: the day after the newest) to the existing log, "
+        "with late events and redeliveries crossing the day boundary; the old partitions stay",
+    )
     generate.set_defaults(handler=_generate)
 
     build = commands.add_parser(
@@ -347,6 +376,13 @@ def _parser() -> argparse.ArgumentParser:
         "--full-refresh",
         action="store_true",
         help="re-read every raw partition instead of only the new ones",
+    )
+    build.add_argument(
+        "--date",
+        type=_date,
+        default=None,
+        metavar="YYYY-MM-DD",
+        help="build as of this arrival day (later partitions are left for later runs)",
     )
     build.set_defaults(handler=_build)
 
@@ -485,6 +521,14 @@ def _parser() -> argparse.ArgumentParser:
         "run", parents=[common], help="the daily job: build, apply, materialize"
     )
     run.add_argument("--full-refresh", action="store_true", help="rebuild from every raw partition")
+    run.add_argument(
+        "--date",
+        type=_date,
+        default=None,
+        metavar="YYYY-MM-DD",
+        help="the arrival day to run: its new partition plus a lookback, as of that day "
+        "(later partitions wait for their own run)",
+    )
     run.set_defaults(handler=_run)
 
     demo = commands.add_parser(

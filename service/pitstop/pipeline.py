@@ -9,6 +9,7 @@ import contextlib
 import io
 import time
 from dataclasses import dataclass
+from datetime import date
 
 from pitstop import feast_repo
 from pitstop.build import BuildReport, build
@@ -26,11 +27,17 @@ class DailyRunReport:
     seconds: float
 
 
-def run_daily(settings: Settings, *, full_refresh: bool = False) -> DailyRunReport:
+def run_daily(
+    settings: Settings, *, full_refresh: bool = False, run_date: date | None = None
+) -> DailyRunReport:
     """build, apply, materialize (pitstop's materializer: changed entities only) for
-    ``settings.data_dir``; Feast's progress lines hidden."""
+    ``settings.data_dir``; Feast's progress lines hidden.
+
+    The build is incremental (only the new arrival partitions, a lookback, and the entities they
+    touch) unless ``full_refresh``; ``run_date`` runs the day whose partition just arrived.
+    """
     began = time.perf_counter()
-    built = build(settings, full_refresh=full_refresh, echo=None)
+    built = build(settings, full_refresh=full_refresh, run_date=run_date, echo=None)
     started = time.perf_counter()
     feast_repo.apply(settings, echo=None)
     apply_seconds = time.perf_counter() - started

@@ -3,7 +3,14 @@
   is either a clean event, a duplicate delivery of one, or quarantined. Lines are counted here
   straight from the files, independently of how stg_events__lines splits them, and clean
   events must be exactly the distinct event_ids among valid lines.
+
+  A daily run (`pitstop run --date D`, dbt var run_date) checks the partitions it re-read
+  (D - lookback_days on): reading every raw file of the history each day would cost more than
+  the run. There, clean events are the distinct ids of those partitions' valid lines that no
+  older partition delivered first.
 -#}
+
+{%- set since = "date '" ~ var('run_date') ~ "' - " ~ var('lookback_days') if var('run_date', none) else none %}
 
 with
 
@@ -11,6 +18,10 @@ files as (
 
     select try(decode(content)) as text_content, content
     from {{ source('events', 'raw') }}
+    where {{ arrived_by_run_date('filename') }}
+    {%- if since %}
+        and {{ arrival_date_of('filename') }} >= {{ since }}
+    {%- endif %}
 
 ),
 
@@ -39,12 +50,33 @@ lines as (
         count(*) filter (where rejection_reason is not null) as quarantined_lines,
         count(distinct event_id) filter (where rejection_reason is null) as distinct_valid_ids
     from {{ ref('stg_events__lines') }}
+    {%- if since %}
+    where arrival_date >= {{ since }}
+    {%- endif %}
 
 ),
 
+{% if since -%}
+delivered_before as (
+
+    -- ids of the re-read partitions that an older partition delivered first
+    select count(*) as ids
+    from {{ ref('stg_events__events') }}
+    where arrival_date < {{ since }}
+        and event_id in (
+            select event_id from {{ ref('stg_events__lines') }}
+            where arrival_date >= {{ since }} and rejection_reason is null
+        )
+
+),
+
+{% endif -%}
 events as (
 
     select count(*) as clean_events from {{ ref('stg_events__events') }}
+    {%- if since %}
+    where arrival_date >= {{ since }}
+    {%- endif %}
 
 ),
 
@@ -55,8 +87,8 @@ counts as (
         events.clean_events,
         lines.valid_lines - events.clean_events as duplicate_lines,
         lines.quarantined_lines,
-        lines.distinct_valid_ids
-    from physical, lines, events
+        lines.distinct_valid_ids{% if since %} - delivered_before.ids{% endif %} as distinct_valid_ids
+    from physical, lines, events{% if since %}, delivered_before{% endif %}
 
 )
 

@@ -10,7 +10,8 @@ out and churn; a share of the lines is malformed, duplicated or late. The files 
 input contract of ARCHITECTURE §2; :mod:`pitstop.generator.faults` lists the exact faulty shapes.
 """
 
+from pitstop.generator.append import append_day
 from pitstop.generator.report import GenerationReport
 from pitstop.generator.run import generate_events
 
-__all__ = ["GenerationReport", "generate_events"]
+__all__ = ["GenerationReport", "append_day", "generate_events"]

@@ -12,9 +12,11 @@ arguments write the same bytes.
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 from collections import Counter
+from dataclasses import replace
 from datetime import date, datetime, timedelta, timezone
 
 import numpy as np
@@ -24,7 +26,7 @@ from tqdm import tqdm
 from pitstop.errors import ConfigurationError
 from pitstop.generator import vocab
 from pitstop.generator.behaviour import DAY_MS, EventBatch, simulate_day
-from pitstop.generator.delivery import ArrivalQueue, schedule
+from pitstop.generator.delivery import MAX_LATENESS_DAYS, ArrivalQueue, schedule
 from pitstop.generator.faults import (
     CLEAN,
     DUPLICATE,
@@ -48,6 +50,8 @@ _EPOCH = date(1970, 1, 1)
 _NON_ZERO_OFFSET = np.array([minutes != 0 for minutes in vocab.COUNTRY_UTC_OFFSET_MINUTES])
 # Spawn keys of the random streams: one for the population, one for ids, then (day, block).
 _POPULATION_STREAM, _ID_STREAM, _FIRST_DAY_STREAM = 0, 1, 2
+# What a generation was asked for, kept next to the partitions so `append_day` can continue it.
+GENERATION_FILE = "_generation.json"
 
 
 def generate_events(
@@ -96,6 +100,8 @@ def generate_events(
         if len(log.queue):
             raise AssertionError("lines left undelivered after the last day")
         files = writer.commit()
+    record = {"users": users, "days": days, "seed": seed, "start": start.isoformat()}
+    (settings.raw_events_dir / GENERATION_FILE).write_text(json.dumps(record, indent=2) + "\n")
 
     return GenerationReport(
         start=start,
@@ -141,8 +147,20 @@ class _LogInProgress:
         self.clean_events = 0
         self.faults: Counter[str] = Counter({kind: 0 for kind in FAULT_KINDS})
 
-    def simulate(self, rng: np.random.Generator, day: int, users: Population) -> None:
-        """Simulate ``users`` on ``day`` and queue their lines for the days they arrive on."""
+    def simulate(
+        self,
+        rng: np.random.Generator,
+        day: int,
+        users: Population,
+        *,
+        backdate_share: float = 0.0,
+    ) -> None:
+        """Simulate ``users`` on ``day`` and queue their lines for the days they arrive on.
+
+        ``backdate_share`` (used when a day is appended to an existing log) moves that share of
+        the day's events 1-5 days back in event time while they still arrive on ``day``: late
+        events whose event day lies in partitions that were already delivered.
+        """
         events, sessions = simulate_day(
             rng,
             day=day,
@@ -153,10 +171,16 @@ class _LogInProgress:
             first_session=self.next_session,
         )
         self.next_session += sessions
+        backdated = np.zeros(len(events), dtype=np.bool_)
+        if backdate_share > 0:
+            events, backdated = _backdated(
+                rng, events, backdate_share, floor_ms=self.period_start_ms
+            )
         # Sessions running past the last midnight and refunds after it would arrive too late.
         event_day = (events.ts_ms - self.period_start_ms) // DAY_MS
         in_period = event_day <= self.last_day
         events, event_day = events.select(in_period), event_day[in_period]
+        backdated = backdated[in_period]
 
         plan = plan_faults(
             rng, events, event_day=event_day, last_day=self.last_day, dirty_rate=self.dirty_rate
@@ -174,8 +198,19 @@ class _LogInProgress:
             last_day=self.last_day,
             period_start_ms=self.period_start_ms,
         )
+        if backdate_share > 0:
+            # backdated events still arrive today, at the time they were sent
+            day_start_ms = self.period_start_ms + day * DAY_MS
+            deliveries = replace(
+                deliveries,
+                arrival_day=np.maximum(deliveries.arrival_day, day),
+                arrival_ms=np.maximum(deliveries.arrival_ms, day_start_ms),
+            )
         self.queue.add(deliveries, today=day)
         self._count(events, plan)
+        self.faults["late_arrival"] += int(
+            np.count_nonzero(backdated & ((plan == CLEAN) | (plan == DUPLICATE)))
+        )
 
     def _count(self, events: EventBatch, plan: npt.NDArray[np.uint8]) -> None:
         for kind in (*INVALID_KINDS, "duplicate_delivery", "late_arrival"):
@@ -189,6 +224,18 @@ class _LogInProgress:
             np.count_nonzero(clean & (events.ts_style == vocab.TS_NAIVE))
         )
         self.clean_events += int(np.count_nonzero(clean))
+
+
+def _backdated(
+    rng: np.random.Generator, events: EventBatch, share: float, *, floor_ms: int
+) -> tuple[EventBatch, npt.NDArray[np.bool_]]:
+    """``events`` with a share of them moved 1-5 whole days back (never before ``floor_ms``),
+    and which ones were moved."""
+    picked = rng.random(len(events)) < share
+    lateness = rng.integers(1, MAX_LATENESS_DAYS, size=int(picked.sum()), endpoint=True)
+    ts_ms = events.ts_ms.copy()
+    ts_ms[picked] = np.maximum(ts_ms[picked] - lateness * DAY_MS, floor_ms)
+    return replace(events, ts_ms=ts_ms), picked
 
 
 def _check_arguments(

@@ -77,11 +77,23 @@ class RawLogWriter:
         self._written.append(name)
         return self.staging_dir / name
 
-    def commit(self) -> list[Path]:
-        """Replace the old partitions with the new ones; return the files written."""
+    def commit(self, *, append: bool = False) -> list[Path]:
+        """Replace the old partitions with the new ones; return the files written.
+
+        With ``append`` the old partitions stay and the new ones are added next to them (a
+        partition that already exists is refused before anything moves).
+        """
         self.raw_events_dir.mkdir(parents=True, exist_ok=True)
+        if append:
+            clashes = [
+                p.name
+                for p in self.staging_dir.iterdir()
+                if (self.raw_events_dir / p.name).exists()
+            ]
+            if clashes:
+                raise FileExistsError(f"partition already there: {', '.join(sorted(clashes))}")
         for old in sorted(self.raw_events_dir.iterdir()):
-            if old.is_dir() and PARTITION_NAME.fullmatch(old.name):
+            if not append and old.is_dir() and PARTITION_NAME.fullmatch(old.name):
                 shutil.rmtree(old)
         for new in sorted(self.staging_dir.iterdir()):
             new.rename(self.raw_events_dir / new.name)

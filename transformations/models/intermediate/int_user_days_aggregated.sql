@@ -1,15 +1,53 @@
+{{
+  config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key=['user_id', 'activity_date'],
+    on_schema_change='fail'
+  )
+}}
+
 {#-
   One row per user per UTC day with events: what the user did that day, and how the day moves
   the 7-day distinct-session window (see sessions_7d in user_activity).
+
+  Incremental: the users with events that arrived since this model's last run (minus the
+  lookback) are touched from the earliest event day d among those events. Their rows from
+  d - 8 on are recomputed from their events since d - 16: a new session day changes whether a
+  session day up to 7 days earlier closes its window, and that day's opening needs the session
+  days up to 7 days before it. Older rows cannot change (events are only ever added).
 -#}
+
+{%- set since = high_water_date('latest_arrival_date', var('lookback_days')) %}
 
 with
 
+{% if is_incremental() -%}
+touched_users as (
+
+    select user_id, min(event_date) as first_changed_date
+    from {{ ref('stg_events__events') }}
+    where arrival_date >= {{ since }}
+    group by user_id
+
+),
+
+events as (
+
+    select e.*
+    from {{ ref('stg_events__events') }} as e
+    inner join touched_users as t using (user_id)
+    where e.event_date >= t.first_changed_date - 16
+        and e.event_date >= {{ earliest_changed_date(since, 16) }}
+
+),
+{%- else -%}
 events as (
 
     select * from {{ ref('stg_events__events') }}
 
 ),
+{%- endif %}
 
 daily_activity as (
 
@@ -83,6 +121,10 @@ final as (
         coalesce(s.session_windows_closed_7d, 0) as session_windows_closed_7d
     from daily_activity as d
     left join session_window_changes as s using (user_id, activity_date)
+    {%- if is_incremental() %}
+    inner join touched_users as t using (user_id)
+    where d.activity_date >= t.first_changed_date - 8
+    {%- endif %}
 
 )
 

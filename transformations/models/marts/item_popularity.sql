@@ -1,3 +1,13 @@
+{{
+  config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='item_id',
+    on_schema_change='fail',
+    post_hook="{{ export_feature_table() }}"
+  )
+}}
+
 {#-
   item_popularity: 7-day item counts as sparse daily snapshots. The item_ prefix keeps names
   unique across views, so a service joining user and item features needs no renaming.
@@ -12,9 +22,20 @@
 
 with
 
+{% if is_incremental() -%}
+rebuilt as (
+
+    {{ rebuilt_entities(ref('int_item_days_aggregated'), 'item_id', window_lengths(features)) }}
+
+),
+
+{% endif -%}
 item_days as (
 
     select * from {{ ref('int_item_days_aggregated') }}
+    {%- if is_incremental() %}
+    where item_id in (select item_id from rebuilt)
+    {%- endif %}
 
 ),
 

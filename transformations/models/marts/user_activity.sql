@@ -1,3 +1,13 @@
+{{
+  config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='user_id',
+    on_schema_change='fail',
+    post_hook="{{ export_feature_table() }}"
+  )
+}}
+
 {#-
   user_activity: windowed activity counts per user, as sparse daily snapshots (one row per
   user and snapshot date where a value changes, plus weekly keep-alive rows). A row at
@@ -22,9 +32,20 @@
 
 with
 
+{% if is_incremental() -%}
+rebuilt as (
+
+    {{ rebuilt_entities(ref('int_user_days_aggregated'), 'user_id', window_lengths(features)) }}
+
+),
+
+{% endif -%}
 user_days as (
 
     select * from {{ ref('int_user_days_aggregated') }}
+    {%- if is_incremental() %}
+    where user_id in (select user_id from rebuilt)
+    {%- endif %}
 
 ),
 

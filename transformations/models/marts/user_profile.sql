@@ -1,3 +1,13 @@
+{{
+  config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='user_id',
+    on_schema_change='fail',
+    post_hook="{{ export_feature_table() }}"
+  )
+}}
+
 {#-
   user_profile: lifetime facts per user as of each snapshot T (events with ts < T), as sparse
   daily snapshots: a row the day after each active day, plus weekly keep-alive rows.
@@ -10,9 +20,20 @@
 
 with
 
+{% if is_incremental() -%}
+rebuilt as (
+
+    {{ rebuilt_entities(ref('int_user_days_aggregated'), 'user_id', window_lengths(features)) }}
+
+),
+
+{% endif -%}
 user_days as (
 
     select * from {{ ref('int_user_days_aggregated') }}
+    {%- if is_incremental() %}
+    where user_id in (select user_id from rebuilt)
+    {%- endif %}
 
 ),
 

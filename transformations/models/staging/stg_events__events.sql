@@ -1,10 +1,24 @@
-{{ config(materialized='table') }}
+{{
+  config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key='arrival_date',
+    on_schema_change='fail'
+  )
+}}
 
 {#-
   Clean events, one row per event_id. The same event delivered twice is one event: the first
   delivery (earliest arrival partition, then file, then line) is kept, later ones are counted as
   duplicates in stg_events__lines_accounted.
+
+  Incremental by arrival partition, like stg_events__lines: a run redoes the partitions from
+  `lookback_days` before its newest one on, deduplicating them among themselves and against the
+  event_ids of the older partitions (a redelivery arriving any number of days later is still a
+  duplicate). Only the event_id column of the older rows is read, probed by the new ids.
 -#}
+
+{%- set since = high_water_date('arrival_date', var('lookback_days')) %}
 
 with
 
@@ -12,10 +26,13 @@ valid_lines as (
 
     select * from {{ ref('stg_events__lines') }}
     where rejection_reason is null
+    {%- if is_incremental() %}
+        and arrival_date >= {{ since }}
+    {%- endif %}
 
 ),
 
-first_deliveries as (
+first_deliveries_in_run as (
 
     select *
     from valid_lines
@@ -25,6 +42,32 @@ first_deliveries as (
     ) = 1
 
 ),
+
+{% if is_incremental() -%}
+delivered_before as (
+
+    -- ids first delivered in an older partition than this run redoes
+    select event_id
+    from {{ this }}
+    where arrival_date < {{ since }}
+        and event_id in (select event_id from first_deliveries_in_run)
+
+),
+
+first_deliveries as (
+
+    select *
+    from first_deliveries_in_run
+    anti join delivered_before using (event_id)
+
+),
+{%- else -%}
+first_deliveries as (
+
+    select * from first_deliveries_in_run
+
+),
+{%- endif %}
 
 final as (
 

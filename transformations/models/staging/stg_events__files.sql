@@ -8,6 +8,7 @@ with
 raw_files as (
 
     select filename, size, last_modified from {{ source('events', 'raw') }}
+    where {{ arrived_by_run_date('filename') }}
 
 ),
 

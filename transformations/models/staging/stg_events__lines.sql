@@ -27,11 +27,10 @@ raw_files as (
         {{ arrival_date_of('filename') }} as arrival_date,
         content
     from {{ source('events', 'raw') }}
+    where {{ arrived_by_run_date('filename') }}
     {% if is_incremental() %}
-    where {{ arrival_date_of('filename') }} >= (
-        select coalesce(max(arrival_date), date '1970-01-01') - {{ var('lookback_days') }}
-        from {{ this }}
-    )
+        -- a date literal, so DuckDB skips the older files without reading them
+        and {{ arrival_date_of('filename') }} >= {{ high_water_date('arrival_date', var('lookback_days')) }}
     {% endif %}
 
 ),
@@ -89,32 +88,30 @@ raw_lines as (
 
 parsed as (
 
-    -- each line is parsed once: json_valid, then one from_json into a struct of raw JSON fields
+    -- JSON counts a trailing carriage return (CRLF files) as whitespace, so lines are parsed as
+    -- they are; the root is parsed twice (json_valid, json_type), each field list once below
     select
-        file_path,
-        arrival_date,
-        line_number,
-        raw_line,
-        is_utf8,
-        is_utf8 and json_valid(rtrim(raw_line, chr(13))) as is_json,
-        case when is_utf8 and json_valid(rtrim(raw_line, chr(13)))
-            then json_type(rtrim(raw_line, chr(13))) end as doc_type,
-        rtrim(raw_line, chr(13)) as json_text
-    from raw_lines
+        *,
+        case when is_json then json_type(raw_line) end as doc_type
+    from (select *, is_utf8 and json_valid(raw_line) as is_json from raw_lines)
 
 ),
 
 fields as (
 
+    -- one parse for the JSON types of every field, one for their values as text
     select
-        * exclude (json_text),
-        case when doc_type = 'OBJECT'
-            then from_json(json_text, '{
-                {%- for field in event_fields -%}
-                "{{ field }}":"JSON"{{ "," if not loop.last }}
-                {%- endfor -%}
-            }')
-        end as doc
+        *,
+        case when doc_type = 'OBJECT' then json_type(raw_line, [
+            {%- for field in event_fields -%}
+            '$.{{ field }}'{{ ", " if not loop.last }}
+            {%- endfor -%}
+        ]) end as field_types,
+        case when doc_type = 'OBJECT' then json_extract_string(raw_line, [
+            {%- for field in event_fields -%}
+            '$.{{ field }}'{{ ", " if not loop.last }}
+            {%- endfor -%}
+        ]) end as field_values
     from parsed
 
 ),
@@ -132,20 +129,22 @@ typed as (
 
         -- ---- field types as JSON sees them (null when the key is absent or null) ----
         {%- for field in event_fields %}
-        nullif(json_type(doc.{{ field }}), 'NULL') as {{ field }}_type,
+        nullif(field_types[{{ loop.index }}], 'NULL') as {{ field }}_type,
         {%- endfor %}
 
         -- ---- values ----
-        doc.event_id ->> '$' as event_id,
-        doc.event_type ->> '$' as event_type,
-        try_cast(doc.user_id ->> '$' as bigint) as user_id,
-        doc.ts ->> '$' as ts_text,
-        doc.session_id ->> '$' as session_id,
-        try_cast(doc.item_id ->> '$' as bigint) as item_id,
-        try_cast(doc.price ->> '$' as decimal(18, 6)) as price,
-        try_cast(doc.quantity ->> '$' as bigint) as quantity,
-        doc.device ->> '$' as device,
-        doc.country ->> '$' as country
+        {%- set value = {} %}
+        {%- for field in event_fields %}{% do value.update({field: 'field_values[' ~ loop.index ~ ']'}) %}{% endfor %}
+        {{ value.event_id }} as event_id,
+        {{ value.event_type }} as event_type,
+        try_cast({{ value.user_id }} as bigint) as user_id,
+        {{ value.ts }} as ts_text,
+        {{ value.session_id }} as session_id,
+        try_cast({{ value.item_id }} as bigint) as item_id,
+        try_cast({{ value.price }} as decimal(18, 6)) as price,
+        try_cast({{ value.quantity }} as bigint) as quantity,
+        {{ value.device }} as device,
+        {{ value.country }} as country
     from fields
 
 ),

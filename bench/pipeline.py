@@ -1,0 +1,243 @@
+"""The daily pipeline end to end, stage by stage: generate, full build, apply, materialize, then
+one appended day and its incremental run.
+
+    python bench/pipeline.py --users 100000 --days 90 --online-store sqlite,redis
+
+Stages (each a fresh child process; wall time and the child's peak RSS, its own children such
+as dbt included, read from wait4):
+
+1. generate   ``pitstop generate`` N users x D days
+2. dbt full   ``pitstop build --full-refresh``  (per-model times from dbt's run_results.json)
+3. apply      ``pitstop apply``
+4. materialize, per online store: ``pitstop materialize`` (whatever pitstop's materializer is)
+   and, for the ratio, Feast's own ``feast materialize`` over the same registry and tables
+5. append     ``pitstop generate --append-day`` (late events, redeliveries across the boundary)
+6. dbt daily  ``pitstop build --date <new day>``: only the new partition, a lookback, the
+   entities it touches
+7. materialize again, per store, after the daily run
+
+Redis uses its own database (default redis://127.0.0.1:6379/12), flushed before each
+materialization; nothing else on the server is touched. The data folder is temporary unless
+--data-dir is given (then it is kept; an existing raw log there is reused with --reuse-raw).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PYTHON = sys.executable
+FEAST_ENTRY = "import sys; from feast.cli.cli import cli; sys.exit(cli())"
+
+
+def main() -> int:
+    args = _arguments()
+    folder = (
+        Path(args.data_dir) if args.data_dir else Path(tempfile.mkdtemp(prefix="pitstop-bench-"))
+    )
+    folder.mkdir(parents=True, exist_ok=True)
+    rows: list[tuple[str, str, float, float, str]] = []
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "service")}
+    try:
+        pitstop = [PYTHON, "-m", "pitstop.cli"]
+        data = ["--data-dir", str(folder), "-q"]
+        if not (args.reuse_raw and any((folder / "raw" / "events").glob("date=*"))):
+            rows.append(
+                _stage(
+                    "generate",
+                    "",
+                    [
+                        *pitstop,
+                        "generate",
+                        *data,
+                        "--users",
+                        str(args.users),
+                        "--days",
+                        str(args.days),
+                        "--start",
+                        args.start,
+                        "--seed",
+                        str(args.seed),
+                    ],
+                    env,
+                )
+            )
+        if not args.skip_full:
+            rows.append(_stage("dbt full", "", [*pitstop, "build", *data, "--full-refresh"], env))
+            models_full = _model_times(folder)
+        else:
+            models_full = {}
+        rows.append(_stage("apply", "", [*pitstop, "apply", *data], env))
+        if not args.skip_full:
+            rows += _materialize_all(args, folder, env, label="full")
+        rows.append(_stage("append day", "", [*pitstop, "generate", *data, "--append-day"], env))
+        new_day = max(p.name for p in (folder / "raw" / "events").glob("date=*"))[5:]
+        rows.append(
+            _stage("dbt daily", new_day, [*pitstop, "build", *data, "--date", new_day], env)
+        )
+        models_daily = _model_times(folder)
+        rows += _materialize_all(args, folder, env, label="daily")
+    finally:
+        if not args.data_dir:
+            shutil.rmtree(folder, ignore_errors=True)
+
+    print()
+    print(
+        f"pitstop pipeline, {args.users:,} users x {args.days} days (+1 appended day), "
+        f"{os.cpu_count()} cores; {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC"
+    )
+    print(f"{'stage':<28} {'detail':<16} {'seconds':>9} {'peak MB':>9}  note")
+    for stage, detail, seconds, peak, note in rows:
+        print(f"{stage:<28} {detail:<16} {seconds:>9.1f} {peak:>9.0f}  {note}")
+    for label, models in (("full", models_full), ("daily", models_daily)):
+        if models:
+            top = sorted(models.items(), key=lambda item: -item[1])[:8]
+            print(f"dbt {label}, slowest nodes: " + ", ".join(f"{n} {s:.1f}s" for n, s in top))
+    _ratios(rows)
+    return 0
+
+
+def _materialize_all(
+    args: argparse.Namespace, folder: Path, env: dict[str, str], *, label: str
+) -> list[tuple[str, str, float, float, str]]:
+    rows = []
+    for store in args.online_store.split(","):
+        store_env = {**env, "PITSTOP_ONLINE_STORE": store, "PITSTOP_REDIS_URL": args.redis_url}
+        data = ["--data-dir", str(folder), "-q"]
+        methods = [("pitstop materialize", [PYTHON, "-m", "pitstop.cli", "materialize", *data])]
+        if not args.skip_feast and label in args.feast_stages.split(","):
+            methods.append(("feast materialize", _feast_materialize(folder, store_env)))
+        for name, command in methods:
+            _reset_store(store, folder, args.redis_url)
+            rows.append(_stage(f"{name} ({label})", store, command, store_env))
+    return rows
+
+
+def _feast_materialize(folder: Path, env: dict[str, str]) -> list[str]:
+    """Feast's own CLI over the registry and feature_store.yaml pitstop generated."""
+    sys.path.insert(0, str(ROOT / "service"))
+    from pitstop.feast_config import feast_environment
+    from pitstop.settings import Settings
+
+    previous = {k: os.environ.get(k) for k in ("PITSTOP_ONLINE_STORE", "PITSTOP_REDIS_URL")}
+    os.environ.update({k: env[k] for k in previous})
+    try:
+        env.update(feast_environment(Settings.from_env(folder)))
+    finally:
+        for key, value in previous.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+    end = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+    return [
+        PYTHON,
+        "-c",
+        FEAST_ENTRY,
+        "-c",
+        str(ROOT / "feature_repo"),
+        "materialize",
+        "1970-01-01T00:00:00",
+        end,
+    ]
+
+
+def _reset_store(store: str, folder: Path, redis_url: str) -> None:
+    """Start each materialization from an empty store (only the bench's Redis database)."""
+    if store == "redis":
+        import redis
+
+        redis.Redis.from_url(redis_url).flushdb()
+    elif (folder / "online_store.db").exists():
+        # empty the tables, keep them: Feast does not recreate a deleted file's tables
+        import sqlite3
+
+        with sqlite3.connect(folder / "online_store.db") as connection:
+            tables = connection.execute("select name from sqlite_master where type = 'table'")
+            for (table,) in tables.fetchall():
+                connection.execute(f'delete from "{table}"')
+            connection.commit()
+
+
+def _stage(
+    name: str, detail: str, command: list[str], env: dict[str, str]
+) -> tuple[str, str, float, float, str]:
+    print(f"-- {name} {detail}", file=sys.stderr, flush=True)
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        command, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    assert process.stdout is not None
+    output = process.stdout.read()
+    _, status, usage = os.wait4(process.pid, 0)
+    seconds = time.perf_counter() - started
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode != 0:
+        print(output[-3000:], file=sys.stderr)
+        raise SystemExit(f"{name} failed with exit code {process.returncode}")
+    note = _note(output)
+    print(f"   {seconds:.1f} s, peak {usage.ru_maxrss / 1024:.0f} MB  {note}", file=sys.stderr)
+    return name, detail, seconds, usage.ru_maxrss / 1024, note
+
+
+def _note(output: str) -> str:
+    for line in output.splitlines():
+        if line.startswith(("generated", "appended", "clean events")):
+            return " ".join(line.split())[:80]
+    return ""
+
+
+def _model_times(folder: Path) -> dict[str, float]:
+    results = json.loads((folder / "dbt" / "target" / "run_results.json").read_text())["results"]
+    return {
+        r["unique_id"].split(".")[2]: float(r["execution_time"])
+        for r in results
+        if r["unique_id"].startswith(("model.", "test."))
+    }
+
+
+def _ratios(rows: list[tuple[str, str, float, float, str]]) -> None:
+    by_key = {(stage, detail): seconds for stage, detail, seconds, _, _ in rows}
+    for label in ("full", "daily"):
+        for store in ("sqlite", "redis"):
+            ours = by_key.get((f"pitstop materialize ({label})", store))
+            feast = by_key.get((f"feast materialize ({label})", store))
+            if ours and feast:
+                print(f"materialize {label} {store}: feast / pitstop = {feast / ours:.2f}x")
+
+
+def _arguments() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--users", type=int, default=100_000)
+    parser.add_argument("--days", type=int, default=90)
+    parser.add_argument("--start", default="2026-01-01")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--online-store", default="sqlite,redis", help="sqlite, redis or both")
+    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/12")
+    parser.add_argument("--data-dir", help="keep the data here (default: a temporary folder)")
+    parser.add_argument("--reuse-raw", action="store_true", help="keep a raw log already there")
+    parser.add_argument(
+        "--skip-full",
+        action="store_true",
+        help="no full build/materialize (the warehouse is already built)",
+    )
+    parser.add_argument("--skip-feast", action="store_true", help="no `feast materialize` runs")
+    parser.add_argument(
+        "--feast-stages",
+        default="full,daily",
+        help="after which builds `feast materialize` runs too (full, daily or both)",
+    )
+    return parser.parse_args()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,118 @@
+"""The incremental daily run (`pitstop run --date`) against a full rebuild of the same raw files.
+
+One generated log, grown by `append_day` so the new partitions carry late events (event days
+already built) and redeliveries of lines from earlier partitions. Built day by day with
+``run_date`` in one folder and in one go in another, the feature tables must be identical cell
+for cell; running a day again must change nothing.
+"""
+
+from __future__ import annotations
+
+import shutil
+import threading
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from pitstop.build import BuildReport, build
+from pitstop.errors import MissingInputError
+from pitstop.generator import append_day, generate_events
+from pitstop.settings import Settings
+from tests.conftest import write_raw_logs
+from tests.test_build import _digest
+
+# A session crossing midnight whose second half arrives ten days late, in the daily partition:
+# the day before the late event must be recomputed too (its session no longer ends there).
+SESSION_ACROSS_MIDNIGHT = {
+    "2026-03-03": [
+        '{"event_id":"e-cross-1","event_type":"login","user_id":999001,'
+        '"ts":"2026-03-03T23:50:00Z","session_id":"s-cross"}'
+    ],
+    "2026-03-14": [
+        '{"event_id":"e-cross-2","event_type":"search","user_id":999001,'
+        '"ts":"2026-03-04T00:05:00Z","session_id":"s-cross"}'
+    ],
+}
+
+# 2026-03-02 is a Monday: the initial build ends on Friday 03-13, then Saturday's partition
+# arrives; its run covers up to Sunday 03-15, so no keep-alive Monday forces every entity.
+START = date(2026, 3, 2)
+FIRST_RUN = date(2026, 3, 13)
+DAILY_RUN = date(2026, 3, 14)
+
+
+@pytest.fixture(scope="module")
+def daily_and_full(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> tuple[Settings, Settings, BuildReport]:
+    """(incremental folder after FIRST_RUN then DAILY_RUN, fully rebuilt folder, daily report)."""
+    daily = Settings.from_env(tmp_path_factory.mktemp("daily"))
+    generate_events(
+        daily, users=400, days=12, seed=11, start=START, dirty_rate=0.02, progress=False
+    )
+    appended = append_day(
+        daily, dirty_rate=0.02, late_share=0.05, redelivery_share=0.03, progress=False
+    )
+    assert appended.start == DAILY_RUN
+    write_raw_logs(daily.data_dir, SESSION_ACROSS_MIDNIGHT, part="part-90000")
+
+    full = Settings.from_env(tmp_path_factory.mktemp("full"))
+    shutil.copytree(daily.raw_events_dir, full.raw_events_dir)
+    # the full rebuild runs beside the incremental chain (separate warehouses)
+    full_build = threading.Thread(target=build, args=(full,), kwargs={"echo": None})
+    full_build.start()
+    build(daily, run_date=FIRST_RUN, echo=None)
+    report = build(daily, run_date=DAILY_RUN, echo=None)
+    full_build.join()
+    return daily, full, report
+
+
+def _late_and_redelivered(settings: Settings) -> tuple[int, int]:
+    """Clean events of the daily partition for earlier days; its lines first delivered before."""
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as connection:
+        (late,) = connection.execute(
+            "select count(*) from stg_events__events where arrival_date = ? and event_date < ?",
+            [DAILY_RUN, DAILY_RUN],
+        ).fetchall()[0]
+        (redelivered,) = connection.execute(
+            "select count(*) from stg_events__lines as l where arrival_date = ? "
+            "and rejection_reason is null and exists (select 1 from stg_events__events as e "
+            "where e.event_id = l.event_id and e.arrival_date < ?)",
+            [DAILY_RUN, DAILY_RUN],
+        ).fetchall()[0]
+    return int(late), int(redelivered)
+
+
+def test_daily_run_equals_a_full_rebuild(
+    daily_and_full: tuple[Settings, Settings, BuildReport],
+) -> None:
+    daily, full, report = daily_and_full
+    late, redelivered = _late_and_redelivered(daily)
+    assert late > 20 and redelivered > 5  # the boundary is really crossed both ways
+    assert _digest(daily.features_dir) == _digest(full.features_dir)
+    assert _digest(daily.quarantine_dir) == _digest(full.quarantine_dir)
+    assert report.counts == build_counts(full)
+
+
+def build_counts(settings: Settings) -> object:
+    from pitstop.build import read_line_counts
+
+    return read_line_counts(settings)
+
+
+def test_running_the_same_date_again_changes_nothing(
+    daily_and_full: tuple[Settings, Settings, BuildReport],
+) -> None:
+    daily, full, _ = daily_and_full
+    before = _digest(daily.features_dir)
+    build(daily, run_date=DAILY_RUN, echo=None)
+    assert _digest(daily.features_dir) == before == _digest(full.features_dir)
+
+
+def test_a_run_date_without_its_partition_is_refused(tmp_path: Path) -> None:
+    settings = Settings.from_env(tmp_path)
+    generate_events(settings, users=5, days=2, seed=1, start=START, progress=False)
+    with pytest.raises(MissingInputError, match="no raw logs for 2026-03-09"):
+        build(settings, run_date=date(2026, 3, 9), echo=None)
