@@ -148,6 +148,7 @@ def test_the_lookup_api_serves_from_the_sql_registry(tmp_path: Path, registry_ur
             json={"features": refs, "entities": {"user_id": [1, 2]}},
             timeout=10,
         ).json()
+    assert "metadata" in answer, answer
     names = answer["metadata"]["feature_names"]
     got = {name: column["values"] for name, column in zip(names, answer["results"], strict=True)}
     assert got["lifetime_purchases"] == expected["lifetime_purchases"]

@@ -129,11 +129,11 @@ class RegistrySnapshot:
                 value_type=VALUE_TYPE_NAMES.get(proto.spec.value_type, "UNKNOWN"),
             )
             for proto in entities
-            if proto.spec.project == project
+            if _in_project(proto, project)
         }
         views = {}
         for proto in feature_views:
-            if proto.spec.project != project:
+            if not _in_project(proto, project):
                 continue
             spec = proto.spec
             ttl = spec.ttl.seconds if spec.HasField("ttl") else 0
@@ -152,7 +152,7 @@ class RegistrySnapshot:
             )
         on_demand = {}
         for proto in on_demand_views:
-            if proto.spec.project != project:
+            if not _in_project(proto, project):
                 continue
             spec = proto.spec
             sources: list[str] = []
@@ -193,12 +193,18 @@ class RegistrySnapshot:
                 tags=dict(proto.spec.tags),
             )
             for proto in feature_services
-            if proto.spec.project == project
+            if _in_project(proto, project)
         }
         return cls(project, entity_defs, views, on_demand, services, version)
 
 
 _PUSH_SOURCE = 9  # DataSource.SourceType.PUSH_SOURCE
+
+
+def _in_project(proto: Any, project: str) -> bool:
+    """Whether an object belongs to the project. Feast's SQL registry keeps the project in a
+    column and stores updated objects with an empty ``spec.project``: empty counts as ours."""
+    return proto.spec.project in ("", project)
 
 
 def _fields(columns: Sequence[Any]) -> tuple[FieldDef, ...]:
