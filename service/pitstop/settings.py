@@ -19,6 +19,8 @@ variable                    what                                          defaul
 ``PITSTOP_REGISTRY_URL``    a SQL registry (``postgresql://...``) shared   unset: the file
                             by several processes or hosts                  ``<data>/registry.db``
 ``PITSTOP_ENGINE``          the offline engine: ``duckdb`` or ``spark``    ``duckdb``
+``PITSTOP_SPARK_MASTER``    the Spark master the ``spark`` engine uses     ``local[2]``
+                            (``spark://host:7077``, ``yarn``, ``k8s://...``)
 ``PITSTOP_API_KEY``         the key the API asks for on writes             unset: no key
 ==========================  ============================================  =========================
 """
@@ -44,6 +46,9 @@ DEFAULT_REDIS_URL = "redis://127.0.0.1:6379"
 REGISTRY_URL_ENV = "PITSTOP_REGISTRY_URL"
 ENGINE_ENV = "PITSTOP_ENGINE"
 ENGINES = ("duckdb", "spark")
+SPARK_MASTER_ENV = "PITSTOP_SPARK_MASTER"
+# Spark's local mode on two threads: this machine kind has 2 cores shared with other work.
+DEFAULT_SPARK_MASTER = "local[2]"
 API_KEY_ENV = "PITSTOP_API_KEY"
 
 # The project root: service/pitstop/settings.py -> parents[2]. dbt's project and Feast's repo are
@@ -64,6 +69,7 @@ class Settings:
     redis_url: str = DEFAULT_REDIS_URL
     registry_url: str | None = None
     engine: str = "duckdb"
+    spark_master: str = DEFAULT_SPARK_MASTER
     api_key: str | None = None
 
     @classmethod
@@ -92,6 +98,7 @@ class Settings:
             redis_url=os.environ.get(REDIS_URL_ENV) or DEFAULT_REDIS_URL,
             registry_url=os.environ.get(REGISTRY_URL_ENV) or None,
             engine=_choice(ENGINE_ENV, ENGINES),
+            spark_master=os.environ.get(SPARK_MASTER_ENV) or DEFAULT_SPARK_MASTER,
             api_key=os.environ.get(API_KEY_ENV) or None,
         )
 
@@ -125,6 +132,11 @@ class Settings:
     @property
     def dbt_log_dir(self) -> Path:
         return self.data_dir / "dbt" / "logs"
+
+    @property
+    def spark_dir(self) -> Path:
+        """The Spark engine's scratch space: managed tables of the dbt build, shuffle spill."""
+        return self.data_dir / "spark"
 
     # ---- Feast -----------------------------------------------------------------------------
     @property
