@@ -99,7 +99,10 @@ def main() -> None:
                 )
                 for name, value in stages.items():
                     times[engine].setdefault(name, []).append(value)
-                print(f"repeat {repeat} {engine}: " + ", ".join(f"{k} {v:.1f} s" for k, v in stages.items()))
+                print(
+                    f"repeat {repeat} {engine}: "
+                    + ", ".join(f"{k} {v:.1f} s" for k, v in stages.items())
+                )
                 shutil.rmtree(data)
 
     print("\nmedians (seconds)" + "".join(f"  {engine:>10}" for engine in engines) + "  ratio")

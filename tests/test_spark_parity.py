@@ -210,8 +210,8 @@ def test_training_sets_are_equal(duckdb_run: EngineRun, spark_run: EngineRun, se
     ours, reference = spark_run.training[service], duckdb_run.training[service]
     assert list(ours.columns) == list(reference.columns)
     assert len(reference) > 100
-    # the values the test can fail on: features of known entities are mostly present
-    assert reference.notna().mean().min() > 0.3
+    # there is something to compare: most rows find a snapshot
+    assert reference["events_7d"].notna().mean() > 0.5
     pd.testing.assert_frame_equal(ours, reference, check_exact=True)
 
 

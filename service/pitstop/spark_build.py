@@ -14,6 +14,7 @@ pyarrow read one layout whichever engine built it.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from collections.abc import Callable, Iterator
@@ -53,7 +54,15 @@ def run_dbt(
 
     with _environment(environment):
         result = dbtRunner(callbacks=[forward]).invoke(
-            [*args, *_SPARK_DBT_FLAGS, "--quiet", "--project-dir", str(DBT_PROJECT_DIR)]
+            [
+                *args,
+                *_SPARK_DBT_FLAGS,
+                "--vars",
+                json.dumps({"spark_empty_raw_files": _empty_raw_files(settings)}),
+                "--quiet",
+                "--project-dir",
+                str(DBT_PROJECT_DIR),
+            ]
         )
     if not result.success:
         raise BuildError(f"dbt build on Spark failed: {_failure_reason(result)}")
@@ -95,6 +104,16 @@ def read_line_counts(settings: Settings) -> tuple[tuple[int, int, int, int], dic
     ).collect()
     raw, clean, duplicates, quarantined = (int(value) for value in totals)
     return (raw, clean, duplicates, quarantined), {str(r[0]): int(r[1]) for r in reasons}
+
+
+def _empty_raw_files(settings: Settings) -> list[dict[str, Any]]:
+    """Raw files with no bytes, which Spark's binaryFile reader skips: their arrival day still
+    counts (see create_raw_events_relation in transformations/macros/cross_engine/)."""
+    return [
+        {"path": str(path), "modified_micros": path.stat().st_mtime_ns // 1000}
+        for path in sorted(settings.raw_events_dir.glob("date=*/*.jsonl"))
+        if path.stat().st_size == 0
+    ]
 
 
 @contextmanager

@@ -30,6 +30,16 @@
       length as size,
       modificationTime as last_modified
   from binaryFile.`{{ data_dir() }}/raw/events/date=*/*.jsonl`
+  {#- Spark's file sources skip empty files, but an empty file still says its arrival day has
+      passed (int_data_coverage): `pitstop build` lists them in this variable. -#}
+  {%- for file in var('spark_empty_raw_files', []) %}
+  union all
+  select
+      '{{ file.path | replace("\\", "\\\\") | replace("'", "\\'") }}',
+      cast('' as binary),
+      cast(0 as bigint),
+      timestamp_micros({{ file.modified_micros }})
+  {%- endfor %}
 {%- endmacro -%}
 
 
