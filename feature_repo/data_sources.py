@@ -1,20 +1,52 @@
 """Data sources: the Parquet feature tables dbt writes, read as standard Feast FileSources.
 
 Paths come from PITSTOP_DATA_DIR (default: the project's data/ folder), never from the working
-directory, so `feast apply` records where this data folder's tables are.
+directory, so `feast apply` records where this data folder's tables are. With Feast's Spark
+offline store (PITSTOP_ENGINE=spark: pitstop's generated feature_store.yaml says
+`offline_store: {type: spark}`), the same files are declared as SparkSources, the only kind
+that store reads.
 """
 
 import os
 from pathlib import Path
 
+import yaml
 from feast import Field, FileSource, PushSource, RequestSource
+from feast.data_source import DataSource
 from feast.types import UnixTimestamp
 
 DATA_DIR = Path(os.environ.get("PITSTOP_DATA_DIR", Path(__file__).parent.parent / "data"))
 FEATURES_DIR = DATA_DIR.expanduser().resolve() / "features"
 
 
-def _feature_table(name: str, description: str) -> FileSource:
+def _offline_store_type() -> str:
+    """The offline store of the feature_store.yaml Feast reads (pitstop's generated one when
+    FEAST_FS_YAML_FILE_PATH names it, else the committed one next to this file)."""
+    path = Path(
+        os.environ.get("FEAST_FS_YAML_FILE_PATH") or Path(__file__).parent / "feature_store.yaml"
+    )
+    config = yaml.safe_load(path.read_text()) or {}
+    return str((config.get("offline_store") or {}).get("type", ""))
+
+
+ON_SPARK = _offline_store_type() == "spark"
+
+
+def _feature_table(name: str, description: str) -> DataSource:
+    if ON_SPARK:
+        from feast.infra.offline_stores.contrib.spark_offline_store.spark_source import (
+            SparkSource,
+        )
+
+        return SparkSource(
+            name=f"{name}_source",
+            path=str(FEATURES_DIR / f"{name}.parquet"),
+            file_format="parquet",
+            timestamp_field="event_timestamp",
+            created_timestamp_column="created_timestamp",
+            description=description,
+            owner="pitstop",
+        )
     return FileSource(
         name=f"{name}_source",
         path=str(FEATURES_DIR / f"{name}.parquet"),

@@ -59,3 +59,30 @@ def test_a_bad_redis_url_is_named(url: str) -> None:
 def test_a_registry_url_must_be_postgresql() -> None:
     with pytest.raises(ConfigurationError, match="PITSTOP_REGISTRY_URL"):
         sqlalchemy_url("mysql://root@localhost/feast")
+
+
+def test_the_spark_engine_selects_feasts_spark_store(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PITSTOP_ENGINE", "spark")
+    monkeypatch.setenv("PITSTOP_SPARK_MASTER", "spark://spark-master:7077")
+    settings = Settings.from_env(tmp_path)
+    written = yaml.safe_load(write_feature_store_yaml(settings).read_text())
+    offline = written["offline_store"]
+    assert offline["type"] == "spark"
+    conf = offline["spark_conf"]
+    assert conf["spark.master"] == "spark://spark-master:7077"
+    # the settings each seen failing without them (service/pitstop/spark_session.py)
+    assert conf["spark.sql.session.timeZone"] == "UTC"
+    assert conf["spark.sql.parquet.outputTimestampType"] == "TIMESTAMP_MICROS"
+    assert conf["spark.sql.catalogImplementation"] == "in-memory"
+    assert conf["spark.sql.legacy.allowNonEmptyLocationInCTAS"] == "true"
+    assert conf["spark.driver.bindAddress"] == "127.0.0.1"
+    assert conf["spark.ui.enabled"] == "false"
+    assert conf["spark.sql.warehouse.dir"].startswith(str(tmp_path))
+    # the DuckDB engine keeps pitstop's store
+    monkeypatch.setenv("PITSTOP_ENGINE", "duckdb")
+    duckdb_config = yaml.safe_load(
+        write_feature_store_yaml(Settings.from_env(tmp_path)).read_text()
+    )
+    assert duckdb_config["offline_store"]["type"] == "pitstop.offline_store.PitstopOfflineStore"

@@ -4,6 +4,9 @@ dbt writes the external tables (feature tables and the quarantine) into a pendin
 when every model and test passed are they moved into ``<data>/features/`` and
 ``<data>/quarantine/``. A failed build therefore leaves the last good tables in place, which is
 what Feast, training jobs and the online store read.
+
+``settings.engine`` picks the engine: DuckDB (dbt-duckdb in a child process, the default) or
+Spark (dbt-spark in this process, :mod:`pitstop.spark_build`); the models are the same.
 """
 
 from __future__ import annotations
@@ -77,12 +80,27 @@ def build(
         (settings.data_dir / folder).mkdir(parents=True, exist_ok=True)
 
     args = ["build", "--full-refresh"] if full_refresh else ["build"]
-    if run_date is not None:
-        args += ["--vars", json.dumps({"run_date": run_date.isoformat()})]
-    _run_dbt(settings, args, output_root=pending, echo=echo)
+    dbt_vars = {"run_date": run_date.isoformat()} if run_date is not None else {}
+    if settings.engine == "spark":
+        from pitstop import spark_build
+
+        spark_build.run_dbt(
+            settings,
+            args,
+            environment=dbt_environment(settings, pending),
+            echo=echo,
+            dbt_vars=dbt_vars,
+        )
+        for folder in PUBLISHED_FOLDERS:
+            spark_build.merge_part_folders(pending / folder)
+    else:
+        if dbt_vars:
+            args += ["--vars", json.dumps(dbt_vars)]
+        _run_dbt(settings, args, output_root=pending, echo=echo)
 
     published = _publish(settings, pending)
-    _repoint_views(settings, published)
+    if settings.engine == "duckdb":
+        _repoint_views(settings, published)
     counts = read_line_counts(settings)
     tables = {
         path.stem: _parquet_rows(path) for path in published if path.parent.name == "features"
@@ -219,7 +237,19 @@ def _repoint_views(settings: Settings, published: list[Path]) -> None:
 
 
 def read_line_counts(settings: Settings) -> LineCounts:
-    """The accounting of the last build, read from the warehouse."""
+    """The accounting of the last build, read from the warehouse (on Spark, from the tables
+    of the last build in this process)."""
+    if settings.engine == "spark":
+        from pitstop import spark_build
+
+        (raw, clean, duplicates, quarantined), by_reason = spark_build.read_line_counts(settings)
+        return LineCounts(
+            raw_lines=raw,
+            clean_events=clean,
+            duplicate_lines=duplicates,
+            quarantined_lines=quarantined,
+            reasons=dict(sorted(by_reason.items(), key=lambda item: (-item[1], item[0]))),
+        )
     import duckdb
 
     with duckdb.connect(str(settings.warehouse_path), read_only=True) as connection:

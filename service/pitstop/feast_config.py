@@ -37,6 +37,8 @@ def feast_config(settings: Settings) -> dict[str, Any]:
             "type": "redis",
             "connection_string": redis_connection_string(settings.redis_url),
         }
+    if settings.engine == "spark":
+        config["offline_store"] = spark_offline_store(settings)
     if settings.registry_url:
         config["registry"] = {
             "registry_type": "sql",
@@ -46,6 +48,19 @@ def feast_config(settings: Settings) -> dict[str, Any]:
             "sqlalchemy_config_kwargs": {"pool_pre_ping": True},
         }
     return config
+
+
+def spark_offline_store(settings: Settings) -> dict[str, Any]:
+    """Feast's Spark offline store, with pitstop's Spark settings.
+
+    feature_repo/data_sources.py reads the offline store's type from this file and declares
+    its Parquet tables as SparkSources for it. pitstop starts the Spark session itself before
+    Feast needs one (pitstop.spark_session), so these settings matter only to a process that
+    Feast starts Spark in (``feast`` on the command line).
+    """
+    from pitstop.spark_session import spark_conf
+
+    return {"type": "spark", "spark_conf": spark_conf(settings)}
 
 
 def write_feature_store_yaml(settings: Settings) -> Path:

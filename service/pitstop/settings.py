@@ -19,13 +19,14 @@ variable                    what                                          defaul
 ``PITSTOP_REGISTRY_URL``    a SQL registry (``postgresql://...``) shared   unset: the file
                             by several processes or hosts                  ``<data>/registry.db``
 ``PITSTOP_ENGINE``          the offline engine: ``duckdb`` or ``spark``    ``duckdb``
+``PITSTOP_SPARK_MASTER``    the Spark master the ``spark`` engine uses     ``local[2]``
+                            (``spark://host:7077``, ``yarn``, ``k8s://...``)
 ``PITSTOP_API_KEY``         the key the API asks for on writes (header     unset: no key
                             ``X-API-Key`` or ``Authorization: Bearer``)
 ``PITSTOP_API_KEY_READS``   ask for the key on lookups too (``true``)      ``false``
 ``PITSTOP_ONLINE_TTL``      ``off``: serve values older than their view's  ``on``
                             ttl instead of ``OUTSIDE_MAX_AGE``
 ``PITSTOP_MAX_ENTITIES``    entity rows per lookup; more is a 413          1000
-``PITSTOP_API_KEY``         the key the API asks for on writes             unset: no key
 ``PITSTOP_MATERIALIZE_      rows per batch of ``pitstop materialize``:     100000
 BATCH_ROWS``                its memory grows with it, not with the table
 ``PITSTOP_MATERIALIZE_      DuckDB's memory limit while materializing      ``512MB``
@@ -57,6 +58,9 @@ DEFAULT_REDIS_URL = "redis://127.0.0.1:6379"
 REGISTRY_URL_ENV = "PITSTOP_REGISTRY_URL"
 ENGINE_ENV = "PITSTOP_ENGINE"
 ENGINES = ("duckdb", "spark")
+SPARK_MASTER_ENV = "PITSTOP_SPARK_MASTER"
+# Spark's local mode on two threads: this machine kind has 2 cores shared with other work.
+DEFAULT_SPARK_MASTER = "local[2]"
 API_KEY_ENV = "PITSTOP_API_KEY"
 API_KEY_READS_ENV = "PITSTOP_API_KEY_READS"
 ONLINE_TTL_ENV = "PITSTOP_ONLINE_TTL"
@@ -89,6 +93,7 @@ class Settings:
     redis_url: str = DEFAULT_REDIS_URL
     registry_url: str | None = None
     engine: str = "duckdb"
+    spark_master: str = DEFAULT_SPARK_MASTER
     api_key: str | None = None
     api_key_on_reads: bool = False
     online_ttl: bool = True
@@ -126,6 +131,7 @@ class Settings:
             redis_url=os.environ.get(REDIS_URL_ENV) or DEFAULT_REDIS_URL,
             registry_url=os.environ.get(REGISTRY_URL_ENV) or None,
             engine=_choice(ENGINE_ENV, ENGINES),
+            spark_master=os.environ.get(SPARK_MASTER_ENV) or DEFAULT_SPARK_MASTER,
             api_key=os.environ.get(API_KEY_ENV) or None,
             api_key_on_reads=_flag(API_KEY_READS_ENV, default=False),
             online_ttl=_flag(ONLINE_TTL_ENV, default=True),
@@ -169,6 +175,11 @@ class Settings:
     def dbt_log_dir(self) -> Path:
         return self.data_dir / "dbt" / "logs"
 
+    @property
+    def spark_dir(self) -> Path:
+        """The Spark engine's scratch space: managed tables of the dbt build, shuffle spill."""
+        return self.data_dir / "spark"
+
     # ---- Feast -----------------------------------------------------------------------------
     @property
     def registry_path(self) -> Path:
@@ -204,6 +215,7 @@ class Settings:
             ONLINE_STORE_ENV: self.online_store,
             REDIS_URL_ENV: self.redis_url,
             ENGINE_ENV: self.engine,
+            SPARK_MASTER_ENV: self.spark_master,
             API_KEY_READS_ENV: "on" if self.api_key_on_reads else "off",
             ONLINE_TTL_ENV: "on" if self.online_ttl else "off",
             MAX_ENTITIES_ENV: str(self.max_entities),

@@ -624,10 +624,21 @@ def _write_streamed(
 def _restore_shape(
     result: pd.DataFrame, entity_columns: list[str], needs: _ServiceInputs
 ) -> pd.DataFrame:
-    """The entity file's rows in its order and columns, then the service's features."""
+    """The entity file's rows in its order and columns, then the service's features;
+    timestamps UTC in microseconds whatever the offline store returned."""
+    import pandas as pd
+
     result = result.sort_values(_ROW_NUMBER, kind="stable").reset_index(drop=True)
     for name in needs.integer_features:
         result[name] = result[name].astype("Int64")
+    for name in result.columns:
+        column = result[name]
+        if pd.api.types.is_datetime64_any_dtype(column):
+            if getattr(column.dt, "tz", None) is None:
+                # Feast's Spark store returns zone-less timestamps: UTC wall clock (pitstop
+                # pins the Spark session to UTC, service/pitstop/spark_session.py).
+                column = column.dt.tz_localize("UTC")
+            result[name] = column.dt.tz_convert("UTC").astype("datetime64[us, UTC]")
     return result[[*entity_columns, *needs.features]]
 
 

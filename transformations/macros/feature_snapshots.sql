@@ -62,11 +62,11 @@
         group by {{ entity_key }}
     ) as first_days
     inner join (
-        select cast(unnest(generate_series(
-            cast(date_trunc('week', coalesce(first_event_date, first_arrival_date)) as date),
-            coverage_end_date,
-            interval 7 day
-        )) as date) as snapshot_date
+        select {{ date_series(
+            "cast(date_trunc('week', coalesce(first_event_date, first_arrival_date)) as date)",
+            'coverage_end_date',
+            7
+        ) }} as snapshot_date
         from {{ ref('int_data_coverage') }}
     ) as mondays
         on mondays.snapshot_date > first_days.first_snapshot_date

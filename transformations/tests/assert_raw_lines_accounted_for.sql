@@ -14,32 +14,16 @@
 
 with
 
-files as (
+physical as (
 
-    select try(decode(content)) as text_content, content
+    -- newline characters, plus a last line without one; files that are not UTF-8 are counted
+    -- on their bytes (cross_engine/raw_events.sql)
+    select coalesce(sum({{ raw_file_lines('content') }}), 0) as raw_lines
     from {{ source('events', 'raw') }}
     where {{ arrived_by_run_date('filename') }}
     {%- if since %}
         and {{ arrival_date_of('filename') }} >= {{ since }}
     {%- endif %}
-
-),
-
-physical as (
-
-    -- newline characters, plus a last line without one; files that are not UTF-8 are counted
-    -- on their bytes (byte-aligned 0A in the hex form)
-    select coalesce(sum(
-        case
-            when text_content is not null then
-                length(text_content) - length(replace(text_content, chr(10), ''))
-                + case when text_content <> '' and not ends_with(text_content, chr(10)) then 1 else 0 end
-            else
-                len(regexp_extract_all(hex(content) || '0A', '(?:[0-9A-F]{2})*?0A'))
-                - case when ends_with(hex(content), '0A') then 1 else 0 end
-        end
-    ), 0) as raw_lines
-    from files
 
 ),
 

@@ -26,7 +26,7 @@ at_risk_spans as (
     select
         user_id,
         activity_date,
-        activity_date - lag(activity_date) over timeline > 30 or lag(activity_date) over timeline is null
+        {{ days_between('lag(activity_date) over timeline', 'activity_date') }} > 30 or lag(activity_date) over timeline is null
             as opens_span
     from user_days
     window timeline as (partition by user_id order by activity_date)
@@ -60,7 +60,7 @@ label_dates as (
 
     select
         user_id,
-        cast(unnest(generate_series(first_label_date, last_label_date, interval 1 day)) as date)
+        {{ date_series('first_label_date', 'last_label_date', 1) }}
             as label_date
     from spans
     where first_label_date <= last_label_date
@@ -70,13 +70,7 @@ label_dates as (
 next_activity as (
 
     -- the user's first active day on or after T
-    select
-        l.user_id,
-        l.label_date,
-        d.activity_date as next_active_date
-    from label_dates as l
-    asof left join user_days as d
-        on l.user_id = d.user_id and d.activity_date >= l.label_date
+    {{ next_active_day('label_dates', 'user_days') }}
 
 ),
 

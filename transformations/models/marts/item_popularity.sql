@@ -1,6 +1,6 @@
 {{
   config(
-    materialized='incremental',
+    materialized=feature_mart_materialization(),
     incremental_strategy='delete+insert',
     unique_key='item_id',
     on_schema_change='fail',

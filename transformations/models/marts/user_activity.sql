@@ -1,6 +1,6 @@
 {{
   config(
-    materialized='incremental',
+    materialized=feature_mart_materialization(),
     incremental_strategy='delete+insert',
     unique_key='user_id',
     on_schema_change='fail',
@@ -98,7 +98,7 @@ final as (
         -- ---- money (sum of price x quantity over purchases; refunds do not reduce it) ----
         cast(revenue_7d as double) as revenue_7d,
         cast(revenue_30d as double) as revenue_30d,
-        cast(revenue_30d / nullif(purchases_30d, 0) as double) as avg_order_value_30d
+        cast({{ divide('revenue_30d', 'purchases_30d') }} as double) as avg_order_value_30d
     from snapshots
     where snapshot_date <= (select coverage_end_date from coverage)
 

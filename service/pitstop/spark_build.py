@@ -1,0 +1,143 @@
+"""``pitstop build`` on Spark (``PITSTOP_ENGINE=spark``): the same dbt project, dbt-spark's
+session method, in this process.
+
+dbt runs in-process here (on DuckDB it runs in a child): dbt-spark's session method takes the
+active Spark session, so the build, the training sets and materialization of one pitstop
+process share one JVM started with pitstop's settings (:mod:`pitstop.spark_session`). Spark's
+catalog is in memory, so every build starts empty and builds every model whole; the Parquet
+files are the hand-off, as with DuckDB.
+
+Spark writes each external table as a folder of part files; :func:`merge_part_folders` turns
+each into the single ``<name>.parquet`` file the DuckDB build writes, so Feast, DuckDB and
+pyarrow read one layout whichever engine built it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from pitstop.errors import BuildError
+from pitstop.settings import DBT_PROJECT_DIR, Settings
+from pitstop.spark_session import DBT_SCHEMA, spark_session
+
+# dbt's unit tests carry DuckDB-typed fixture rows; they run on the DuckDB build, and the
+# parity tests check that Spark's tables equal DuckDB's.
+_SPARK_DBT_FLAGS = ["--target", "spark", "--exclude-resource-type", "unit_test"]
+# dbt event levels worth echoing (what dbt prints by default).
+_ECHO_LEVELS = ("info", "warn", "error")
+
+
+def run_dbt(
+    settings: Settings,
+    args: list[str],
+    *,
+    environment: dict[str, str],
+    echo: Callable[[str], None] | None,
+    dbt_vars: dict[str, Any] | None = None,
+) -> None:
+    """``dbt <args>`` on the Spark target in this process, with ``dbt_vars`` (e.g. run_date)
+    as dbt vars; :class:`BuildError` on failure."""
+    from dbt.cli.main import dbtRunner
+
+    session = spark_session(settings)
+    # A fresh catalog for every build: the previous build's tables would make dbt take the
+    # incremental path, which Spark's in-memory catalog does not support.
+    session.sql(f"drop database if exists {DBT_SCHEMA} cascade")
+
+    def forward(event: Any) -> None:
+        if echo is not None and event.info.level in _ECHO_LEVELS and event.info.msg:
+            echo(str(event.info.msg))
+
+    with _environment(environment):
+        result = dbtRunner(callbacks=[forward]).invoke(
+            [
+                *args,
+                *_SPARK_DBT_FLAGS,
+                "--vars",
+                json.dumps(
+                    {**(dbt_vars or {}), "spark_empty_raw_files": _empty_raw_files(settings)}
+                ),
+                "--quiet",
+                "--project-dir",
+                str(DBT_PROJECT_DIR),
+            ]
+        )
+    if not result.success:
+        raise BuildError(f"dbt build on Spark failed: {_failure_reason(result)}")
+
+
+def merge_part_folders(folder: Path) -> None:
+    """Replace each ``<name>.parquet/`` folder of Spark part files under ``folder`` by one
+    ``<name>.parquet`` file with the same rows, copied row group by row group (memory bounded
+    by a row group, not the table)."""
+    import pyarrow.parquet as pq
+
+    for directory in sorted(path for path in folder.glob("*.parquet") if path.is_dir()):
+        parts = sorted(directory.glob("part-*.parquet"))
+        if not parts:
+            raise BuildError(f"Spark wrote no Parquet part files under {directory}")
+        merged = directory.with_name(f".{directory.name}.merging")
+        schema = pq.read_schema(parts[0])
+        with pq.ParquetWriter(merged, schema) as writer:
+            for part in parts:
+                file = pq.ParquetFile(part)
+                for index in range(file.num_row_groups):
+                    writer.write_table(file.read_row_group(index).cast(schema))
+        shutil.rmtree(directory)
+        os.replace(merged, directory)
+
+
+def read_line_counts(settings: Settings) -> tuple[tuple[int, int, int, int], dict[str, int]]:
+    """(raw, clean, duplicates, quarantined) and lines per rejection reason, from the tables
+    of the last Spark build in this process."""
+    session = spark_session(settings)
+    totals = session.sql(
+        "select coalesce(sum(raw_lines), 0), coalesce(sum(clean_events), 0), "
+        "coalesce(sum(duplicate_lines), 0), coalesce(sum(quarantined_lines), 0) "
+        f"from {DBT_SCHEMA}.stg_events__line_counts"
+    ).collect()[0]
+    reasons = session.sql(
+        f"select rejection_reason, count(*) from {DBT_SCHEMA}.stg_events__lines "
+        "where rejection_reason is not null group by 1"
+    ).collect()
+    raw, clean, duplicates, quarantined = (int(value) for value in totals)
+    return (raw, clean, duplicates, quarantined), {str(r[0]): int(r[1]) for r in reasons}
+
+
+def _empty_raw_files(settings: Settings) -> list[dict[str, Any]]:
+    """Raw files with no bytes, which Spark's binaryFile reader skips: their arrival day still
+    counts (see create_raw_events_relation in transformations/macros/cross_engine/)."""
+    return [
+        {"path": str(path), "modified_micros": path.stat().st_mtime_ns // 1000}
+        for path in sorted(settings.raw_events_dir.glob("date=*/*.jsonl"))
+        if path.stat().st_size == 0
+    ]
+
+
+@contextmanager
+def _environment(values: dict[str, str]) -> Iterator[None]:
+    """``os.environ`` set to ``values`` for the block (dbt reads its settings from it)."""
+    saved = dict(os.environ)
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def _failure_reason(result: Any) -> str:
+    if result.exception is not None:
+        return " ".join(str(result.exception).split())[:300]
+    for node in getattr(result.result, "results", None) or []:
+        status = str(getattr(node, "status", ""))
+        if status in ("error", "fail"):
+            message = " ".join(str(getattr(node, "message", "") or status).split())
+            return f"{node.node.name}: {message[:300]}"
+    return "see the dbt output above"
