@@ -49,7 +49,7 @@ lint: $(STAMP)
 
 # wrk (Debian's package) drives the HTTP load; installed here when missing.
 bench-online: $(STAMP)
-	command -v wrk >/dev/null || apt-get install -y wrk
+	command -v wrk >/dev/null || $(SUDO) apt-get install -y wrk
 	$(BIN)/python bench/online.py
 
 clean:

@@ -22,21 +22,6 @@ from pitstop.settings import Settings
 
 KEY = "s3cret-key"
 AUTH = {"X-API-Key": KEY}
-ACTIVITY = [
-    "events_1d",
-    "events_7d",
-    "events_30d",
-    "sessions_7d",
-    "page_views_7d",
-    "add_to_carts_7d",
-    "purchases_7d",
-    "purchases_30d",
-    "revenue_7d",
-    "revenue_30d",
-    "avg_order_value_30d",
-    "days_active_30d",
-    "support_tickets_30d",
-]
 
 
 @pytest.fixture(scope="module")
@@ -83,8 +68,15 @@ def _lookup(client: httpx.Client, users: list[int], **headers: str) -> httpx.Res
     )
 
 
-def _activity_push(user: int, stamp: str, events_7d: int) -> dict[str, Any]:
-    row = dict.fromkeys(ACTIVITY, 0)
+@pytest.fixture(scope="module")
+def activity(server: httpx.Client) -> list[str]:
+    """user_activity's features, as the registry lists them (a push sends every one)."""
+    views = {view["name"]: view for view in server.get("/feature-views").json()}
+    return [feature["name"] for feature in views["user_activity"]["features"]]
+
+
+def _activity_push(features: list[str], user: int, stamp: str, events_7d: int) -> dict[str, Any]:
+    row = dict.fromkeys(features, 0)
     row.update(events_7d=events_7d, revenue_7d=1.5, revenue_30d=3.0, avg_order_value_30d=None)
     return {
         "push_source_name": "user_activity_push",
@@ -94,14 +86,18 @@ def _activity_push(user: int, stamp: str, events_7d: int) -> dict[str, Any]:
 
 
 # ---- access ----------------------------------------------------------------------------------
-def test_the_key_is_asked_for_on_reads_and_writes(server: httpx.Client) -> None:
+def test_the_key_is_asked_for_on_reads_and_writes(
+    server: httpx.Client, activity: list[str]
+) -> None:
     anonymous = {"X-API-Key": ""}
     response = server.post("/get-online-features", json={}, headers=anonymous)
     assert response.status_code == 401
     assert response.headers["www-authenticate"] == "Bearer"
     assert "API key" in response.json()["detail"]
     assert (
-        server.post("/push", json=_activity_push(1, "2026-04-25", 1), headers=anonymous).status_code
+        server.post(
+            "/push", json=_activity_push(activity, 1, "2026-04-25", 1), headers=anonymous
+        ).status_code
         == 401
     )
     # The key as a bearer token (a client of its own: the fixture's sends X-API-Key).
@@ -157,8 +153,10 @@ def test_features_endpoint_bad_input(
 
 
 # ---- push ------------------------------------------------------------------------------------
-def test_a_push_is_seen_by_the_next_lookup_and_an_older_one_is_not(server: httpx.Client) -> None:
-    response = server.post("/push", json=_activity_push(3, "2027-01-02T00:00:00Z", 777))
+def test_a_push_is_seen_by_the_next_lookup_and_an_older_one_is_not(
+    server: httpx.Client, activity: list[str]
+) -> None:
+    response = server.post("/push", json=_activity_push(activity, 3, "2027-01-02T00:00:00Z", 777))
     assert response.status_code == 200, response.text
     assert response.json() == {
         "push_source_name": "user_activity_push",
@@ -170,11 +168,11 @@ def test_a_push_is_seen_by_the_next_lookup_and_an_older_one_is_not(server: httpx
     assert answer["values"] == [777]
     assert answer["event_timestamps"] == ["2027-01-02T00:00:00Z"]
     # Older than what is stored: skipped, the fresher value stays.
-    older = server.post("/push", json=_activity_push(3, "2026-12-01T00:00:00Z", 5))
+    older = server.post("/push", json=_activity_push(activity, 3, "2026-12-01T00:00:00Z", 5))
     assert older.json()["written"] == 0
     assert _lookup(server, [3]).json()["results"][1]["values"] == [777]
     # A user nobody knew is created.
-    server.post("/push", json=_activity_push(5151, "2027-01-02T00:00:00Z", 4))
+    server.post("/push", json=_activity_push(activity, 5151, "2027-01-02T00:00:00Z", 4))
     assert _lookup(server, [5151]).json()["results"][1]["values"] == [4]
 
 
@@ -188,9 +186,9 @@ def test_a_push_is_seen_by_the_next_lookup_and_an_older_one_is_not(server: httpx
     ],
 )
 def test_bad_pushes_are_refused(
-    server: httpx.Client, change: dict[str, Any], status: int, words: list[str]
+    server: httpx.Client, activity: list[str], change: dict[str, Any], status: int, words: list[str]
 ) -> None:
-    body = {**_activity_push(1, "2027-01-01", 1), **change}
+    body = {**_activity_push(activity, 1, "2027-01-01", 1), **change}
     response = server.post("/push", json=body)
     assert response.status_code == status, response.text
     for word in words:
