@@ -89,8 +89,7 @@ def test_online_with_ttl_equals_the_offline_join_at_the_same_time(
     offline = _offline(local_store, "churn_v1", now)
     for name, (values, statuses) in online.items():
         expected = [_plain(value) for value in offline[name].tolist()]
-        got = [None if value is None else value for value in values]
-        assert got == pytest.approx(expected, nan_ok=True), (name, days_after)
+        assert values == pytest.approx(expected, nan_ok=True), (name, days_after)
         for value, status in zip(values, statuses, strict=True):
             if status == "OUTSIDE_MAX_AGE":
                 assert value is None

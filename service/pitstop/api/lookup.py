@@ -41,11 +41,10 @@ from pitstop.errors import (
     UnknownFeatureServiceError,
 )
 from pitstop.online import codec
-from pitstop.online.plans import LookupPlan, ReadOutcome, execute
+from pitstop.online.plans import EPOCH, LookupPlan, ReadOutcome, execute
 from pitstop.online.registry import FieldDef
 
 _INTEGER_BITS = {"INT32": 32, "INT64": 64}
-_EPOCH = codec.rfc3339(0)
 
 
 @dataclass(frozen=True)
@@ -197,7 +196,7 @@ def feast_response(result: LookupResult, include_view_metadata: bool) -> dict[st
     rows = result.rows
     names = [*result.join_keys, *result.plan.feature_names]
     present = ["PRESENT"] * rows
-    epochs = [_EPOCH] * rows
+    epochs = [EPOCH] * rows
     results: list[dict[str, Any]] = [
         {"values": list(result.entities[key]), "statuses": present, "event_timestamps": epochs}
         for key in result.join_keys

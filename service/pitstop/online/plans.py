@@ -30,7 +30,7 @@ from pitstop.online.registry import FieldDef, RegistrySnapshot
 from pitstop.online.stores import OnlineStore, Row, ViewRead
 
 PRESENT, NOT_FOUND, OUTSIDE_MAX_AGE = "PRESENT", "NOT_FOUND", "OUTSIDE_MAX_AGE"
-_EPOCH = codec.rfc3339(0)
+EPOCH = codec.rfc3339(0)  # the timestamp Feast sends where there is none
 
 
 @dataclass(frozen=True)
@@ -321,7 +321,7 @@ def execute(
     read_stamps: list[list[str]] = []
     read_statuses: list[list[str]] = []
     for view_rows, view_expired in zip(found, expired, strict=True):
-        read_stamps.append([_EPOCH if row is None else codec.rfc3339(row[0]) for row in view_rows])
+        read_stamps.append([EPOCH if row is None else codec.rfc3339(row[0]) for row in view_rows])
         read_statuses.append(
             [
                 NOT_FOUND if row is None else OUTSIDE_MAX_AGE if gone else PRESENT
@@ -337,7 +337,7 @@ def execute(
                 ColumnResult(
                     on_demand_outputs[column.on_demand][column.feature],
                     [PRESENT] * rows,
-                    [_EPOCH] * rows,
+                    [EPOCH] * rows,
                 )
             )
             continue
