@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
+import signal
 import time
 from pathlib import Path
 
@@ -28,20 +30,21 @@ def _record(logger: ServingLogger, users: list[int]) -> None:
     )
 
 
-def test_sampling_is_stable_and_near_the_rate() -> None:
+def test_sampling_is_stable_and_near_the_rate(tmp_path: Path) -> None:
     keys = list(range(20_000))
     picked = [key for key in keys if sampled([key], 0.05)]
     assert 0.04 < len(picked) / len(keys) < 0.06
     assert picked == [key for key in keys if sampled([key], 0.05)]
     assert set(picked) <= {key for key in keys if sampled([key], 0.2)}  # a higher rate adds keys
-    # The logger samples the same keys as sampled() says.
-    logger = ServingLogger(Path("/nonexistent"), rate=0.05)
-    logger._ensure_thread = lambda: None  # type: ignore[method-assign]
+    # The logger writes the keys sampled() picks, each once, whatever the request's size.
+    logger = ServingLogger(tmp_path, rate=0.05)
     _record(logger, keys[:2_000])
-    logged = [
-        json.loads(key)["user_id"] for sample in list(logger._queue.queue) for key, _ in sample.rows
-    ]  # type: ignore[union-attr]
-    assert logged == [key for key in keys[:2_000] if sampled([key], 0.05)]
+    assert logger.flush()
+    logged = pq.read_table(tmp_path).column("entity_key").to_pylist()
+    assert sorted(json.loads(key)["user_id"] for key in logged) == [
+        key for key in keys[:2_000] if sampled([key], 0.05)
+    ]
+    logger.close()
 
 
 def test_logged_rows_are_parquet_one_per_entity_and_feature(tmp_path: Path) -> None:
@@ -71,10 +74,28 @@ def test_rate_zero_turns_logging_off(tmp_path: Path) -> None:
 
 
 def test_a_full_buffer_drops_instead_of_blocking(tmp_path: Path) -> None:
-    logger = ServingLogger(tmp_path, rate=1.0, capacity=2, flush_seconds=60.0)
-    logger._ensure_thread = lambda: None  # type: ignore[method-assign]  # no writer: stays full
-    started = time.perf_counter()
-    for _ in range(50):
-        _record(logger, [1, 2, 3])
-    assert time.perf_counter() - started < 0.5
-    assert logger.dropped == 48
+    logger = ServingLogger(tmp_path, rate=1.0, capacity_bytes=64 << 10)
+    logger.start()
+    assert logger._process is not None
+    os.kill(logger._process.pid, signal.SIGSTOP)  # the writer stops reading: the buffer fills
+    try:
+        started = time.perf_counter()
+        for _ in range(2_000):
+            _record(logger, [1, 2, 3])
+        assert time.perf_counter() - started < 1.0
+        assert 0 < logger.dropped < 2_000
+    finally:
+        os.kill(logger._process.pid, signal.SIGCONT)
+    assert logger.flush()
+    # Everything that was not dropped is written: three rows a lookup.
+    assert pq.read_table(tmp_path).num_rows == 3 * (2_000 - logger.dropped)
+
+
+def test_the_writer_process_writes_what_is_left_and_exits_with_the_logger(tmp_path: Path) -> None:
+    logger = ServingLogger(tmp_path, rate=1.0, flush_seconds=60.0)
+    _record(logger, [1, 2, 3])
+    process = logger._process
+    assert process is not None and process.poll() is None
+    logger._socket.close()  # type: ignore[union-attr]  # as when the API process dies
+    assert process.wait(10) == 0
+    assert pq.read_table(tmp_path).num_rows == 3

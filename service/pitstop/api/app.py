@@ -5,7 +5,8 @@
 The lifespan compiles the lookup plans from the Feast registry and opens the online store
 (:class:`~pitstop.api.serving.Serving`), then re-checks both every second in the background:
 a ``pitstop apply`` is picked up without a restart, and a store that went away and came back
-is served again. Nothing here imports Feast, so the API is ready within a few seconds.
+is served again. It also starts the serving log's writer process and stops it at shutdown.
+Nothing here imports Feast, so the API is ready within a few seconds.
 With no registry yet the app still starts: ``/health`` answers, ``/ready`` and lookups answer
 503 with the command to run first.
 """
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -54,6 +56,12 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     await run_in_threadpool(serving.refresh)
     if serving.problem is not None:
         logger.warning("not ready yet: %s", serving.problem)
+    serving_log = monitoring.serving_log_of(app)
+    if serving_log.rate > 0:
+        serving_log.start()  # the writer process, before the first lookup needs it
+    # What start-up made lives as long as the app: out of the collector's reach, so a full
+    # collection during a lookup does not walk it.
+    gc.freeze()
     watcher = asyncio.create_task(_keep_current(serving))
     try:
         yield
@@ -62,6 +70,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         with contextlib.suppress(asyncio.CancelledError):
             await watcher
         serving.close()
+        await run_in_threadpool(serving_log.close)
 
 
 async def _keep_current(serving: Serving) -> None:

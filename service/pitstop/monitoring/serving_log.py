@@ -2,10 +2,10 @@
 
 The lookup path calls :meth:`ServingLogger.record` once per request. That call only decides
 which entity rows are sampled (a stable hash of the entity key, so one key is always in or
-always out and its history can be followed) and puts them on a bounded queue; a background
-thread turns them into Parquet files. A full queue drops the sample and counts it, it never
-blocks a lookup. ``PITSTOP_SERVING_LOG_RATE`` (default 0.05) sets the share of keys; 0 turns
-logging off.
+always out and its history can be followed) and sends them, pickled, to a writer process
+(:mod:`.serving_log_writer`) that turns them into Parquet files. The socket to it is the
+bounded buffer: when it is full the sample is dropped and counted, a lookup never waits.
+``PITSTOP_SERVING_LOG_RATE`` (default 0.05) sets the share of keys; 0 turns logging off.
 
 One Parquet row per (entity row, feature): ``request_time``, ``feature_service`` (or null),
 ``feature_refs`` (comma-separated, for lookups by refs), ``entity_key`` (JSON of the join keys),
@@ -21,23 +21,37 @@ import atexit
 import bisect
 import datetime as dt
 import json
-import logging
-import os
-import queue
+import pickle
+import select
+import socket
+import subprocess
+import sys
 import threading
 import time
 import zlib
 from collections import deque
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-logger = logging.getLogger("pitstop.monitoring")
+from pitstop.monitoring.serving_log_writer import (
+    FLUSH_MESSAGE,
+    FLUSHED_REPLY,
+    SAMPLE_MESSAGE,
+    Sample,
+)
 
 REQUEST_DATA = frozenset({"request_time"})
 LATENCY_BUCKETS_MS = (0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 250.0, 1000.0)
 _HASH_SPACE = 2**32
+# Sampled entity rows per message: a 1,000-entity lookup logged in full stays far below the
+# socket's message size limit.
+_ROWS_PER_MESSAGE = 50
+# The writer process's entry point (``-m`` would warn: the package imports the module first).
+_WRITER_MAIN = (
+    "import sys; from pitstop.monitoring.serving_log_writer import main; "
+    "sys.exit(main(sys.argv[1:]))"
+)
 
 
 def sampled(key_values: Sequence[Any], rate: float) -> bool:
@@ -45,14 +59,6 @@ def sampled(key_values: Sequence[Any], rate: float) -> bool:
     of their text is stable across processes and runs, so a key is always in or always out."""
     text = "|".join([str(value) for value in key_values])
     return rate > 0 and zlib.crc32(text.encode()) < rate * _HASH_SPACE
-
-
-@dataclass
-class _Sample:
-    request_time: dt.datetime
-    feature_service: str | None
-    feature_refs: str | None
-    rows: list[tuple[str, list[tuple[str, Any, str, str | None]]]]
 
 
 class LookupStats:
@@ -90,14 +96,20 @@ class LookupStats:
 
 
 class ServingLogger:
-    """Samples lookups into Parquet under ``directory`` through a non-blocking buffer."""
+    """Samples lookups into Parquet under ``directory`` through a non-blocking buffer.
+
+    The buffer is a socket to a writer process (:mod:`.serving_log_writer`), started on the
+    first sampled lookup (or by :meth:`start`); its size is ``capacity_bytes`` (the kernel may
+    cap it). A lookup pickles its sampled rows and sends them without waiting: a full buffer
+    or a writer that is gone drops the sample and counts it in ``dropped``.
+    """
 
     def __init__(
         self,
         directory: Path,
         rate: float,
         *,
-        capacity: int = 10_000,
+        capacity_bytes: int = 4 << 20,
         flush_rows: int = 20_000,
         flush_seconds: float = 1.0,
     ) -> None:
@@ -105,13 +117,13 @@ class ServingLogger:
         self.rate = rate
         self.stats = LookupStats()
         self.dropped = 0
-        self._queue: queue.Queue[_Sample | threading.Event] = queue.Queue(maxsize=capacity)
+        self._capacity_bytes = capacity_bytes
         self._flush_rows = flush_rows
         self._flush_seconds = flush_seconds
-        self._thread: threading.Thread | None = None
-        self._start_lock = threading.Lock()
-        self._sequence = 0
-        atexit.register(self.flush)
+        self._socket: socket.socket | None = None
+        self._process: subprocess.Popen[bytes] | None = None
+        self._lock = threading.Lock()  # start, flush and close; never taken by record()
+        atexit.register(self.close, 5.0)
 
     def record(
         self,
@@ -165,186 +177,87 @@ class ServingLogger:
                     ],
                 )
             )
-        if not picked:
-            return
-        sample = _Sample(
-            request_time=request_time,
-            feature_service=feature_service,
-            feature_refs=",".join(feature_refs) if feature_refs else None,
-            rows=picked,
-        )
-        self._ensure_thread()
+        refs = ",".join(feature_refs) if feature_refs else None
+        for first in range(0, len(picked), _ROWS_PER_MESSAGE):
+            sample: Sample = (
+                request_time,
+                feature_service,
+                refs,
+                picked[first : first + _ROWS_PER_MESSAGE],
+            )
+            self._send(SAMPLE_MESSAGE + pickle.dumps(sample, pickle.HIGHEST_PROTOCOL))
+
+    def _send(self, message: bytes) -> None:
+        connection = self._socket or self.start()
         try:
-            self._queue.put_nowait(sample)
-        except queue.Full:
+            connection.send(message)
+        except OSError:  # full (BlockingIOError), too large, or the writer is gone
             self.dropped += 1
 
-    def flush(self, timeout: float = 10.0) -> None:
-        """Write everything queued so far (tests, shutdown)."""
-        if self._thread is None or not self._thread.is_alive():
-            return
-        done = threading.Event()
-        try:
-            self._queue.put(done, timeout=timeout)
-        except queue.Full:
-            return
-        done.wait(timeout)
+    def start(self) -> socket.socket:
+        """Start the writer process (once); the socket to it."""
+        with self._lock:
+            if self._socket is None:
+                ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+                ours.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, self._capacity_bytes)
+                ours.setblocking(False)
+                command = [
+                    sys.executable,
+                    "-c",
+                    _WRITER_MAIN,
+                    str(theirs.fileno()),
+                    str(self.directory),
+                    str(self._flush_rows),
+                    str(self._flush_seconds),
+                ]
+                self._process = subprocess.Popen(command, pass_fds=[theirs.fileno()])
+                theirs.close()
+                self._socket = ours
+            return self._socket
 
-    # ---- the writer thread -------------------------------------------------------------------
-    def _ensure_thread(self) -> None:
-        if self._thread is not None:
-            return
-        with self._start_lock:
-            if self._thread is None:
-                self._thread = threading.Thread(
-                    target=self._drain, name="pitstop-serving-log", daemon=True
+    def flush(self, timeout: float = 10.0) -> bool:
+        """Wait until everything sent so far is on disk (tests, shutdown). False on timeout."""
+        with self._lock:
+            connection = self._socket
+            if connection is None:
+                return True
+            deadline = time.monotonic() + timeout
+            while True:
+                try:
+                    connection.send(FLUSH_MESSAGE)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        return False
+                    select.select([], [connection], [], max(deadline - time.monotonic(), 0))
+                except OSError:
+                    return False
+            while True:
+                readable, _, _ = select.select(
+                    [connection], [], [], max(deadline - time.monotonic(), 0)
                 )
-                self._thread.start()
+                if not readable:
+                    return False
+                try:
+                    return connection.recv(16) == FLUSHED_REPLY
+                except BlockingIOError:
+                    continue
+                except OSError:
+                    return False
 
-    def _drain(self) -> None:
-        pending: list[_Sample] = []
-        pending_rows = 0
-        deadline = time.monotonic() + self._flush_seconds
-        while True:
-            try:
-                item = self._queue.get(timeout=max(deadline - time.monotonic(), 0.01))
-            except queue.Empty:
-                item = None
-            if isinstance(item, _Sample):
-                pending.append(item)
-                pending_rows += len(item.rows)
-            if (
-                isinstance(item, threading.Event)
-                or pending_rows >= self._flush_rows
-                or time.monotonic() >= deadline
-            ):
-                if pending:
-                    try:
-                        self._write(pending)
-                    except Exception:  # a log write must never take the API down
-                        logger.exception("serving log: could not write %d lookups", len(pending))
-                pending, pending_rows = [], 0
-                deadline = time.monotonic() + self._flush_seconds
-            if isinstance(item, threading.Event):
-                item.set()
-
-    def _write(self, samples: list[_Sample]) -> None:
-        import pyarrow as pa
-
-        by_day: dict[str, dict[str, list[Any]]] = {}
-        for sample in samples:
-            day = sample.request_time.astimezone(dt.timezone.utc).date().isoformat()
-            columns = by_day.setdefault(day, {name: [] for name in _COLUMNS})
-            count = sum(len(features) for _, features in sample.rows)
-            columns["request_time"] += [sample.request_time] * count
-            columns["feature_service"] += [sample.feature_service] * count
-            columns["feature_refs"] += [sample.feature_refs] * count
-            for key, features in sample.rows:
-                columns["entity_key"] += [key] * len(features)
-                for name, value, status, timestamp in features:
-                    columns["feature"].append(name)
-                    columns["value"].append(value)
-                    columns["status"].append(status)
-                    columns["event_timestamp"].append(timestamp if status == "PRESENT" else None)
-        schema = _schema()
-        for day, columns in by_day.items():
-            arrays = {
-                "request_time": pa.array(
-                    columns["request_time"], schema.field("request_time").type
-                ),
-                "feature_service": pa.array(columns["feature_service"], pa.string()),
-                "feature_refs": pa.array(columns["feature_refs"], pa.string()),
-                "entity_key": pa.array(columns["entity_key"], pa.string()),
-                "feature": pa.array(columns["feature"], pa.string()),
-                "value": _numbers(columns["value"]),
-                "status": pa.array(columns["status"], pa.string()),
-                "event_timestamp": _timestamps(columns["event_timestamp"]),
-            }
-            self._write_file(day, pa.table(arrays, schema=schema))
-
-    def _write_file(self, day: str, table: Any) -> None:
-        import pyarrow.parquet as pq
-
-        folder = self.directory / f"date={day}"
-        folder.mkdir(parents=True, exist_ok=True)
-        self._sequence += 1
-        name = f"part-{time.time_ns()}-{os.getpid()}-{self._sequence}.parquet"
-        pq.write_table(table, folder / (name + ".tmp"))
-        os.replace(folder / (name + ".tmp"), folder / name)
-
-
-_COLUMNS = (
-    "request_time",
-    "feature_service",
-    "feature_refs",
-    "entity_key",
-    "feature",
-    "value",
-    "status",
-    "event_timestamp",
-)
-
-
-def _schema() -> Any:
-    import pyarrow as pa
-
-    utc = pa.timestamp("us", tz="UTC")
-    return pa.schema(
-        [
-            ("request_time", utc),
-            ("feature_service", pa.string()),
-            ("feature_refs", pa.string()),
-            ("entity_key", pa.string()),
-            ("feature", pa.string()),
-            ("value", pa.float64()),
-            ("status", pa.string()),
-            ("event_timestamp", utc),
-        ]
-    )
-
-
-def _numbers(values: list[Any]) -> Any:
-    """Served values as float64 (timestamps are epoch seconds already); others become null."""
-    import pyarrow as pa
-
-    try:
-        return pa.array(values, pa.float64())
-    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError):
-        return pa.array([_number(value) for value in values], pa.float64())
-
-
-def _number(value: Any) -> float | None:
-    if isinstance(value, (bool, int, float)):
-        return float(value)
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return None
-
-
-def _timestamps(texts: list[str | None]) -> Any:
-    """RFC 3339 strings (``Z`` or an offset) to UTC timestamps; unparseable ones become null."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    utc = pa.timestamp("us", tz="UTC")
-    strings = pa.array(texts, pa.string())
-    try:
-        return pc.cast(strings, utc)
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        return pa.array([_served_timestamp(text) for text in texts], utc)
-
-
-def _served_timestamp(text: str | None) -> dt.datetime | None:
-    if not text:
-        return None
-    try:
-        parsed = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=dt.timezone.utc)
-    return parsed.astimezone(dt.timezone.utc)
+    def close(self, timeout: float = 10.0) -> None:
+        """Write what is pending and stop the writer process."""
+        self.flush(timeout)
+        with self._lock:
+            if self._socket is not None:
+                self._socket.close()  # the writer writes what is left and exits
+                self._socket = None
+            if self._process is not None:
+                try:
+                    self._process.wait(timeout)
+                except subprocess.TimeoutExpired:
+                    self._process.kill()
+                self._process = None
 
 
 def serving_log_files(directory: Path) -> list[Path]:

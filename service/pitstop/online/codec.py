@@ -121,7 +121,7 @@ def _value_class() -> Any:
 
 # Decoded scalars by their stored bytes: feature values repeat a lot (0, small counts, the
 # same timestamps), and a dictionary hit is ten times cheaper than parsing the proto.
-_DECODED: dict[bytes, Any] = {}
+DECODED: dict[bytes, Any] = {}
 _DECODED_MAX = 200_000
 
 
@@ -130,14 +130,14 @@ def decode_value(payload: bytes | None) -> JsonValue:
     if not payload:
         return None
     try:
-        return _DECODED[payload]
+        return DECODED[payload]
     except KeyError:
         pass
     value = _decode(payload)
     if not isinstance(value, list):
-        if len(_DECODED) >= _DECODED_MAX:
-            _DECODED.clear()
-        _DECODED[payload] = value
+        if len(DECODED) >= _DECODED_MAX:
+            DECODED.clear()
+        DECODED[payload] = value
     return value
 
 

@@ -27,7 +27,7 @@ from pitstop.errors import InvalidInputError, UnknownFeatureError, UnknownFeatur
 from pitstop.online import codec
 from pitstop.online.on_demand import OnDemandFunction
 from pitstop.online.registry import FieldDef, RegistrySnapshot
-from pitstop.online.stores import OnlineStore, Row, ViewRead
+from pitstop.online.stores import OnlineStore, ViewRead, ViewRows
 
 PRESENT, NOT_FOUND, OUTSIDE_MAX_AGE = "PRESENT", "NOT_FOUND", "OUTSIDE_MAX_AGE"
 EPOCH = codec.rfc3339(0)  # the timestamp Feast sends where there is none
@@ -281,26 +281,35 @@ def execute(
         else codec.entity_keys_of(read.join_keys[0], entities[read.join_keys[0]], read.key_types[0])
         for read in plan.reads
     ]
-    found = store.read([read.read for read in plan.reads], keys) if plan.reads else []
+    found: list[ViewRows] = (
+        store.read([read.read for read in plan.reads], keys) if plan.reads else []
+    )
     # Rows outside their view's ttl read as missing, with their own status.
     expired: list[list[bool]] = []
     for read, view_rows in zip(plan.reads, found, strict=True):
         limit = read.ttl_seconds if enforce_ttl else None
         if limit:
             cutoff = now_seconds - limit
-            expired.append([row is not None and row[0] < cutoff for row in view_rows])
+            expired.append(
+                [seconds is not None and seconds < cutoff for seconds in view_rows.event_seconds]
+            )
         else:
             expired.append([False] * rows)
 
     decoded: dict[tuple[int, str], list[Any]] = {}
+    decode, known = codec.decode_value, codec.DECODED  # a dictionary hit without a call
 
     def values_of(read_index: int, feature: str) -> list[Any]:
         key = (read_index, feature)
         if key not in decoded:
-            view_rows, view_expired = found[read_index], expired[read_index]
+            stored = found[read_index].values[plan.reads[read_index].read.features.index(feature)]
             decoded[key] = [
-                None if row is None or gone else codec.decode_value(row[1].get(feature))
-                for row, gone in zip(view_rows, view_expired, strict=True)
+                None
+                if gone or payload is None
+                else known[payload]
+                if payload in known
+                else decode(payload)
+                for payload, gone in zip(stored, expired[read_index], strict=True)
             ]
         return decoded[key]
 
@@ -321,11 +330,14 @@ def execute(
     read_stamps: list[list[str]] = []
     read_statuses: list[list[str]] = []
     for view_rows, view_expired in zip(found, expired, strict=True):
-        read_stamps.append([EPOCH if row is None else codec.rfc3339(row[0]) for row in view_rows])
+        seconds = view_rows.event_seconds
+        read_stamps.append(
+            [EPOCH if second is None else codec.rfc3339(second) for second in seconds]
+        )
         read_statuses.append(
             [
-                NOT_FOUND if row is None else OUTSIDE_MAX_AGE if gone else PRESENT
-                for row, gone in zip(view_rows, view_expired, strict=True)
+                NOT_FOUND if second is None else OUTSIDE_MAX_AGE if gone else PRESENT
+                for second, gone in zip(seconds, view_expired, strict=True)
             ]
         )
 
@@ -343,9 +355,13 @@ def execute(
             continue
         assert column.read is not None
         statuses = list(read_statuses[column.read])
-        for row_index, row in enumerate(found[column.read]):
-            if row is not None and column.feature not in row[1] and statuses[row_index] == PRESENT:
-                statuses[row_index] = NOT_FOUND
+        stored = found[column.read].values[
+            plan.reads[column.read].read.features.index(column.feature)
+        ]
+        if None in stored:  # a row found without this feature: NOT_FOUND for it alone
+            for row_index, payload in enumerate(stored):
+                if payload is None and statuses[row_index] == PRESENT:
+                    statuses[row_index] = NOT_FOUND
         not_found += statuses.count(NOT_FOUND)
         outside += statuses.count(OUTSIDE_MAX_AGE)
         results.append(
@@ -356,4 +372,12 @@ def execute(
     return ReadOutcome(results, not_found, outside)
 
 
-__all__ = ["Column", "ColumnResult", "LookupPlan", "PlanCompiler", "ReadOutcome", "Row", "execute"]
+__all__ = [
+    "Column",
+    "ColumnResult",
+    "LookupPlan",
+    "PlanCompiler",
+    "ReadOutcome",
+    "ViewRows",
+    "execute",
+]

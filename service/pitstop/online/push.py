@@ -112,8 +112,8 @@ def _push_view(
             event_seconds=stamps[latest[key]],
             values={name: values[latest[key]] for name, values in encoded.items()},
         )
-        for key, current in zip(unique, stored, strict=True)
-        if current is None or stamps[latest[key]] >= current[0]
+        for key, current in zip(unique, stored.event_seconds, strict=True)
+        if current is None or stamps[latest[key]] >= current
     ]
     if fresh:
         store.write(view.name, fresh)

@@ -4,10 +4,13 @@ Layouts (Feast 0.67, ``feast/infra/online_stores/sqlite.py`` and ``redis.py``):
 
 - SQLite: a table ``<project>_<view>`` with one row per (entity_key, feature_name): the value
   proto in ``value``, ``event_ts`` as whole epoch seconds. A lookup reads every view it needs with
-  one ``UNION ALL`` query.
+  one ``UNION ALL`` query. The keys go in as a numbered ``VALUES`` list and the feature names
+  as parameters of a ``CASE``, so each row comes back as small integers (key number, feature
+  number) plus the value: no key bytes or name strings to build per row.
 - Redis: one hash per entity, key = serialized entity key + project; one field per feature
-  (murmur3 of ``view:feature``) and ``_ts:<view>`` (a protobuf Timestamp). A lookup sends one
-  ``HMGET`` per (entity, view) in one pipeline.
+  (murmur3 of ``view:feature``) and ``_ts:<view>`` (a protobuf Timestamp). A lookup runs one
+  Lua script doing an ``HMGET`` per (entity, view) on the server (a single Redis server; the
+  keys of one lookup would span slots of a cluster).
 
 Table names and hash fields come from the compiled plans (the registry), never from a request.
 A store that cannot be reached raises :class:`~pitstop.errors.OnlineStoreUnavailableError`; the
@@ -28,10 +31,6 @@ from pitstop.errors import OnlineStoreUnavailableError
 from pitstop.online import codec
 from pitstop.settings import Settings
 
-# A view's answer for one entity: (event time in epoch seconds, feature name -> value proto),
-# or None when the store has nothing for the entity.
-Row = tuple[float, dict[str, bytes]] | None
-
 
 @dataclass(frozen=True)
 class ViewRead:
@@ -39,6 +38,19 @@ class ViewRead:
 
     view: str
     features: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ViewRows:
+    """One read's answer, column by column, in the order of its keys and features.
+
+    ``event_seconds[i]``: entity ``i``'s event time in epoch seconds, None when the store has
+    nothing for it. ``values[f][i]``: the stored value proto of ``read.features[f]`` for entity
+    ``i``, None when it is not stored (a stored null is an empty proto, ``b""``).
+    """
+
+    event_seconds: list[float | None]
+    values: list[list[bytes | None]]
 
 
 @dataclass(frozen=True)
@@ -54,8 +66,8 @@ class WriteRow:
 class OnlineStore(Protocol):
     kind: str
 
-    def read(self, reads: Sequence[ViewRead], keys: Sequence[Sequence[bytes]]) -> list[list[Row]]:
-        """For each read, one :data:`Row` per entity key in ``keys[i]``."""
+    def read(self, reads: Sequence[ViewRead], keys: Sequence[Sequence[bytes]]) -> list[ViewRows]:
+        """For each read, its rows for the entity keys ``keys[i]``."""
         ...
 
     def write(self, view: str, rows: Sequence[WriteRow]) -> None: ...
@@ -84,7 +96,7 @@ class SqliteStore:
         self.project = project
         self._connection: sqlite3.Connection | None = None
         self._inode: int | None = None
-        self._sql_cache: dict[tuple[tuple[str, int], ...], str] = {}
+        self._sql_cache: dict[tuple[tuple[str, int, int], ...], str] = {}
         self._lock = threading.Lock()
 
     def table(self, view: str) -> str:
@@ -115,35 +127,56 @@ class SqliteStore:
             self._connection.close()
         self._connection = self._inode = None
 
-    def read(self, reads: Sequence[ViewRead], keys: Sequence[Sequence[bytes]]) -> list[list[Row]]:
+    def read(self, reads: Sequence[ViewRead], keys: Sequence[Sequence[bytes]]) -> list[ViewRows]:
         shape = tuple(
-            (read.view, len(view_keys)) for read, view_keys in zip(reads, keys, strict=True)
+            (read.view, len(read.features), len(view_keys))
+            for read, view_keys in zip(reads, keys, strict=True)
         )
         sql = self._sql_cache.get(shape)
         if sql is None:
-            sql = " union all ".join(
-                f"select {index}, entity_key, feature_name, value, event_ts "
-                f'from "{self.table(view)}" where entity_key in ({",".join("?" * count)})'
-                for index, (view, count) in enumerate(shape)
-            )
-            self._sql_cache[shape] = sql
-        parameters = [key for view_keys in keys for key in view_keys]
+            sql = self._sql_cache[shape] = self._read_sql(shape)
+        parameters: list[bytes | str] = [key for view_keys in keys for key in view_keys]
+        for read in reads:
+            parameters += read.features
         with self._lock:
             try:
                 rows = self._connect().execute(sql, parameters).fetchall()
             except sqlite3.Error as error:
                 self._drop()
                 raise OnlineStoreUnavailableError(_sqlite_problem(error, self.path)) from error
-        found: list[dict[bytes, tuple[float, dict[str, bytes]]]] = [{} for _ in reads]
-        for index, key, feature, value, event_ts in rows:
-            entry = found[index].get(key)
-            if entry is None:
-                found[index][key] = entry = (codec.sqlite_timestamp(event_ts), {})
-            entry[1][feature] = value
-        return [
-            [by_key.get(key) for key in view_keys]
-            for by_key, view_keys in zip(found, keys, strict=True)
+        stamps: list[list[Any]] = [[None] * len(view_keys) for view_keys in keys]
+        values: list[list[list[bytes | None]]] = [
+            [[None] * len(view_keys) for _ in read.features]
+            for read, view_keys in zip(reads, keys, strict=True)
         ]
+        for index, row, feature, value, event_ts in rows:
+            stamps[index][row] = event_ts  # a row of a feature not asked for counts too
+            if feature is not None:
+                values[index][feature][row] = value
+        to_seconds = codec.sqlite_timestamp
+        return [
+            ViewRows(
+                [None if stamp is None else to_seconds(stamp) for stamp in view_stamps], columns
+            )
+            for view_stamps, columns in zip(stamps, values, strict=True)
+        ]
+
+    def _read_sql(self, shape: tuple[tuple[str, int, int], ...]) -> str:
+        """``with k0(row, key) as (values (0, ?), ...) select 0, k.row, case feature_name when ?
+        then 0 ... end, value, event_ts from k0 k join <table> on entity_key = k.key union all
+        ...``: keys first, then each read's feature names, as parameters."""
+        keys = ", ".join(
+            f"k{index}(row, key) as (values {', '.join(f'({row}, ?)' for row in range(count))})"
+            for index, (_, _, count) in enumerate(shape)
+        )
+        selects = " union all ".join(
+            f"select {index}, k.row, case t.feature_name "
+            f"{' '.join(f'when ? then {feature}' for feature in range(features))} end, "
+            f't.value, t.event_ts from k{index} k join "{self.table(view)}" t '
+            "on t.entity_key = k.key"
+            for index, (view, features, _) in enumerate(shape)
+        )
+        return f"with {keys} {selects}"
 
     def write(self, view: str, rows: Sequence[WriteRow]) -> None:
         table = self.table(view)
@@ -210,6 +243,7 @@ class RedisStore:
         )
         self._errors: tuple[type[BaseException], ...] = (redis.RedisError, OSError)
         self._fields: dict[ViewRead, list[bytes]] = {}
+        self._read_script = self._client.register_script(_READ_SCRIPT)
 
     def _hash_fields(self, read: ViewRead) -> list[bytes]:
         fields = self._fields.get(read)
@@ -219,40 +253,36 @@ class RedisStore:
             self._fields[read] = fields
         return fields
 
-    def read(self, reads: Sequence[ViewRead], keys: Sequence[Sequence[bytes]]) -> list[list[Row]]:
+    def read(self, reads: Sequence[ViewRead], keys: Sequence[Sequence[bytes]]) -> list[ViewRows]:
         project = self.project.encode("utf8")
-        pipe = self._client.pipeline(transaction=False)
+        hashes = [key + project for view_keys in keys for key in view_keys]
+        arguments: list[int | bytes] = [len(reads)]
         for read, view_keys in zip(reads, keys, strict=True):
             fields = self._hash_fields(read)
-            for key in view_keys:
-                pipe.hmget(key + project, fields)
+            arguments += [len(view_keys), len(fields), *fields]
         try:
-            replies = pipe.execute()
+            replies = self._read_script(keys=hashes, args=arguments)
         except self._errors as error:
             raise OnlineStoreUnavailableError(
                 f"cannot read the Redis online store at {_redacted(self.url)}: {error}"
             ) from error
-        results: list[list[Row]] = []
+        results: list[ViewRows] = []
         position = 0
         for read, view_keys in zip(reads, keys, strict=True):
-            rows: list[Row] = []
-            for _ in view_keys:
-                *values, stamp = replies[position]
-                position += 1
-                if stamp is None and not any(values):
-                    rows.append(None)
-                    continue
-                rows.append(
-                    (
-                        codec.decode_redis_timestamp(stamp) or 0.0,
-                        {
-                            feature: value
-                            for feature, value in zip(read.features, values, strict=True)
-                            if value is not None
-                        },
-                    )
-                )
-            results.append(rows)
+            # HMGET answers in field order: the features, then the view's timestamp field.
+            answers = replies[position : position + len(view_keys)]
+            position += len(view_keys)
+            if not answers:
+                results.append(ViewRows([], [[] for _ in read.features]))
+                continue
+            *columns, stamps = (list(column) for column in zip(*answers, strict=True))
+            seconds: list[float | None] = [
+                None
+                if stamp is None and not any(answer[:-1])
+                else codec.decode_redis_timestamp(stamp) or 0.0
+                for stamp, answer in zip(stamps, answers, strict=True)
+            ]
+            results.append(ViewRows(seconds, columns))
         return results
 
     def write(self, view: str, rows: Sequence[WriteRow]) -> None:
@@ -282,6 +312,24 @@ class RedisStore:
 
     def close(self) -> None:
         self._client.close()
+
+
+# Every HMGET of a lookup in one script call: ARGV = [reads, then per read: keys, fields,
+# field...], KEYS = the hashes, read after read. Building and parsing one command instead of a
+# pipeline of hundreds halves a 100-entity read, and the views are read at one instant.
+_READ_SCRIPT = """
+local out, k, a = {}, 1, 2
+for r = 1, tonumber(ARGV[1]) do
+  local keys, count = tonumber(ARGV[a]), tonumber(ARGV[a + 1])
+  local fields = {unpack(ARGV, a + 2, a + 1 + count)}
+  a = a + 2 + count
+  for i = 1, keys do
+    out[k] = redis.call('HMGET', KEYS[k], unpack(fields))
+    k = k + 1
+  end
+end
+return out
+"""
 
 
 def _redacted(url: str) -> str:

@@ -14,7 +14,7 @@ import threading
 import time
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse
 from starlette.concurrency import run_in_threadpool
 
@@ -68,27 +68,31 @@ class _Latest:
 _latest = _Latest()
 
 
-def get_serving_log(request: Request) -> ServingLogger:
+def serving_log_of(app: FastAPI) -> ServingLogger:
     """The app's serving logger, made on first use from its settings."""
-    state = request.app.state
+    state = app.state
     serving_log = getattr(state, "serving_log", None)
     if serving_log is None:
         with _lock:
             serving_log = getattr(state, "serving_log", None)
             if serving_log is None:
-                settings = _settings(request)
+                settings = _settings(app)
                 serving_log = ServingLogger(settings.serving_logs_dir, settings.serving_log_rate)
                 state.serving_log = serving_log
     assert isinstance(serving_log, ServingLogger)
     return serving_log
 
 
+def get_serving_log(request: Request) -> ServingLogger:
+    return serving_log_of(request.app)
+
+
 ServingLogDep = Annotated[ServingLogger, Depends(get_serving_log)]
 
 
-def _settings(request: Request) -> Settings:
+def _settings(app: FastAPI) -> Settings:
     """The app's settings (``app.state.serving.settings``, whatever the Serving class is)."""
-    settings = getattr(request.app.state.serving, "settings", None)
+    settings = getattr(app.state.serving, "settings", None)
     if not isinstance(settings, Settings):
         raise RuntimeError("the app was not built by pitstop.api.create_app")
     return settings
@@ -97,14 +101,14 @@ def _settings(request: Request) -> Settings:
 @router.get("/monitoring/status")
 async def monitoring_status(request: Request) -> dict[str, Any]:
     """Freshness, drift, null rates and skew per feature view (shape: pitstop.monitoring.status)."""
-    status = await _status(request, _settings(request))
+    status = await _status(request, _settings(request.app))
     return status.to_json()
 
 
 @router.get("/status", response_class=HTMLResponse)
 async def status_page(request: Request) -> HTMLResponse:
     """The status page: server-rendered HTML with inline SVG charts, no script, no requests."""
-    status = await _status(request, _settings(request))
+    status = await _status(request, _settings(request.app))
     serving_log = getattr(request.app.state, "serving_log", None)
     serving = serving_log.stats.snapshot() if isinstance(serving_log, ServingLogger) else None
     return HTMLResponse(html_page(status, serving))
