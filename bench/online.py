@@ -106,7 +106,7 @@ def main() -> int:
     starts: dict[tuple[str, str], list[float]] = {}
     for store in args.stores.split(","):
         settings = replace(base, online_store=store, redis_url=args.redis_url)
-        if store == "redis" and not args.data_dir:
+        if store == "redis" and not (args.data_dir and _redis_keys(args.redis_url)):
             _progress(f"materializing into Redis ({args.redis_url}) with Feast")
             _flush_redis(args.redis_url)
             feast_repo.materialize(settings)
@@ -155,6 +155,12 @@ def _flush_redis(url: str) -> None:
     import redis
 
     redis.Redis.from_url(url).flushdb()
+
+
+def _redis_keys(url: str) -> int:
+    import redis
+
+    return int(redis.Redis.from_url(url).dbsize())
 
 
 @contextlib.contextmanager

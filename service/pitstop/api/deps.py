@@ -14,17 +14,24 @@ from pitstop.api.serving import Serving
 from pitstop.errors import MissingInputError
 
 
-def get_serving(request: Request) -> Serving:
+# Dependencies are ``async def`` on purpose: FastAPI runs a plain ``def`` dependency in its
+# thread pool, a hop that cost more than a whole one-entity lookup.
+async def get_serving(request: Request) -> Serving:
+    return serving_of(request)
+
+
+def serving_of(request: Request) -> Serving:
     serving = request.app.state.serving
     if not isinstance(serving, Serving):
         raise RuntimeError("the app was not built by pitstop.api.create_app")
     return serving
 
 
-def get_catalog(request: Request) -> Catalog:
-    compiled = get_serving(request).compiled
+async def get_catalog(request: Request) -> Catalog:
+    serving = serving_of(request)
+    compiled = serving.compiled
     if compiled is None:
-        raise get_serving(request).problem or MissingInputError("the registry is not loaded yet")
+        raise serving.problem or MissingInputError("the registry is not loaded yet")
     return compiled.catalog
 
 

@@ -24,9 +24,9 @@ def _check(request: Request, required: bool) -> None:
         )
 
 
-def require_key_for_writes(request: Request) -> None:
+async def require_key_for_writes(request: Request) -> None:
     _check(request, required=True)
 
 
-def require_key_for_reads(request: Request) -> None:
+async def require_key_for_reads(request: Request) -> None:
     _check(request, required=request.app.state.serving.settings.api_key_on_reads)

@@ -83,7 +83,7 @@ def serving_log_of(app: FastAPI) -> ServingLogger:
     return serving_log
 
 
-def get_serving_log(request: Request) -> ServingLogger:
+async def get_serving_log(request: Request) -> ServingLogger:
     return serving_log_of(request.app)
 
 
