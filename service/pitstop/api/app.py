@@ -1,6 +1,6 @@
 """The lookup API: app factory and lifespan.
 
-    uvicorn --factory pitstop.api.app:create_app      # settings from PITSTOP_* variables
+    uvicorn --factory --loop asyncio pitstop.api.app:create_app   # settings: PITSTOP_* variables
 
 The lifespan compiles the lookup plans from the Feast registry and opens the online store
 (:class:`~pitstop.api.serving.Serving`), then re-checks both every second in the background:
