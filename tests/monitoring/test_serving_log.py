@@ -99,3 +99,13 @@ def test_the_writer_process_writes_what_is_left_and_exits_with_the_logger(tmp_pa
     logger._socket.close()  # type: ignore[union-attr]  # as when the API process dies
     assert process.wait(10) == 0
     assert pq.read_table(tmp_path).num_rows == 3
+
+
+def test_a_closed_logger_drops_instead_of_starting_a_new_writer(tmp_path: Path) -> None:
+    logger = ServingLogger(tmp_path, rate=1.0)
+    _record(logger, [1, 2])
+    logger.close()
+    _record(logger, [3])
+    assert logger._process is None and logger._socket is None
+    assert logger.dropped == 1
+    assert pq.read_table(tmp_path).num_rows == 2

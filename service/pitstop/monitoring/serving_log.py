@@ -123,6 +123,7 @@ class ServingLogger:
         self._socket: socket.socket | None = None
         self._process: subprocess.Popen[bytes] | None = None
         self._lock = threading.Lock()  # start, flush and close; never taken by record()
+        self._closed = False
         atexit.register(self.close, 5.0)
 
     def record(
@@ -190,14 +191,16 @@ class ServingLogger:
     def _send(self, message: bytes) -> None:
         connection = self._socket or self.start()
         try:
+            if connection is None:  # closed: the API is shutting down
+                raise ConnectionError
             connection.send(message)
         except OSError:  # full (BlockingIOError), too large, or the writer is gone
             self.dropped += 1
 
-    def start(self) -> socket.socket:
-        """Start the writer process (once); the socket to it."""
+    def start(self) -> socket.socket | None:
+        """Start the writer process (once); the socket to it (None once closed)."""
         with self._lock:
-            if self._socket is None:
+            if self._socket is None and not self._closed:
                 ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
                 ours.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, self._capacity_bytes)
                 ours.setblocking(False)
@@ -249,6 +252,7 @@ class ServingLogger:
         """Write what is pending and stop the writer process."""
         self.flush(timeout)
         with self._lock:
+            self._closed = True
             if self._socket is not None:
                 self._socket.close()  # the writer writes what is left and exits
                 self._socket = None
