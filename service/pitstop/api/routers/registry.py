@@ -9,12 +9,12 @@ router = APIRouter(tags=["registry"])
 
 
 @router.get("/feature-views")
-def list_feature_views(catalog: CatalogDep) -> list[FeatureViewInfo]:
+async def list_feature_views(catalog: CatalogDep) -> list[FeatureViewInfo]:
     """Batch and on-demand views: entities and join keys, ttl, features with types."""
     return [catalog.views[name] for name in sorted(catalog.views)]
 
 
 @router.get("/feature-services")
-def list_feature_services(catalog: CatalogDep) -> list[FeatureServiceInfo]:
+async def list_feature_services(catalog: CatalogDep) -> list[FeatureServiceInfo]:
     """Feature services: the views and features in each, the join keys a lookup must send."""
     return [catalog.services[name] for name in sorted(catalog.services)]
