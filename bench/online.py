@@ -32,7 +32,7 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -144,10 +144,15 @@ def _prepare(settings: Settings, args: argparse.Namespace) -> None:
 
 
 def _item_count(settings: Settings) -> int:
+    return _largest_id(settings, "item_popularity", "item_id")
+
+
+def _largest_id(settings: Settings, table: str, column: str) -> int:
+    """The largest id in a feature table (ids are 1..n): the range the Lua script draws from."""
     import duckdb
 
-    path = settings.features_dir / "item_popularity.parquet"
-    count = duckdb.sql(f"select max(item_id) from read_parquet('{path}')").fetchall()[0][0]
+    path = settings.features_dir / f"{table}.parquet"
+    count = duckdb.sql(f"select max({column}) from read_parquet('{path}')").fetchall()[0][0]
     return int(count or 1)
 
 
@@ -164,9 +169,16 @@ def _redis_keys(url: str) -> int:
 
 
 @contextlib.contextmanager
-def _server(kind: str, settings: Settings) -> Iterator[tuple[str, float]]:
+def _server(
+    kind: str,
+    settings: Settings,
+    extra_env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+) -> Iterator[tuple[str, float]]:
+    """A server on a free port, once it answers 200: its URL and seconds to ready."""
     port = free_port()
     env = {**os.environ, **settings.environment(), **feast_environment(settings)}
+    env.update(extra_env or {})
     if kind == "pitstop":
         command = [sys.executable, "-m", "pitstop.cli", "serve", "--quiet", "--port", str(port)]
         ready = "/ready"
@@ -182,7 +194,9 @@ def _server(kind: str, settings: Settings) -> Iterator[tuple[str, float]]:
     log = Path(tempfile.mkdtemp(prefix="pitstop-bench-")) / f"{kind}.log"
     started = time.perf_counter()
     with log.open("wb") as output:
-        process = subprocess.Popen(command, env=env, stdout=output, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            command, env=env, cwd=cwd, stdout=output, stderr=subprocess.STDOUT
+        )
     url = f"http://127.0.0.1:{port}"
     try:
         while True:

@@ -16,11 +16,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import os
-import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -28,8 +24,6 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import online  # noqa: E402 - bench/online.py: data, wrk and its Lua script
-from pitstop.api.background import free_port  # noqa: E402
-from pitstop.feast_config import feast_environment  # noqa: E402
 from pitstop.settings import SERVING_LOG_RATE_ENV, Settings  # noqa: E402
 
 CASES = {"1x1": (1, 1), "100x1": (100, 1), "1x32": (1, 32)}
@@ -50,7 +44,7 @@ def main() -> int:
     if not settings.registry_path.exists():
         sys.exit(f"{args.data_dir} has no registry: run bench/online.py --data-dir first")
     settings = replace(settings, online_store=args.store, redis_url=args.redis_url)
-    users = _user_count(settings)
+    users = online._largest_id(settings, "user_profile", "user_id")
     items = online._item_count(settings)
     variants = [_variant(text) for text in args.variant]
     with contextlib.ExitStack() as stack:
@@ -93,40 +87,14 @@ def _variant(text: str) -> tuple[str, Path, str | None]:
     return name, service, rate or None
 
 
-def _user_count(settings: Settings) -> int:
-    import duckdb
-
-    path = settings.features_dir / "user_profile.parquet"
-    count = duckdb.sql(f"select max(user_id) from read_parquet('{path}')").fetchall()[0][0]
-    return int(count or 1)
-
-
 @contextlib.contextmanager
 def _server(settings: Settings, service: Path, rate: str | None) -> Iterator[str]:
-    port = free_port()
-    env = {**os.environ, **settings.environment(), **feast_environment(settings)}
-    env["PYTHONPATH"] = str(service)  # ahead of the venv's editable install
+    """``pitstop serve`` from another checkout: its ``service/`` ahead of the editable install."""
+    extra = {"PYTHONPATH": str(service)}
     if rate is not None:
-        env[SERVING_LOG_RATE_ENV] = rate
-    command = [sys.executable, "-m", "pitstop.cli", "serve", "--quiet", "--port", str(port)]
-    process = subprocess.Popen(command, env=env, cwd=service.parent)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if process.poll() is not None or time.monotonic() > deadline:
-                sys.exit(f"pitstop from {service} did not become ready")
-            with (
-                contextlib.suppress(OSError),
-                urllib.request.urlopen(url + "/ready", timeout=1) as answer,
-            ):
-                if answer.status == 200:
-                    break
-            time.sleep(0.05)
+        extra[SERVING_LOG_RATE_ENV] = rate
+    with online._server("pitstop", settings, extra, cwd=service.parent) as (url, _):
         yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
 
 
 if __name__ == "__main__":

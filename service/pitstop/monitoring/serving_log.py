@@ -190,9 +190,10 @@ class ServingLogger:
 
     def _send(self, message: bytes) -> None:
         connection = self._socket or self.start()
+        if connection is None:  # closed: the API is shutting down
+            self.dropped += 1
+            return
         try:
-            if connection is None:  # closed: the API is shutting down
-                raise ConnectionError
             connection.send(message)
         except OSError:  # full (BlockingIOError), too large, or the writer is gone
             self.dropped += 1

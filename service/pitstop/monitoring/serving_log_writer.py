@@ -101,7 +101,7 @@ def _write_safely(directory: Path, samples: list[Sample]) -> None:
         logger.exception("serving log: could not write %d lookups", len(samples))
 
 
-def write_samples(directory: Path, samples: list[Sample]) -> list[Path]:
+def write_samples(directory: Path, samples: list[Sample]) -> None:
     """One Parquet file per UTC day of the samples' request times, under ``date=DAY/``."""
     import pyarrow as pa
 
@@ -121,7 +121,6 @@ def write_samples(directory: Path, samples: list[Sample]) -> list[Path]:
                 columns["status"].append(status)
                 columns["event_timestamp"].append(timestamp if status == "PRESENT" else None)
     schema = _schema()
-    written = []
     for day, columns in by_day.items():
         arrays = {
             "request_time": pa.array(columns["request_time"], schema.field("request_time").type),
@@ -133,11 +132,10 @@ def write_samples(directory: Path, samples: list[Sample]) -> list[Path]:
             "status": pa.array(columns["status"], pa.string()),
             "event_timestamp": _timestamps(columns["event_timestamp"]),
         }
-        written.append(_write_file(directory, day, pa.table(arrays, schema=schema)))
-    return written
+        _write_file(directory, day, pa.table(arrays, schema=schema))
 
 
-def _write_file(directory: Path, day: str, table: Any) -> Path:
+def _write_file(directory: Path, day: str, table: Any) -> None:
     import pyarrow.parquet as pq
 
     folder = directory / f"date={day}"
@@ -145,7 +143,6 @@ def _write_file(directory: Path, day: str, table: Any) -> Path:
     name = f"part-{time.time_ns()}-{os.getpid()}.parquet"
     pq.write_table(table, folder / (name + ".tmp"))
     os.replace(folder / (name + ".tmp"), folder / name)
-    return folder / name
 
 
 def _schema() -> Any:
