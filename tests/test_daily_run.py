@@ -41,6 +41,8 @@ SESSION_ACROSS_MIDNIGHT = {
 START = date(2026, 3, 2)
 FIRST_RUN = date(2026, 3, 13)
 DAILY_RUN = date(2026, 3, 14)
+# Sunday's partition: its run covers up to Monday 03-16, whose keep-alive rows touch every entity.
+MONDAY_RUN = date(2026, 3, 15)
 
 
 @pytest.fixture(scope="module")
@@ -109,6 +111,33 @@ def test_running_the_same_date_again_changes_nothing(
     before = _digest(daily.features_dir)
     build(daily, run_date=DAILY_RUN, echo=None)
     assert _digest(daily.features_dir) == before == _digest(full.features_dir)
+
+
+def test_a_run_covering_a_monday_equals_a_full_rebuild(
+    daily_and_full: tuple[Settings, Settings, BuildReport],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """Grows the shared daily folder by a day: keep this test after the others using it."""
+    daily, _, _ = daily_and_full
+    appended = append_day(
+        daily, dirty_rate=0.02, late_share=0.05, redelivery_share=0.03, progress=False
+    )
+    assert appended.start == MONDAY_RUN
+    build(daily, run_date=MONDAY_RUN, echo=None)
+
+    full = Settings.from_env(tmp_path_factory.mktemp("full-monday"))
+    shutil.copytree(daily.raw_events_dir, full.raw_events_dir)
+    build(full, echo=None)
+    assert _digest(daily.features_dir) == _digest(full.features_dir)
+
+    # the Monday really was newly covered: every user known before it has a keep-alive row
+    with duckdb.connect() as connection:
+        (without_monday_row,) = connection.execute(
+            "select count(distinct user_id) from read_parquet(?) where user_id not in "
+            "(select user_id from read_parquet(?) where event_timestamp = '2026-03-16')",
+            [str(daily.features_dir / "user_activity.parquet")] * 2,
+        ).fetchone()
+    assert without_monday_row == 0
 
 
 def test_a_run_date_without_its_partition_is_refused(tmp_path: Path) -> None:

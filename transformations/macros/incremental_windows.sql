@@ -53,21 +53,29 @@
 {#-
   The entities whose rows in this sparse-snapshot mart (macros/feature_snapshots.sql) can differ
   from its last run, as a query over `days_relation` (one row per entity and activity day, with
-  latest_arrival_date):
+  latest_arrival_date), each with `resume_date`: the first snapshot date whose row can change.
 
-  - entities with day rows that arrived since the mart's last run (its newest created_timestamp
-    is the newest arrival + 1 day), minus the lookback;
-  - entities with a change row that falls into the snapshot dates newly covered by the data,
+  - Entities with day rows that arrived since the mart's last run (its newest created_timestamp
+    is the newest arrival + 1 day), minus the lookback: from 7 days before the earliest such
+    day, because the intermediate models recompute the 8 days before a new event
+    (int_user_days_aggregated's session windows) and a day enters the snapshots the day after.
+  - Entities with a change row that falls into the snapshot dates newly covered by the data,
     after the mart's newest event_timestamp: a day's entry (d + 1) or its exit from an N-day
-    window (d + N + 1, for N in `lengths`);
-  - every entity, when a Monday (the keep-alive rows) is newly covered.
+    window (d + N + 1, for N in `lengths`); they resume at the first newly covered date.
+  - Every entity, when a Monday (the keep-alive rows) is newly covered; likewise.
 
-  Each of them is recomputed whole, so the rows are those a full rebuild would write.
+  Rows before resume_date are kept from the last run; the rest are recomputed
+  (days_since_resume), and are those a full rebuild would write.
 -#}
 {%- macro rebuilt_entities(days_relation, entity_key, lengths) -%}
     {%- set since = high_water_date('created_timestamp', var('lookback_days') + 1) -%}
     {%- set old_end = high_water_date('event_timestamp') -%}
-    select distinct days.{{ entity_key }}
+    select
+        days.{{ entity_key }},
+        least(
+            min(days.activity_date - 7) filter (where days.latest_arrival_date >= {{ since }}),
+            {{ old_end }} + 1
+        ) as resume_date
     from {{ days_relation }} as days
     cross join (select coverage_end_date as new_end from {{ ref('int_data_coverage') }}) as coverage
     where days.latest_arrival_date >= {{ since }}
@@ -77,6 +85,71 @@
             and days.activity_date + {{ n + 1 }} <= coverage.new_end)
         {%- endfor %}
         or cast(date_trunc('week', coverage.new_end) as date) > {{ old_end }}
+    group by days.{{ entity_key }}
+{%- endmacro -%}
+
+
+{#-
+  The day rows of the rebuilt entities (the CTE `rebuilt`: entity, resume_date) that snapshots
+  from resume_date on need, with all older days folded into one day.
+
+  A mart's change rows are linear in the day columns: a day d adds its values at d + 1 and
+  takes them out of an N-day window at d + N + 1 (macros/feature_snapshots.sql). A day before
+  resume_date - max(N) - 1 has entered and left every window before resume_date, so from then on
+  only the totals of those days count, not their dates. They are replaced by one day, on the
+  last of those dates, holding their sums (the first and last times and the latest arrival for
+  the columns that are times): a daily run's cost per rebuilt entity is its recent days and one
+  aggregate, not its whole history of snapshots, and the values are exactly a full rebuild's.
+
+  `aggregates` maps every other column of `days_relation` to its aggregate function; a column
+  without one is a compile error (a new column must say how it folds).
+-#}
+{%- macro days_since_resume(days_relation, entity_key, lengths, aggregates) -%}
+    {%- set folded_through = 'rebuilt.resume_date - ' ~ ((lengths | max if lengths else 0) + 2) -%}
+    {%- if execute -%}
+      {%- set columns = adapter.get_columns_in_relation(days_relation) | map(attribute='name') -%}
+      {%- set missing = columns | reject('in', [entity_key, 'activity_date']) | reject('in', aggregates) | list -%}
+      {%- if missing -%}
+        {{ exceptions.raise_compiler_error(
+            'days_since_resume: no aggregate for ' ~ missing | join(', ') ~ ' of ' ~ days_relation) }}
+      {%- endif -%}
+    {%- endif %}
+    select days.*
+    from {{ days_relation }} as days
+    inner join rebuilt using ({{ entity_key }})
+    where days.activity_date > {{ folded_through }}
+
+    union all by name
+
+    select
+        days.{{ entity_key }},
+        {{ folded_through }} as activity_date,
+        {%- for column, aggregate in aggregates.items() %}
+        {{ aggregate }}(days.{{ column }}) as {{ column }}{{ ',' if not loop.last }}
+        {%- endfor %}
+    from {{ days_relation }} as days
+    inner join rebuilt using ({{ entity_key }})
+    where days.activity_date <= {{ folded_through }}
+    group by days.{{ entity_key }}, rebuilt.resume_date
+{%- endmacro -%}
+
+
+{#- How the day columns of the intermediate models fold over many days (days_since_resume). -#}
+{%- macro user_day_aggregates() -%}
+    {{- return({
+        'events': 'sum', 'page_views': 'sum', 'add_to_carts': 'sum', 'purchases': 'sum',
+        'support_tickets': 'sum', 'revenue': 'sum',
+        'session_windows_opened_7d': 'sum', 'session_windows_closed_7d': 'sum',
+        'first_event_at': 'min', 'last_event_at': 'max', 'last_purchase_at': 'max',
+        'latest_arrival_date': 'max',
+    }) -}}
+{%- endmacro -%}
+
+{%- macro item_day_aggregates() -%}
+    {{- return({
+        'views': 'sum', 'add_to_carts': 'sum', 'purchases': 'sum', 'revenue': 'sum',
+        'latest_arrival_date': 'max',
+    }) -}}
 {%- endmacro -%}
 
 

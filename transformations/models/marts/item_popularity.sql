@@ -2,7 +2,7 @@
   config(
     materialized=feature_mart_materialization(),
     incremental_strategy='delete+insert',
-    unique_key='item_id',
+    unique_key=['item_id', 'event_timestamp'],
     on_schema_change='fail',
     post_hook="{{ export_feature_table() }}"
   )
@@ -32,9 +32,10 @@ rebuilt as (
 {% endif -%}
 item_days as (
 
-    select * from {{ ref('int_item_days_aggregated') }}
     {%- if is_incremental() %}
-    where item_id in (select item_id from rebuilt)
+    {{ days_since_resume(ref('int_item_days_aggregated'), 'item_id', window_lengths(features), item_day_aggregates()) }}
+    {%- else %}
+    select * from {{ ref('int_item_days_aggregated') }}
     {%- endif %}
 
 ),
@@ -82,7 +83,13 @@ final as (
         cast(item_revenue_7d as double) as item_revenue_7d,
         cast(item_purchases_7d / nullif(item_views_7d, 0) as double) as item_conversion_rate_7d
     from snapshots
+    {%- if is_incremental() %}
+    inner join rebuilt using (item_id)
+    {%- endif %}
     where snapshot_date <= (select coverage_end_date from coverage)
+    {%- if is_incremental() %}
+        and snapshot_date >= rebuilt.resume_date
+    {%- endif %}
 
 )
 

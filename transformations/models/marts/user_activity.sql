@@ -2,7 +2,7 @@
   config(
     materialized=feature_mart_materialization(),
     incremental_strategy='delete+insert',
-    unique_key='user_id',
+    unique_key=['user_id', 'event_timestamp'],
     on_schema_change='fail',
     post_hook="{{ export_feature_table() }}"
   )
@@ -42,9 +42,10 @@ rebuilt as (
 {% endif -%}
 user_days as (
 
-    select * from {{ ref('int_user_days_aggregated') }}
     {%- if is_incremental() %}
-    where user_id in (select user_id from rebuilt)
+    {{ days_since_resume(ref('int_user_days_aggregated'), 'user_id', window_lengths(features), user_day_aggregates()) }}
+    {%- else %}
+    select * from {{ ref('int_user_days_aggregated') }}
     {%- endif %}
 
 ),
@@ -100,7 +101,13 @@ final as (
         cast(revenue_30d as double) as revenue_30d,
         cast({{ divide('revenue_30d', 'purchases_30d') }} as double) as avg_order_value_30d
     from snapshots
+    {%- if is_incremental() %}
+    inner join rebuilt using (user_id)
+    {%- endif %}
     where snapshot_date <= (select coverage_end_date from coverage)
+    {%- if is_incremental() %}
+        and snapshot_date >= rebuilt.resume_date
+    {%- endif %}
 
 )
 

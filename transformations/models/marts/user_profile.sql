@@ -2,7 +2,7 @@
   config(
     materialized=feature_mart_materialization(),
     incremental_strategy='delete+insert',
-    unique_key='user_id',
+    unique_key=['user_id', 'event_timestamp'],
     on_schema_change='fail',
     post_hook="{{ export_feature_table() }}"
   )
@@ -30,9 +30,10 @@ rebuilt as (
 {% endif -%}
 user_days as (
 
-    select * from {{ ref('int_user_days_aggregated') }}
     {%- if is_incremental() %}
-    where user_id in (select user_id from rebuilt)
+    {{ days_since_resume(ref('int_user_days_aggregated'), 'user_id', window_lengths(features), user_day_aggregates()) }}
+    {%- else %}
+    select * from {{ ref('int_user_days_aggregated') }}
     {%- endif %}
 
 ),
@@ -107,7 +108,13 @@ final as (
         cast(lifetime_purchases as bigint) as lifetime_purchases,
         cast(lifetime_revenue as double) as lifetime_revenue
     from with_times
+    {%- if is_incremental() %}
+    inner join rebuilt using (user_id)
+    {%- endif %}
     where snapshot_date <= (select coverage_end_date from coverage)
+    {%- if is_incremental() %}
+        and snapshot_date >= rebuilt.resume_date
+    {%- endif %}
 
 )
 
