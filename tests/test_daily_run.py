@@ -140,6 +140,41 @@ def test_a_run_covering_a_monday_equals_a_full_rebuild(
     assert without_monday_row == 0
 
 
+def test_a_file_landing_in_an_old_partition_is_picked_up(
+    daily_and_full: tuple[Settings, Settings, BuildReport],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """A file arrives in a partition eight days back, beyond the lookback: it holds a late
+    event and the earlier delivery of an event first seen in a later partition. The run redoes
+    every partition from that one on and equals a full rebuild. Runs after the Monday test."""
+    daily, _, _ = daily_and_full
+    with duckdb.connect(str(daily.warehouse_path), read_only=True) as connection:
+        (event_id, file_path) = connection.execute(
+            "select event_id, file_path from stg_events__events "
+            "where arrival_date = '2026-03-13' order by event_id limit 1"
+        ).fetchone() or ("", "")
+    marker = f'"event_id":"{event_id}"'
+    redelivered = next(line for line in Path(file_path).read_text().splitlines() if marker in line)
+    late = (
+        '{"event_id":"e-late-file","event_type":"purchase","user_id":999002,'
+        '"ts":"2026-03-06T12:00:00Z","session_id":"s-late","item_id":3,"price":9.5}'
+    )
+    write_raw_logs(daily.data_dir, {"2026-03-07": [late, redelivered]}, part="part-90001")
+    build(daily, run_date=MONDAY_RUN, echo=None)
+
+    full = Settings.from_env(tmp_path_factory.mktemp("full-late-file"))
+    shutil.copytree(daily.raw_events_dir, full.raw_events_dir)
+    build(full, echo=None)
+    assert _digest(daily.features_dir) == _digest(full.features_dir)
+    with duckdb.connect(str(daily.warehouse_path), read_only=True) as connection:
+        kept = connection.execute(
+            "select event_id, arrival_date from stg_events__events "
+            "where event_id in ('e-late-file', ?)",
+            [event_id],
+        ).fetchall()
+    assert sorted(arrival.isoformat() for _, arrival in kept) == ["2026-03-07", "2026-03-07"]
+
+
 def test_a_run_date_without_its_partition_is_refused(tmp_path: Path) -> None:
     settings = Settings.from_env(tmp_path)
     generate_events(settings, users=5, days=2, seed=1, start=START, progress=False)

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
+from pitstop import arrivals
 from pitstop.errors import BuildError, MissingInputError
 from pitstop.settings import DBT_PROJECT_DIR, Settings
 
@@ -62,10 +63,12 @@ def build(
 ) -> BuildReport:
     """Run ``dbt build`` for ``settings.data_dir`` and publish the tables it wrote.
 
-    A build is incremental unless ``full_refresh``: it reads the arrival partitions from a few
-    days (dbt var ``lookback_days``) before the newest one it has seen, and recomputes only the
-    entities and days they touch. ``run_date`` builds the log as of that arrival day: its
-    partition must exist, later ones are left for later runs.
+    A build is incremental unless ``full_refresh``: it reads the arrival partitions from the
+    earliest one with a raw file that is new, changed or gone since the last successful build
+    (:mod:`pitstop.arrivals`; without that record, from ``lookback_days`` before the newest
+    one it has seen), and recomputes only the entities and days they touch. ``run_date``
+    builds the log as of that arrival day: its partition must exist, later ones are left for
+    later runs.
 
     ``echo`` receives dbt's progress lines (``None`` silences them). Raises
     :class:`MissingInputError` when there are no raw logs (or no partition for ``run_date``)
@@ -81,6 +84,11 @@ def build(
 
     args = ["build", "--full-refresh"] if full_refresh else ["build"]
     dbt_vars = {"run_date": run_date.isoformat()} if run_date is not None else {}
+    raw_files = arrivals.list_raw_files(settings.raw_events_dir, run_date)
+    if settings.engine == "duckdb" and not full_refresh:
+        since = arrivals.redo_since(settings.warehouse_path, raw_files)
+        if since is not None:
+            dbt_vars["redo_since"] = since.isoformat()
     if settings.engine == "spark":
         from pitstop import spark_build
 
@@ -101,6 +109,7 @@ def build(
     published = _publish(settings, pending)
     if settings.engine == "duckdb":
         _repoint_views(settings, published)
+        arrivals.record_loaded(settings.warehouse_path, raw_files)
     counts = read_line_counts(settings)
     tables = {
         path.stem: _parquet_rows(path) for path in published if path.parent.name == "features"

@@ -24,6 +24,21 @@
 {%- endmacro -%}
 
 
+{#-
+  Where an incremental model starts reading arrival partitions, as a date literal: the var
+  redo_since when `pitstop build` passes it (the earliest partition with a raw file that is
+  new, changed or gone since the last successful build; service/pitstop/arrivals.py), else
+  `back_days` before the model's own high-water mark of `column` (high_water_date).
+-#}
+{%- macro redo_since(column, back_days) -%}
+  {%- if var('redo_since', none) and is_incremental() -%}
+    date '{{ var("redo_since") }}'
+  {%- else -%}
+    {{ high_water_date(column, back_days) }}
+  {%- endif -%}
+{%- endmacro -%}
+
+
 {#- A scalar query's single value, run when the model runs (none while parsing). -#}
 {%- macro scalar_at_run(sql) -%}
   {%- if execute -%}
@@ -55,8 +70,9 @@
   from its last run, as a query over `days_relation` (one row per entity and activity day, with
   latest_arrival_date), each with `resume_date`: the first snapshot date whose row can change.
 
-  - Entities with day rows that arrived since the mart's last run (its newest created_timestamp
-    is the newest arrival + 1 day), minus the lookback: from 7 days before the earliest such
+  - Entities with day rows that arrived in the partitions this run redoes (redo_since; without
+    it, since the mart's newest created_timestamp, the newest arrival + 1 day, minus the
+    lookback): from 7 days before the earliest such
     day, because the intermediate models recompute the 8 days before a new event
     (int_user_days_aggregated's session windows) and a day enters the snapshots the day after.
   - Entities with a change row that falls into the snapshot dates newly covered by the data,
@@ -68,7 +84,7 @@
   (days_since_resume), and are those a full rebuild would write.
 -#}
 {%- macro rebuilt_entities(days_relation, entity_key, lengths) -%}
-    {%- set since = high_water_date('created_timestamp', var('lookback_days') + 1) -%}
+    {%- set since = redo_since('created_timestamp', var('lookback_days') + 1) -%}
     {%- set old_end = high_water_date('event_timestamp') -%}
     select
         days.{{ entity_key }},

@@ -4,13 +4,19 @@
   straight from the files, independently of how stg_events__lines splits them, and clean
   events must be exactly the distinct event_ids among valid lines.
 
-  A daily run (`pitstop run --date D`, dbt var run_date) checks the partitions it re-read
-  (D - lookback_days on): reading every raw file of the history each day would cost more than
+  An incremental run checks the partitions it re-read (dbt var redo_since; without it, with
+  run_date D, D - lookback_days on): reading every raw file of the history each day would cost more than
   the run. There, clean events are the distinct ids of those partitions' valid lines that no
   older partition delivered first.
 -#}
 
-{%- set since = "date '" ~ var('run_date') ~ "' - " ~ var('lookback_days') if var('run_date', none) else none %}
+{%- if var('redo_since', none) -%}
+  {%- set since = "date '" ~ var('redo_since') ~ "'" -%}
+{%- elif var('run_date', none) -%}
+  {%- set since = "date '" ~ var('run_date') ~ "' - " ~ var('lookback_days') -%}
+{%- else -%}
+  {%- set since = none -%}
+{%- endif %}
 
 with
 

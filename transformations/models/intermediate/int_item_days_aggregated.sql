@@ -9,10 +9,10 @@
 
 {#-
   One row per item per UTC day with item events. Incremental: the (item, day) pairs with events
-  that arrived since this model's last run (minus the lookback) are recomputed.
+  in the partitions this run redoes (redo_since) are recomputed.
 -#}
 
-{%- set since = high_water_date('latest_arrival_date', var('lookback_days')) %}
+{%- set since = redo_since('latest_arrival_date', var('lookback_days')) %}
 
 with
 

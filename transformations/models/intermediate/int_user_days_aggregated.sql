@@ -11,14 +11,14 @@
   One row per user per UTC day with events: what the user did that day, and how the day moves
   the 7-day distinct-session window (see sessions_7d in user_activity).
 
-  Incremental: the users with events that arrived since this model's last run (minus the
-  lookback) are touched from the earliest event day d among those events. Their rows from
+  Incremental: the users with events in the partitions this run redoes (redo_since) are
+  touched from the earliest event day d among those events. Their rows from
   d - 8 on are recomputed from their events since d - 16: a new session day changes whether a
   session day up to 7 days earlier closes its window, and that day's opening needs the session
   days up to 7 days before it. Older rows cannot change (events are only ever added).
 -#}
 
-{%- set since = high_water_date('latest_arrival_date', var('lookback_days')) %}
+{%- set since = redo_since('latest_arrival_date', var('lookback_days')) %}
 
 with
 

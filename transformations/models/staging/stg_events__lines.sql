@@ -15,7 +15,8 @@
 {#-
   Every raw line, parsed and typed, with the first rule it breaks (ARCHITECTURE §2) in
   rejection_reason, or null when the line is a valid event. Incremental by arrival partition:
-  a run re-reads the newest `lookback_days` partitions plus anything newer.
+  a run re-reads the partitions from redo_since on (macros/incremental_windows.sql): normally
+  only the new one, from an older one on when a file in it is new, changed or gone.
 -#}
 
 with
@@ -30,7 +31,7 @@ raw_files as (
     where {{ arrived_by_run_date('filename') }}
     {% if is_incremental() %}
         -- a date literal, so DuckDB skips the older files without reading them
-        and {{ arrival_date_of('filename') }} >= {{ high_water_date('arrival_date', var('lookback_days')) }}
+        and {{ arrival_date_of('filename') }} >= {{ redo_since('arrival_date', var('lookback_days')) }}
     {% endif %}
 
 ),
