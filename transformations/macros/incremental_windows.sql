@@ -72,9 +72,9 @@
 
   - Entities with day rows that arrived in the partitions this run redoes (redo_since; without
     it, since the mart's newest created_timestamp, the newest arrival + 1 day, minus the
-    lookback): from 7 days before the earliest such
-    day, because the intermediate models recompute the 8 days before a new event
-    (int_user_days_aggregated's session windows) and a day enters the snapshots the day after.
+    lookback): from 7 days before the earliest such day, because the intermediate models
+    recompute the 8 days before a new event (int_user_days_aggregated's session windows) and a
+    day enters the snapshots the day after.
   - Entities with a change row that falls into the snapshot dates newly covered by the data,
     after the mart's newest event_timestamp: a day's entry (d + 1) or its exit from an N-day
     window (d + N + 1, for N in `lengths`); they resume at the first newly covered date.
@@ -118,7 +118,9 @@
   aggregate, not its whole history of snapshots, and the values are exactly a full rebuild's.
 
   `aggregates` maps every other column of `days_relation` to its aggregate function; a column
-  without one is a compile error (a new column must say how it folds).
+  without one is a compile error (a new column must say how it folds). A feature that enters
+  something other than a day column (days_active_30d enters 1) needs a window: the folded day
+  counts once, which is right only once it has left every window.
 -#}
 {%- macro days_since_resume(days_relation, entity_key, lengths, aggregates) -%}
     {%- set folded_through = 'rebuilt.resume_date - ' ~ ((lengths | max if lengths else 0) + 2) -%}
