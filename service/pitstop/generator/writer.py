@@ -19,8 +19,11 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
-# No part file holds more lines than this; a larger day (or block of users) takes more parts.
-LINES_PER_PART = 2_000_000
+# No part file holds more lines than this (about 70 MB); a larger day takes more parts. dbt's
+# stg_events__lines holds a file whole in memory while it splits it (twice its size when the
+# file has bytes that are not UTF-8, which it then splits in hex): with 2M-line parts (280 MB)
+# a 10M-user day ran out of the build's 6 GB.
+LINES_PER_PART = 500_000
 PARTITION_NAME = re.compile(r"date=\d{4}-\d{2}-\d{2}")
 
 
