@@ -25,11 +25,7 @@ physical as (
     -- newline characters, plus a last line without one; files that are not UTF-8 are counted
     -- on their bytes (cross_engine/raw_events.sql)
     select coalesce(sum({{ raw_file_lines('content') }}), 0) as raw_lines
-    from {{ source('events', 'raw') }}
-    where {{ arrived_by_run_date('filename') }}
-    {%- if since %}
-        and {{ arrival_date_of('filename') }} >= {{ since }}
-    {%- endif %}
+    from {{ raw_files_arrived(since) }}
 
 ),
 

@@ -27,12 +27,7 @@ raw_files as (
         filename as file_path,
         {{ arrival_date_of('filename') }} as arrival_date,
         content
-    from {{ source('events', 'raw') }}
-    where {{ arrived_by_run_date('filename') }}
-    {% if is_incremental() %}
-        -- a date literal, so DuckDB skips the older files without reading them
-        and {{ arrival_date_of('filename') }} >= {{ redo_since('arrival_date', var('lookback_days')) }}
-    {% endif %}
+    from {{ raw_files_arrived(redo_since('arrival_date', var('lookback_days')) if is_incremental() else none) }}
 
 ),
 
