@@ -21,8 +21,7 @@ import pyarrow as pa
 
 # No part file holds more lines than this (about 70 MB); a larger day takes more parts. dbt's
 # stg_events__lines holds a file whole in memory while it splits it (twice its size when the
-# file has bytes that are not UTF-8, which it then splits in hex): with 2M-line parts (280 MB)
-# a 10M-user day ran out of the build's 6 GB.
+# file has bytes that are not UTF-8, which it then splits in hex), one file per thread.
 LINES_PER_PART = 500_000
 PARTITION_NAME = re.compile(r"date=\d{4}-\d{2}-\d{2}")
 
