@@ -5,8 +5,8 @@
   events must be exactly the distinct event_ids among valid lines.
 
   An incremental run checks the partitions it re-read (dbt var redo_since; without it, with
-  run_date D, D - lookback_days on): reading every raw file of the history each day would cost more than
-  the run. There, clean events are the distinct ids of those partitions' valid lines that no
+  run_date D, D - lookback_days on): reading every raw file of the history each day would cost
+  more than the run. There, clean events are the distinct ids of those partitions' valid lines that no
   older partition delivered first.
 -#}
 

@@ -12,8 +12,8 @@
   the 7-day distinct-session window (see sessions_7d in user_activity).
 
   Incremental: the users with events in the partitions this run redoes (redo_since) are
-  touched from the earliest event day d among those events. Their rows from
-  d - 8 on are recomputed from their events since d - 16: a new session day changes whether a
+  touched from the earliest event day d among those events. Their rows from d - 8 on are
+  recomputed from their events since d - 16: a new session day changes whether a
   session day up to 7 days earlier closes its window, and that day's opening needs the session
   days up to 7 days before it. Older rows cannot change (events are only ever added).
 -#}

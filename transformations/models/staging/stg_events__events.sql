@@ -13,9 +13,8 @@
   duplicates in stg_events__lines_accounted.
 
   Incremental by arrival partition, like stg_events__lines: a run redoes the partitions from
-  redo_since on, deduplicating them among themselves and against the
-  event_ids of the older partitions (a redelivery arriving any number of days later is still a
-  duplicate). Only the event_id column of the older rows is read, probed by the new ids.
+  redo_since on, deduplicating them among themselves and against the event_ids of the older
+  partitions (a redelivery arriving any number of days later is still a duplicate). Only the event_id column of the older rows is read, probed by the new ids.
 -#}
 
 {%- set since = redo_since('arrival_date', var('lookback_days')) %}
