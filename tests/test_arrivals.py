@@ -7,7 +7,7 @@ from pathlib import Path
 
 import duckdb
 
-from pitstop.arrivals import list_raw_files, record_loaded, redo_since
+from pitstop.arrivals import list_raw_files, partition_day, record_loaded, redo_since
 from tests.conftest import write_raw_logs
 
 LINE = '{"event_id":"e1","event_type":"login","user_id":1,"ts":"2026-03-01T10:00:00Z"}'
@@ -61,3 +61,10 @@ def test_the_earliest_new_changed_or_removed_file_sets_the_start(tmp_path: Path)
     record_loaded(warehouse, list_raw_files(raw))
     (raw / "date=2026-03-01" / "part-00000.jsonl").unlink()
     assert redo_since(warehouse, list_raw_files(raw)) == date(2026, 3, 1)  # removed
+
+
+def test_only_partition_folders_name_a_day() -> None:
+    assert partition_day("date=2026-03-01") == date(2026, 3, 1)
+    assert partition_day("date=2026-3-1") is None
+    assert partition_day("date=2026-03-01.tmp") is None
+    assert partition_day("_generation.json") is None

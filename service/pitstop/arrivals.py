@@ -19,12 +19,18 @@ import re
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any
 
 from pitstop.errors import BuildError
 
 LOADED_FILES_TABLE = "pitstop_loaded_files"
-_PARTITION = re.compile(r"^date=(\d{4}-\d{2}-\d{2})$")
+# An arrival partition's folder, as the generator writes it and dbt's source reads it.
+PARTITION_NAME = re.compile(r"date=(\d{4}-\d{2}-\d{2})")
+
+
+def partition_day(folder_name: str) -> date | None:
+    """The arrival day a partition folder is named after; None for any other name."""
+    match = PARTITION_NAME.fullmatch(folder_name)
+    return date.fromisoformat(match.group(1)) if match else None
 
 
 @dataclass(frozen=True)
@@ -39,11 +45,8 @@ def list_raw_files(raw_events_dir: Path, run_date: date | None = None) -> list[R
     """The raw files a build reads (``date=YYYY-MM-DD/*.jsonl``), up to ``run_date``."""
     files = []
     for folder in raw_events_dir.glob("date=*"):
-        match = _PARTITION.match(folder.name)
-        if not match:
-            continue
-        arrival = date.fromisoformat(match.group(1))
-        if run_date is not None and arrival > run_date:
+        arrival = partition_day(folder.name)
+        if arrival is None or (run_date is not None and arrival > run_date):
             continue
         for path in folder.glob("*.jsonl"):
             stat = path.stat()
@@ -99,22 +102,11 @@ def _read_loaded(warehouse_path: Path) -> dict[tuple[str, int, int], date] | Non
     import duckdb
 
     try:
-        return _read_table(duckdb.connect(str(warehouse_path), read_only=True))
-    except duckdb.Error:
+        with duckdb.connect(str(warehouse_path), read_only=True) as connection:
+            rows = connection.execute(
+                "select file_path, size_bytes, modified_ns, arrival_date "
+                f"from main.{LOADED_FILES_TABLE}"
+            ).fetchall()
+    except duckdb.Error:  # no such table yet, or the file is locked by another process
         return None
-
-
-def _read_table(connection: Any) -> dict[tuple[str, int, int], date] | None:
-    with connection:
-        (exists,) = connection.execute(
-            "select count(*) from information_schema.tables "
-            "where table_schema = 'main' and table_name = ?",
-            [LOADED_FILES_TABLE],
-        ).fetchone() or (0,)
-        if not exists:
-            return None
-        rows = connection.execute(
-            "select file_path, size_bytes, modified_ns, arrival_date "
-            f"from main.{LOADED_FILES_TABLE}"
-        ).fetchall()
     return {(path, size, modified): arrival for path, size, modified, arrival in rows}

@@ -27,6 +27,7 @@ import numpy as np
 import pyarrow as pa
 from tqdm import tqdm
 
+from pitstop.arrivals import partition_day
 from pitstop.errors import ConfigurationError, MissingInputError
 from pitstop.generator.delivery import MAX_DUPLICATE_DELAY_DAYS
 from pitstop.generator.population import draw_catalogue, draw_population
@@ -42,7 +43,7 @@ from pitstop.generator.run import (
     _LogInProgress,
     _stream,
 )
-from pitstop.generator.writer import PARTITION_NAME, RawLogWriter
+from pitstop.generator.writer import RawLogWriter
 from pitstop.settings import Settings
 
 # Spawn key (after the day) of the stream that picks the redelivered lines.
@@ -151,11 +152,8 @@ def _generation_record(raw_dir: Path) -> dict[str, str | int]:
 def _partition_days(raw_dir: Path) -> list[date]:
     if not raw_dir.is_dir():
         return []
-    return [
-        date.fromisoformat(folder.name.removeprefix("date="))
-        for folder in raw_dir.iterdir()
-        if folder.is_dir() and PARTITION_NAME.fullmatch(folder.name)
-    ]
+    days = [partition_day(folder.name) for folder in raw_dir.iterdir() if folder.is_dir()]
+    return [day for day in days if day is not None]
 
 
 def _redelivered_lines(rng: np.random.Generator, raw_dir: Path, day: date, count: int) -> list[str]:

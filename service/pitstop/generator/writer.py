@@ -8,7 +8,6 @@ previous log as it was, and running twice never appends.
 
 from __future__ import annotations
 
-import re
 import shutil
 from datetime import date
 from pathlib import Path
@@ -19,11 +18,12 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
+from pitstop.arrivals import partition_day
+
 # No part file holds more lines than this (about 70 MB); a larger day takes more parts. dbt's
 # stg_events__lines holds a file whole in memory while it splits it (twice its size when the
 # file has bytes that are not UTF-8, which it then splits in hex), one file per thread.
 LINES_PER_PART = 500_000
-PARTITION_NAME = re.compile(r"date=\d{4}-\d{2}-\d{2}")
 
 
 class RawLogWriter:
@@ -95,7 +95,7 @@ class RawLogWriter:
             if clashes:
                 raise FileExistsError(f"partition already there: {', '.join(sorted(clashes))}")
         for old in sorted(self.raw_events_dir.iterdir()):
-            if not append and old.is_dir() and PARTITION_NAME.fullmatch(old.name):
+            if not append and old.is_dir() and partition_day(old.name) is not None:
                 shutil.rmtree(old)
         for new in sorted(self.staging_dir.iterdir()):
             new.rename(self.raw_events_dir / new.name)
