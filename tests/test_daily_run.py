@@ -175,6 +175,37 @@ def test_a_file_landing_in_an_old_partition_is_picked_up(
     assert sorted(arrival.isoformat() for _, arrival in kept) == ["2026-03-07", "2026-03-07"]
 
 
+def test_a_redelivery_is_found_a_day_before_its_event_day(tmp_path: Path) -> None:
+    """The dedup probe reads older partitions from the earliest event day among the run's lines,
+    minus one day: an event stamped just after midnight (a client clock a little ahead) was
+    first delivered in the previous day's partition, and its redelivery is still a duplicate.
+    """
+    settings = Settings.from_env(tmp_path)
+    ahead = (
+        '{"event_id":"e-ahead","event_type":"login","user_id":7,'
+        '"ts":"2026-03-03T00:30:00Z","session_id":"s-ahead"}'
+    )
+
+    def login(event_id: str, ts: str) -> str:
+        return (
+            f'{{"event_id":"{event_id}","event_type":"login","user_id":8,'
+            f'"ts":"{ts}","session_id":"s-{event_id}"}}'
+        )
+
+    write_raw_logs(settings.data_dir, {"2026-03-02": [login("e-1", "2026-03-02T10:00:00Z"), ahead]})
+    build(settings, run_date=date(2026, 3, 2), echo=None)
+    # the next partition: on-time events only, so the run's earliest event day is 03-03
+    write_raw_logs(settings.data_dir, {"2026-03-03": [login("e-2", "2026-03-03T09:00:00Z"), ahead]})
+    report = build(settings, run_date=date(2026, 3, 3), echo=None)
+
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as connection:
+        kept = connection.execute(
+            "select arrival_date from stg_events__events where event_id = 'e-ahead'"
+        ).fetchall()
+    assert [arrival.isoformat() for (arrival,) in kept] == ["2026-03-02"]
+    assert (report.counts.raw_lines, report.counts.duplicate_lines) == (4, 1)
+
+
 def test_a_run_date_without_its_partition_is_refused(tmp_path: Path) -> None:
     settings = Settings.from_env(tmp_path)
     generate_events(settings, users=5, days=2, seed=1, start=START, progress=False)

@@ -14,7 +14,14 @@
 
   Incremental by arrival partition, like stg_events__lines: a run redoes the partitions from
   redo_since on, deduplicating them among themselves and against the event_ids of the older
-  partitions (a redelivery arriving any number of days later is still a duplicate). Only the event_id column of the older rows is read, probed by the new ids.
+  partitions. A redelivery is the same event, with the same event time, and no event arrives
+  before it happens: its first delivery is in a partition no older than its event day (a day
+  earlier at most, for clocks and time zones). So only the partitions from the earliest event
+  day among this run's lines on are probed, by their event_id column alone: the probe grows
+  with how late the new lines are, not with the history.
+
+  Rows are stored in arrival order, then event time, so the date filters of this probe and of
+  the incremental models downstream (arrival_date, event_date) skip the older row groups.
 -#}
 
 {%- set since = redo_since('arrival_date', var('lookback_days')) %}
@@ -49,6 +56,9 @@ delivered_before as (
     select event_id
     from {{ this }}
     where arrival_date < {{ since }}
+        and arrival_date >= (
+            select min({{ utc_date('event_at') }}) - 1 from first_deliveries_in_run
+        )
         and event_id in (select event_id from first_deliveries_in_run)
 
 ),
@@ -100,3 +110,4 @@ final as (
 )
 
 select * from final
+order by arrival_date, event_at
