@@ -175,27 +175,78 @@ def test_a_file_landing_in_an_old_partition_is_picked_up(
     assert sorted(arrival.isoformat() for _, arrival in kept) == ["2026-03-07", "2026-03-07"]
 
 
+def test_labels_of_a_history_longer_than_thirty_days_equal_a_full_rebuild(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """churn_labels is incremental: with 40 days of history, the next day's run turns the labels
+    of the newly covered T (T + 30 days) from null to known, adds the new dates, and applies
+    the late events' days; the result equals a full rebuild."""
+    daily = Settings.from_env(tmp_path_factory.mktemp("labels-daily"))
+    generate_events(daily, users=150, days=40, seed=5, start=START, progress=False)
+    # user 999100 is active on 03-02 only, at risk for T in 03-03..04-01, churned at every
+    # known T; then an event of 04-01 arrives ten days late: churned_30d turns false from
+    # T = 04-01 - 29 days on, and T = 04-02 becomes a label date
+    write_raw_logs(
+        daily.data_dir, {"2026-03-02": [login(999100, "2026-03-02T10:00:00Z")]}, "part-90000"
+    )
+    build(daily, echo=None)
+    appended = append_day(daily, late_share=0.1, redelivery_share=0.02, progress=False)
+    write_raw_logs(
+        daily.data_dir,
+        {appended.start.isoformat(): [login(999100, "2026-04-01T10:00:00Z")]},
+        "part-90000",
+    )
+    full = Settings.from_env(tmp_path_factory.mktemp("labels-full"))
+    shutil.copytree(daily.raw_events_dir, full.raw_events_dir)
+    full_build = threading.Thread(target=build, args=(full,), kwargs={"echo": None})
+    full_build.start()
+    build(daily, run_date=appended.start, echo=None)
+    full_build.join()
+
+    assert _digest(daily.features_dir) == _digest(full.features_dir)
+    newly_known = f"{date.fromordinal(appended.start.toordinal() + 1 - 30)} 00:00:00+00"
+    with duckdb.connect() as connection:
+        (known,) = connection.execute(
+            "select count(*) from read_parquet(?) where churned_30d is not null "
+            "and event_timestamp = cast(? as timestamptz)",
+            [str(daily.features_dir / "churn_labels.parquet"), newly_known],
+        ).fetchone() or (0,)
+    assert known > 20  # the run really made labels known
+    with duckdb.connect() as connection:
+        late_user = connection.execute(
+            "select strftime(timezone('UTC', event_timestamp), '%m-%d'), churned_30d "
+            "from read_parquet(?) "
+            "where user_id = 999100 and event_timestamp in "
+            "('2026-03-03 00:00:00+00', '2026-04-02 00:00:00+00') order by 1",
+            [str(daily.features_dir / "churn_labels.parquet")],
+        ).fetchall()
+    assert late_user == [("03-03", False), ("04-02", None)]
+
+
+def login(user_id: int, ts: str, event_id: str | None = None) -> str:
+    """A raw login line of ``user_id`` at ``ts`` (its own session)."""
+    event_id = event_id or f"e-{user_id}-{ts}"
+    return (
+        f'{{"event_id":"{event_id}","event_type":"login","user_id":{user_id},'
+        f'"ts":"{ts}","session_id":"s-{event_id}"}}'
+    )
+
+
 def test_a_redelivery_is_found_a_day_before_its_event_day(tmp_path: Path) -> None:
     """The dedup probe reads older partitions from the earliest event day among the run's lines,
     minus one day: an event stamped just after midnight (a client clock a little ahead) was
     first delivered in the previous day's partition, and its redelivery is still a duplicate.
     """
     settings = Settings.from_env(tmp_path)
-    ahead = (
-        '{"event_id":"e-ahead","event_type":"login","user_id":7,'
-        '"ts":"2026-03-03T00:30:00Z","session_id":"s-ahead"}'
+    ahead = login(7, "2026-03-03T00:30:00Z", "e-ahead")
+    write_raw_logs(
+        settings.data_dir, {"2026-03-02": [login(8, "2026-03-02T10:00:00Z", "e-1"), ahead]}
     )
-
-    def login(event_id: str, ts: str) -> str:
-        return (
-            f'{{"event_id":"{event_id}","event_type":"login","user_id":8,'
-            f'"ts":"{ts}","session_id":"s-{event_id}"}}'
-        )
-
-    write_raw_logs(settings.data_dir, {"2026-03-02": [login("e-1", "2026-03-02T10:00:00Z"), ahead]})
     build(settings, run_date=date(2026, 3, 2), echo=None)
     # the next partition: on-time events only, so the run's earliest event day is 03-03
-    write_raw_logs(settings.data_dir, {"2026-03-03": [login("e-2", "2026-03-03T09:00:00Z"), ahead]})
+    write_raw_logs(
+        settings.data_dir, {"2026-03-03": [login(8, "2026-03-03T09:00:00Z", "e-2"), ahead]}
+    )
     report = build(settings, run_date=date(2026, 3, 3), echo=None)
 
     with duckdb.connect(str(settings.warehouse_path), read_only=True) as connection:

@@ -7,7 +7,7 @@
   An incremental run checks the partitions it re-read (dbt var redo_since; without it, with
   run_date D, D - lookback_days on): reading every raw file of the history each day would cost
   more than the run. There, clean events are the distinct ids of those partitions' valid lines that no
-  older partition delivered first.
+  older partition delivered first, looked for in the partitions stg_events__events probes.
 -#}
 
 {%- if var('redo_since', none) -%}
@@ -45,10 +45,15 @@ lines as (
 {% if since -%}
 delivered_before as (
 
-    -- ids of the re-read partitions that an older partition delivered first
+    -- ids of the re-read partitions that an older partition delivered first; looked for as
+    -- stg_events__events does, from the earliest event day among those lines minus one
     select count(*) as ids
     from {{ ref('stg_events__events') }}
     where arrival_date < {{ since }}
+        and arrival_date >= (
+            select min({{ utc_date('event_at') }}) - 1 from {{ ref('stg_events__lines') }}
+            where arrival_date >= {{ since }} and rejection_reason is null
+        )
         and event_id in (
             select event_id from {{ ref('stg_events__lines') }}
             where arrival_date >= {{ since }} and rejection_reason is null

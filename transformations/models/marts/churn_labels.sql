@@ -1,8 +1,26 @@
+{{
+  config(
+    materialized=feature_mart_materialization(),
+    incremental_strategy='delete+insert',
+    unique_key=['user_id', 'event_timestamp'],
+    on_schema_change='fail',
+    post_hook="{{ export_feature_table() }}"
+  )
+}}
+
 {#-
   churn_labels: for each user and UTC midnight T at which the user is a customer at risk (any
   event in the 30 days before T), churned_30d is true when the user has no event with
   T <= ts < T + 30 days, false when they have one, and null while the data does not yet cover
   T + 30 days. Labels are for training only; no feature view serves them online.
+
+  Incremental (DuckDB; Spark builds it whole): a label changes only where an active day is new
+  or the coverage end moves, and rows never disappear (events and coverage are only added). A
+  new active day d decides churned_30d for T in d-29..d, of which only those with T + 30 days
+  covered are not null, and puts the user at risk for T in d+1..d+30. Moving the coverage end
+  from the last run's newest label date E to C turns the labels of T in E-29..C-30 from null to
+  known and adds the dates E+1..C, for every user active in the 30 days before them. Those
+  (user, T) are recomputed and replace their rows; the cost is the new days, not the history.
 -#}
 
 with
@@ -18,6 +36,75 @@ coverage as (
     select * from {{ ref('int_data_coverage') }}
 
 ),
+
+{% if is_incremental() -%}
+{%- set since = redo_since('event_timestamp', var('lookback_days') + 1) %}
+{%- set old_end = 'greatest(' ~ high_water_date('event_timestamp') ~ ', coverage.first_event_date)' %}
+new_days as (
+
+    -- active days with events from the partitions this run redoes
+    select user_id, activity_date
+    from {{ ref('int_user_days_aggregated') }}
+    where latest_arrival_date >= {{ since }}
+
+),
+
+recent_users as (
+
+    -- users who can be at risk on a date from old_end - 29 on
+    select distinct user_days.user_id
+    from user_days
+    cross join coverage
+    where user_days.activity_date >= {{ old_end }} - 59
+
+),
+
+changed_dates as (
+
+    select user_id, {{ date_series('activity_date - 29', 'least(activity_date, coverage.coverage_end_date - 30)', 1) }} as label_date
+    from new_days cross join coverage
+
+    union all
+
+    select user_id, {{ date_series('activity_date + 1', 'least(activity_date + 30, coverage.coverage_end_date)', 1) }}
+    from new_days cross join coverage
+
+    union all
+
+    select user_id, {{ date_series(old_end ~ ' - 29', 'coverage.coverage_end_date - 30', 1) }}
+    from recent_users cross join coverage
+
+    union all
+
+    select user_id, {{ date_series(old_end ~ ' + 1', 'coverage.coverage_end_date', 1) }}
+    from recent_users cross join coverage
+
+),
+
+candidate_dates as (
+
+    select distinct user_id, label_date from changed_dates
+
+),
+
+previous_activity as (
+
+    -- the user's last active day before T: at risk when it is at most 30 days before
+    select c.user_id, c.label_date, d.activity_date as previous_active_date
+    from candidate_dates as c
+    asof left join user_days as d
+        on c.user_id = d.user_id and d.activity_date < c.label_date
+
+),
+
+label_dates as (
+
+    select user_id, label_date
+    from previous_activity
+    where previous_active_date >= label_date - 30
+
+),
+{%- else -%}
 
 at_risk_spans as (
 
@@ -66,6 +153,7 @@ label_dates as (
     where first_label_date <= last_label_date
 
 ),
+{%- endif %}
 
 next_activity as (
 
