@@ -175,8 +175,8 @@
   Post-hook of the feature marts: write the table as Parquet where dbt-duckdb's external
   materialization would (macros/external_location.sql), i.e. into `pitstop build`'s pending
   folder, published only when every model and test passed. On Spark the marts are built whole
-  by the `external` materialization (feature_mart_materialization), which writes the file
-  itself: nothing to do there (an empty hook is skipped).
+  by the `external` materialization (dbt_project.yml), which writes the file itself: nothing to
+  do there (an empty hook is skipped).
 -#}
 {%- macro export_feature_table() -%}
   {{- return(adapter.dispatch('export_feature_table')()) -}}
@@ -187,17 +187,6 @@
 
 {%- macro duckdb__export_feature_table() -%}
     copy (select * from {{ this }}) to '{{ external_location(this, config) }}' (format parquet)
-{%- endmacro -%}
-
-
-{#-
-  The materialization of the incremental feature marts: incremental tables in the DuckDB
-  warehouse (exported by export_feature_table); on Spark, whose catalog is in memory and so
-  builds every model whole, the `external` materialization of cross_engine/spark_external.sql,
-  which writes the same <output root>/features/<model>.parquet.
--#}
-{%- macro feature_mart_materialization() -%}
-  {{- return('external' if target.type == 'spark' else 'incremental') -}}
 {%- endmacro -%}
 
 

@@ -1,12 +1,4 @@
-{{
-  config(
-    materialized=feature_mart_materialization(),
-    incremental_strategy='delete+insert',
-    unique_key=['user_id', 'event_timestamp'],
-    on_schema_change='fail',
-    post_hook="{{ export_feature_table() }}"
-  )
-}}
+{{ config(unique_key=['user_id', 'event_timestamp']) }}
 
 {#-
   churn_labels: for each user and UTC midnight T at which the user is a customer at risk (any

@@ -1,12 +1,4 @@
-{{
-  config(
-    materialized=feature_mart_materialization(),
-    incremental_strategy='delete+insert',
-    unique_key=['item_id', 'event_timestamp'],
-    on_schema_change='fail',
-    post_hook="{{ export_feature_table() }}"
-  )
-}}
+{{ config(unique_key=['item_id', 'event_timestamp']) }}
 
 {#-
   item_popularity: 7-day item counts as sparse daily snapshots. The item_ prefix keeps names
