@@ -69,6 +69,7 @@ _CHILD = textwrap.dedent(
             )
             connection.execute("commit")
         writer.close()
+
     if method == "sqlite_floor":
         report = materialize(settings, full=True, batch_rows=int(batch))  # the rows to copy
     started = time.perf_counter()
