@@ -257,6 +257,28 @@ def test_a_redelivery_is_found_a_day_before_its_event_day(tmp_path: Path) -> Non
     assert (report.counts.raw_lines, report.counts.duplicate_lines) == (4, 1)
 
 
+def test_a_file_replaced_by_a_clean_one_leaves_the_quarantine(tmp_path: Path) -> None:
+    """The quarantine is incremental: a partition whose file comes again without its bad line
+    loses that line's row, though the run inserts no rejected line for it."""
+    settings = Settings.from_env(tmp_path)
+    clean = login(8, "2026-03-02T10:00:00Z", "e-1")
+    later = login(8, "2026-03-03T10:00:00Z", "e-2")
+    write_raw_logs(settings.data_dir, {"2026-03-02": [clean, "{not json"], "2026-03-03": [later]})
+    build(settings, echo=None)
+    quarantine = str(settings.quarantine_dir / "stg_events__quarantine.parquet")
+    with duckdb.connect() as connection:
+        assert connection.execute(
+            "select count(*) from read_parquet(?)", [quarantine]
+        ).fetchone() == (1,)
+
+    write_raw_logs(settings.data_dir, {"2026-03-02": [clean]})  # the same file, rewritten
+    build(settings, echo=None)
+    with duckdb.connect() as connection:
+        assert connection.execute(
+            "select count(*) from read_parquet(?)", [quarantine]
+        ).fetchone() == (0,)
+
+
 def test_a_run_date_without_its_partition_is_refused(tmp_path: Path) -> None:
     settings = Settings.from_env(tmp_path)
     generate_events(settings, users=5, days=2, seed=1, start=START, progress=False)

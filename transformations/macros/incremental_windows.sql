@@ -190,6 +190,17 @@
 {%- endmacro -%}
 
 
+{#-
+  Pre-hook of an appending incremental model keyed by arrival partition: on an incremental run,
+  delete the rows of the partitions the run redoes, which it then appends again.
+-#}
+{%- macro delete_redone_partitions() -%}
+  {%- if is_incremental() -%}
+    delete from {{ this }} where arrival_date >= {{ redo_since('arrival_date', var('lookback_days')) }}
+  {%- endif -%}
+{%- endmacro -%}
+
+
 {#- The window lengths (days) of a mart's feature list, as snapshot_changes reads them. -#}
 {%- macro window_lengths(features) -%}
     {{- return(features | map(attribute='days') | reject('none') | unique | list) -}}
