@@ -178,15 +178,27 @@
   by the `external` materialization (dbt_project.yml), which writes the file itself: nothing to
   do there (an empty hook is skipped).
 -#}
-{%- macro export_feature_table() -%}
-  {{- return(adapter.dispatch('export_feature_table')()) -}}
+{%- macro export_to_parquet() -%}
+  {{- return(adapter.dispatch('export_to_parquet')()) -}}
 {%- endmacro -%}
 
-{%- macro default__export_feature_table() -%}
+{%- macro default__export_to_parquet() -%}
 {%- endmacro -%}
 
-{%- macro duckdb__export_feature_table() -%}
+{%- macro duckdb__export_to_parquet() -%}
     copy (select * from {{ this }}) to '{{ external_location(this, config) }}' (format parquet)
+{%- endmacro -%}
+
+
+{#-
+  The oldest arrival partition that can hold an earlier delivery of an event in `lines` (a
+  relation with event_at): a redelivery is the same event with the same event time, and nothing
+  arrives before it happens, so its first delivery is no older than its event day, one day
+  earlier at most for clocks and time zones. Used by stg_events__events' dedup probe and the
+  tests that check it, so they all look in the same partitions.
+-#}
+{%- macro first_delivery_window_start(lines) -%}
+    (select min({{ utc_date('event_at') }}) - 1 from {{ lines }})
 {%- endmacro -%}
 
 

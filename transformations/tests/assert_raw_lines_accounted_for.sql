@@ -43,21 +43,22 @@ lines as (
 ),
 
 {% if since -%}
+valid_lines_reread as (
+
+    select event_id, event_at from {{ ref('stg_events__lines') }}
+    where arrival_date >= {{ since }} and rejection_reason is null
+
+),
+
 delivered_before as (
 
-    -- ids of the re-read partitions that an older partition delivered first; looked for as
-    -- stg_events__events does, from the earliest event day among those lines minus one
+    -- ids of the re-read partitions that an older partition delivered first, looked for where
+    -- stg_events__events looks (first_delivery_window_start)
     select count(*) as ids
     from {{ ref('stg_events__events') }}
     where arrival_date < {{ since }}
-        and arrival_date >= (
-            select min({{ utc_date('event_at') }}) - 1 from {{ ref('stg_events__lines') }}
-            where arrival_date >= {{ since }} and rejection_reason is null
-        )
-        and event_id in (
-            select event_id from {{ ref('stg_events__lines') }}
-            where arrival_date >= {{ since }} and rejection_reason is null
-        )
+        and arrival_date >= {{ first_delivery_window_start('valid_lines_reread') }}
+        and event_id in (select event_id from valid_lines_reread)
 
 ),
 

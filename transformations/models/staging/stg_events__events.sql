@@ -56,9 +56,7 @@ delivered_before as (
     select event_id
     from {{ this }}
     where arrival_date < {{ since }}
-        and arrival_date >= (
-            select min({{ utc_date('event_at') }}) - 1 from first_deliveries_in_run
-        )
+        and arrival_date >= {{ first_delivery_window_start('first_deliveries_in_run') }}
         and event_id in (select event_id from first_deliveries_in_run)
 
 ),

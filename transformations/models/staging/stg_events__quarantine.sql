@@ -3,7 +3,7 @@
     materialized=('external' if target.type == 'spark' else 'incremental'),
     incremental_strategy='append',
     pre_hook="{{ delete_redone_partitions() }}",
-    post_hook="{{ export_feature_table() }}",
+    post_hook="{{ export_to_parquet() }}",
     folder='quarantine'
   )
 }}
