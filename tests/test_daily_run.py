@@ -257,6 +257,36 @@ def test_a_redelivery_is_found_a_day_before_its_event_day(tmp_path: Path) -> Non
     assert (report.counts.raw_lines, report.counts.duplicate_lines) == (4, 1)
 
 
+def test_a_late_event_resumes_from_a_row_a_week_old(tmp_path: Path) -> None:
+    """A daily run starts each entity from its last row before the resume date, at most 7 days
+    back (a keep-alive Monday). User 1 is active on Monday 02-23 only: rows on 03-02 and 03-09
+    (Mondays), 03-03 (its 7-day exit) and none from 03-10 to 03-15. Its event of Sunday 03-15
+    arrives on 03-17, the earliest new day of that run, so the run resumes it at 03-16 from the
+    row of 03-09, exactly 7 days back; the result equals a full rebuild."""
+    daily = Settings.from_env(tmp_path / "daily")
+    partitions = {
+        "2026-02-23": [login(1, "2026-02-23T10:00:00Z"), login(2, "2026-02-23T11:00:00Z")],
+        "2026-03-16": [login(2, "2026-03-16T11:00:00Z")],
+        "2026-03-17": [login(1, "2026-03-15T10:00:00Z"), login(2, "2026-03-17T11:00:00Z")],
+    }
+    full = Settings.from_env(tmp_path / "full")
+    for settings in (daily, full):
+        write_raw_logs(settings.data_dir, partitions)
+    full_build = threading.Thread(target=build, args=(full,), kwargs={"echo": None})
+    full_build.start()
+    build(daily, run_date=date(2026, 3, 16), echo=None)
+    build(daily, run_date=date(2026, 3, 17), echo=None)
+    full_build.join()
+    assert _digest(daily.features_dir) == _digest(full.features_dir)
+    with duckdb.connect() as connection:
+        row = connection.execute(
+            "select events_30d, days_active_30d from read_parquet(?) "
+            "where user_id = 1 and event_timestamp = '2026-03-16 00:00:00+00'",
+            [str(daily.features_dir / "user_activity.parquet")],
+        ).fetchone()
+    assert row == (2, 2)  # 02-23 and 03-15 are both in the 30-day window
+
+
 def test_a_file_replaced_by_a_clean_one_leaves_the_quarantine(tmp_path: Path) -> None:
     """The quarantine is incremental: a partition whose file comes again without its bad line
     loses that line's row, though the run inserts no rejected line for it."""

@@ -16,10 +16,19 @@
   `features` is a list of dicts: name (output column), enters (the day column added at d + 1),
   leaves (the day column subtracted at d + days + 1; defaults to enters) and days (window
   length; none for lifetime totals that never leave).
+
+  On an incremental run (macros/incremental_windows.sql) `carried` names the relation of each
+  rebuilt entity's last row before its resume_date (carried_state): that row enters as one
+  change holding its values, and only changes from resume_date on are added to it, so an
+  entity's new rows cost its recent days, not its history.
 -#}
 
-{%- macro snapshot_changes(days_relation, entity_key, features) -%}
+{%- macro snapshot_changes(days_relation, entity_key, features, carried=none) -%}
     {%- set lengths = features | map(attribute='days') | reject('none') | unique | list -%}
+    {%- if carried %}
+    select changes.*
+    from (
+    {%- endif %}
 
     -- a day's activity enters every window the next day
     select
@@ -57,10 +66,20 @@
         {%- endfor %}
         null as arrived_by_date
     from (
-        select {{ entity_key }}, min(activity_date) + 1 as first_snapshot_date
-        from {{ days_relation }}
+        select {{ entity_key }}, min(first_snapshot_date) as first_snapshot_date
+        from (
+            select {{ entity_key }}, activity_date + 1 as first_snapshot_date
+            from {{ days_relation }}
+            {%- if carried %}
+            union all
+            select {{ entity_key }}, snapshot_date from {{ carried }}
+            {%- endif %}
+        ) as snapshot_starts
         group by {{ entity_key }}
     ) as first_days
+    {%- if carried %}
+    inner join rebuilt using ({{ entity_key }})
+    {%- endif %}
     inner join (
         select {{ date_series(
             "cast(date_trunc('week', coalesce(first_event_date, first_arrival_date)) as date)",
@@ -70,6 +89,27 @@
         from {{ ref('int_data_coverage') }}
     ) as mondays
         on mondays.snapshot_date > first_days.first_snapshot_date
+        {%- if carried %}
+        and mondays.snapshot_date >= rebuilt.resume_date
+        {%- endif %}
+    {%- if carried %}
+    ) as changes
+    inner join rebuilt using ({{ entity_key }})
+    cross join (select coverage_end_date from {{ ref('int_data_coverage') }}) as coverage
+    where changes.snapshot_date between rebuilt.resume_date and coverage.coverage_end_date
+
+    union all
+
+    -- the last row before resume_date, whose values the changes since then add to
+    select
+        {{ entity_key }},
+        snapshot_date,
+        {%- for f in features %}
+        {{ f.name }},
+        {%- endfor %}
+        arrived_by_date
+    from {{ carried }}
+    {%- endif %}
 {%- endmacro -%}
 
 

@@ -67,29 +67,32 @@
 
 {#-
   The entities whose rows in this sparse-snapshot mart (macros/feature_snapshots.sql) can differ
-  from its last run, as a query over `days_relation` (one row per entity and activity day, with
-  latest_arrival_date), each with `resume_date`: the first snapshot date whose row can change.
+  from its last run, as a query over `days_relation` (one row per entity and activity day),
+  each with `resume_date`: the first snapshot date whose row can change.
 
   - Entities with day rows that arrived in the partitions this run redoes (redo_since; without
     it, since the mart's newest created_timestamp, the newest arrival + 1 day, minus the
-    lookback): from 7 days before the earliest such day, because the intermediate models
-    recompute the 8 days before a new event (int_user_days_aggregated's session windows) and a
-    day enters the snapshots the day after.
+    lookback): from the day after the earliest such day d, where it enters the snapshots.
+    Days without new events of their own can change too (int_user_days_aggregated rewrites
+    the 8 days before a new event), but only in their session windows, and only after d + 1:
+    a new session day d decides whether a later day c of the same session opens a window
+    (entering at c + 1 > d + 1) and whether an earlier one up to 7 days before closes its
+    window at c + 8 (>= d + 1).
   - Entities with a change row that falls into the snapshot dates newly covered by the data,
     after the mart's newest event_timestamp: a day's entry (d + 1) or its exit from an N-day
     window (d + N + 1, for N in `lengths`); they resume at the first newly covered date.
   - Every entity, when a Monday (the keep-alive rows) is newly covered; likewise.
 
   Rows before resume_date are kept from the last run; the rest are recomputed
-  (days_since_resume), and are those a full rebuild would write.
+  (days_with_changes_since_resume), and are those a full rebuild would write.
 -#}
 {%- macro rebuilt_entities(days_relation, entity_key, lengths) -%}
-    {%- set since = redo_since('created_timestamp', var('lookback_days') + 1) -%}
+    {%- set since = mart_redo_since() -%}
     {%- set old_end = high_water_date('event_timestamp') -%}
     select
         days.{{ entity_key }},
         least(
-            min(days.activity_date - 7) filter (where days.latest_arrival_date >= {{ since }}),
+            min(days.activity_date + 1) filter (where days.latest_arrival_date >= {{ since }}),
             {{ old_end }} + 1
         ) as resume_date
     from {{ days_relation }} as days
@@ -105,69 +108,94 @@
 {%- endmacro -%}
 
 
+{#- Where a sparse-snapshot mart's incremental run starts reading newly arrived day rows. -#}
+{%- macro mart_redo_since() -%}
+    {{- return(redo_since('created_timestamp', var('lookback_days') + 1)) -}}
+{%- endmacro -%}
+
+
 {#-
-  The day rows of the rebuilt entities (the CTE `rebuilt`: entity, resume_date) that snapshots
-  from resume_date on need, with all older days folded into one day.
-
-  A mart's change rows are linear in the day columns: a day d adds its values at d + 1 and
-  takes them out of an N-day window at d + N + 1 (macros/feature_snapshots.sql). A day before
-  resume_date - max(N) - 1 has entered and left every window before resume_date, so from then on
-  only the totals of those days count, not their dates. They are replaced by one day, on the
-  last of those dates, holding their sums (the first and last times and the latest arrival for
-  the columns that are times): a daily run's cost per rebuilt entity is its recent days and one
-  aggregate, not its whole history of snapshots, and the values are exactly a full rebuild's.
-
-  `aggregates` maps every other column of `days_relation` to its aggregate function; a column
-  without one is a compile error (a new column must say how it folds). A feature that enters
-  something other than a day column (days_active_30d enters 1) needs a window: the folded day
-  counts once, which is right only once it has left every window.
+  A date on or before every rebuilt entity's resume_date (rebuilt_entities), as a constant: the
+  day after the earliest day of `days_relation` that newly arrived, or the day after the mart's
+  last snapshot date if earlier. The scans below compare against it so they skip old rows before
+  joining them to the rebuilt entities.
 -#}
-{%- macro days_since_resume(days_relation, entity_key, lengths, aggregates) -%}
-    {%- set folded_through = 'rebuilt.resume_date - ' ~ ((lengths | max if lengths else 0) + 2) -%}
-    {%- if execute -%}
-      {%- set columns = adapter.get_columns_in_relation(days_relation) | map(attribute='name') -%}
-      {%- set missing = columns | reject('in', [entity_key, 'activity_date']) | reject('in', aggregates) | list -%}
-      {%- if missing -%}
-        {{ exceptions.raise_compiler_error(
-            'days_since_resume: no aggregate for ' ~ missing | join(', ') ~ ' of ' ~ days_relation) }}
-      {%- endif -%}
-    {%- endif %}
+{%- macro earliest_resume_date(days_relation) -%}
+    {%- set earliest = scalar_at_run(
+        'select min(activity_date) from ' ~ days_relation ~ ' where latest_arrival_date >= ' ~ mart_redo_since()
+    ) -%}
+    {%- set old_end = high_water_date('event_timestamp') -%}
+    {%- if earliest is none -%}
+    ({{ old_end }} + 1)
+    {%- else -%}
+    (least(date '{{ earliest }}', {{ old_end }}) + 1)
+    {%- endif -%}
+{%- endmacro -%}
+
+
+{#-
+  The day rows of the rebuilt entities (the CTE `rebuilt`: entity, resume_date) whose change
+  rows (macros/feature_snapshots.sql) can fall on resume_date or later: a day d enters the
+  snapshots at d + 1 and leaves an N-day window at d + N + 1, so these are the days from
+  resume_date - 1 on and, for each window length N in `lengths`, the days whose exit lands
+  between resume_date and the coverage end. Together with the entity's last row before
+  resume_date (carried_state) they give every later row: an entity whose only news is that the
+  coverage moved a day reads one day per window length, not its history.
+-#}
+{%- macro days_with_changes_since_resume(days_relation, entity_key, lengths) -%}
     select days.*
     from {{ days_relation }} as days
     inner join rebuilt using ({{ entity_key }})
-    where days.activity_date > {{ folded_through }}
+    cross join (select coverage_end_date from {{ ref('int_data_coverage') }}) as coverage
+    where days.activity_date >= {{ earliest_resume_date(days_relation) }} - {{ (lengths | max if lengths else 0) + 1 }}
+        and (
+            days.activity_date >= rebuilt.resume_date - 1
+            {%- for n in lengths | sort %}
+            or days.activity_date + {{ n + 1 }} between rebuilt.resume_date and coverage.coverage_end_date
+            {%- endfor %}
+        )
+{%- endmacro -%}
 
-    union all by name
 
+{#-
+  Each rebuilt entity's last row in this mart before its resume_date, as the change row that
+  snapshot_changes starts its running totals from: the feature values (cast back to the type of
+  the day column they sum, so money adds up exactly as in a full build), the snapshot date, and
+  the date its value became knowable (arrived_by_date). `extra_columns` are carried as they are.
+
+  The row is at most 7 days old: every entity has a keep-alive row each Monday after its first
+  snapshot, and resume_date is at most the day after the mart's last snapshot date. An entity
+  without a row in those 7 days has no snapshot before resume_date at all.
+-#}
+{%- macro carried_state(days_relation, entity_key, features, extra_columns=[]) -%}
+    {%- set day_types = {} -%}
+    {%- if execute -%}
+      {%- for column in adapter.get_columns_in_relation(days_relation) -%}
+        {%- do day_types.update({column.name: column.data_type}) -%}
+      {%- endfor -%}
+    {%- endif %}
     select
-        days.{{ entity_key }},
-        {{ folded_through }} as activity_date,
-        {%- for column, aggregate in aggregates.items() %}
-        {{ aggregate }}(days.{{ column }}) as {{ column }}{{ ',' if not loop.last }}
+        mart.{{ entity_key }},
+        {{ utc_date('mart.event_timestamp') }} as snapshot_date,
+        {%- for f in features %}
+        {%- if f.enters in day_types %}
+        cast(mart.{{ f.name }} as {{ day_types[f.enters] }}) as {{ f.name }},
+        {%- else %}
+        mart.{{ f.name }},
+        {%- endif %}
         {%- endfor %}
-    from {{ days_relation }} as days
+        {%- for column in extra_columns %}
+        mart.{{ column }},
+        {%- endfor %}
+        {{ utc_date('mart.created_timestamp') }} as arrived_by_date
+    from {{ this }} as mart
     inner join rebuilt using ({{ entity_key }})
-    where days.activity_date <= {{ folded_through }}
-    group by days.{{ entity_key }}, rebuilt.resume_date
-{%- endmacro -%}
-
-
-{#- How the day columns of the intermediate models fold over many days (days_since_resume). -#}
-{%- macro user_day_aggregates() -%}
-    {{- return({
-        'events': 'sum', 'page_views': 'sum', 'add_to_carts': 'sum', 'purchases': 'sum',
-        'support_tickets': 'sum', 'revenue': 'sum',
-        'session_windows_opened_7d': 'sum', 'session_windows_closed_7d': 'sum',
-        'first_event_at': 'min', 'last_event_at': 'max', 'last_purchase_at': 'max',
-        'latest_arrival_date': 'max',
-    }) -}}
-{%- endmacro -%}
-
-{%- macro item_day_aggregates() -%}
-    {{- return({
-        'views': 'sum', 'add_to_carts': 'sum', 'purchases': 'sum', 'revenue': 'sum',
-        'latest_arrival_date': 'max',
-    }) -}}
+    where mart.event_timestamp >= {{ utc_midnight(earliest_resume_date(days_relation) ~ ' - 7') }}
+        and mart.event_timestamp < {{ utc_midnight('rebuilt.resume_date') }}
+        and mart.event_timestamp >= {{ utc_midnight('rebuilt.resume_date - 7') }}
+    qualify row_number() over (
+        partition by mart.{{ entity_key }} order by mart.event_timestamp desc
+    ) = 1
 {%- endmacro -%}
 
 

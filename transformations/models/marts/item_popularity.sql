@@ -21,11 +21,17 @@ rebuilt as (
 
 ),
 
+carried as (
+
+    {{ carried_state(ref('int_item_days_aggregated'), 'item_id', features) }}
+
+),
+
 {% endif -%}
 item_days as (
 
     {%- if is_incremental() %}
-    {{ days_since_resume(ref('int_item_days_aggregated'), 'item_id', window_lengths(features), item_day_aggregates()) }}
+    {{ days_with_changes_since_resume(ref('int_item_days_aggregated'), 'item_id', window_lengths(features)) }}
     {%- else %}
     select * from {{ ref('int_item_days_aggregated') }}
     {%- endif %}
@@ -40,7 +46,7 @@ coverage as (
 
 changes as (
 
-    {{ snapshot_changes('item_days', 'item_id', features) }}
+    {{ snapshot_changes('item_days', 'item_id', features, 'carried' if is_incremental() else none) }}
 
 ),
 

@@ -31,11 +31,17 @@ rebuilt as (
 
 ),
 
+carried as (
+
+    {{ carried_state(ref('int_user_days_aggregated'), 'user_id', features) }}
+
+),
+
 {% endif -%}
 user_days as (
 
     {%- if is_incremental() %}
-    {{ days_since_resume(ref('int_user_days_aggregated'), 'user_id', window_lengths(features), user_day_aggregates()) }}
+    {{ days_with_changes_since_resume(ref('int_user_days_aggregated'), 'user_id', window_lengths(features)) }}
     {%- else %}
     select * from {{ ref('int_user_days_aggregated') }}
     {%- endif %}
@@ -50,7 +56,7 @@ coverage as (
 
 changes as (
 
-    {{ snapshot_changes('user_days', 'user_id', features) }}
+    {{ snapshot_changes('user_days', 'user_id', features, 'carried' if is_incremental() else none) }}
 
 ),
 

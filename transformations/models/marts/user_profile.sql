@@ -19,11 +19,17 @@ rebuilt as (
 
 ),
 
+carried as (
+
+    {{ carried_state(ref('int_user_days_aggregated'), 'user_id', features, ['first_seen_at', 'last_event_at', 'last_purchase_at']) }}
+
+),
+
 {% endif -%}
 user_days as (
 
     {%- if is_incremental() %}
-    {{ days_since_resume(ref('int_user_days_aggregated'), 'user_id', window_lengths(features), user_day_aggregates()) }}
+    {{ days_with_changes_since_resume(ref('int_user_days_aggregated'), 'user_id', window_lengths(features)) }}
     {%- else %}
     select * from {{ ref('int_user_days_aggregated') }}
     {%- endif %}
@@ -38,7 +44,7 @@ coverage as (
 
 changes as (
 
-    {{ snapshot_changes('user_days', 'user_id', features) }}
+    {{ snapshot_changes('user_days', 'user_id', features, 'carried' if is_incremental() else none) }}
 
 ),
 
@@ -52,6 +58,14 @@ day_times as (
         last_event_at,
         last_purchase_at
     from user_days
+    {%- if is_incremental() %}
+
+    union all
+
+    -- ... and those of the days before resume_date, as of the carried row
+    select user_id, snapshot_date, first_seen_at, last_event_at, last_purchase_at
+    from carried
+    {%- endif %}
 
 ),
 
