@@ -66,6 +66,45 @@
 
 
 {#-
+  The day rows a sparse-snapshot mart (macros/feature_snapshots.sql) builds from, as CTEs: on
+  a full build, `days_cte` is every row of `days_relation`; on an incremental run, `rebuilt`
+  (the entities that can change and their resume_date), `carried` (their last row before it)
+  and `days_cte` (the day rows whose changes land from it on), whose high-water marks and
+  constant bound are read once here. The mart passes `carried` to snapshot_changes.
+-#}
+{%- macro sparse_snapshot_inputs(days_relation, entity_key, features, days_cte, extra_columns=[]) -%}
+{%- if is_incremental() %}
+    {%- set since = redo_since('created_timestamp', var('lookback_days') + 1) %}
+    {%- set old_end = high_water_date('event_timestamp') %}
+    {%- set floor = earliest_resume_date(days_relation, since, old_end) %}
+rebuilt as (
+
+    {{ rebuilt_entities(days_relation, entity_key, window_lengths(features), since, old_end) }}
+
+),
+
+carried as (
+
+    {{ carried_state(days_relation, entity_key, features, floor, extra_columns) }}
+
+),
+
+{{ days_cte }} as (
+
+    {{ days_with_changes_since_resume(days_relation, entity_key, window_lengths(features), floor) }}
+
+),
+{%- else %}
+{{ days_cte }} as (
+
+    select * from {{ days_relation }}
+
+),
+{%- endif %}
+{%- endmacro -%}
+
+
+{#-
   The entities whose rows in this sparse-snapshot mart (macros/feature_snapshots.sql) can differ
   from its last run, as a query over `days_relation` (one row per entity and activity day),
   each with `resume_date`: the first snapshot date whose row can change.
@@ -86,9 +125,7 @@
   Rows before resume_date are kept from the last run; the rest are recomputed
   (days_with_changes_since_resume), and are those a full rebuild would write.
 -#}
-{%- macro rebuilt_entities(days_relation, entity_key, lengths) -%}
-    {%- set since = mart_redo_since() -%}
-    {%- set old_end = high_water_date('event_timestamp') -%}
+{%- macro rebuilt_entities(days_relation, entity_key, lengths, since, old_end) -%}
     select
         days.{{ entity_key }},
         least(
@@ -108,23 +145,16 @@
 {%- endmacro -%}
 
 
-{#- Where a sparse-snapshot mart's incremental run starts reading newly arrived day rows. -#}
-{%- macro mart_redo_since() -%}
-    {{- return(redo_since('created_timestamp', var('lookback_days') + 1)) -}}
-{%- endmacro -%}
-
-
 {#-
   A date on or before every rebuilt entity's resume_date (rebuilt_entities), as a constant: the
   day after the earliest day of `days_relation` that newly arrived, or the day after the mart's
-  last snapshot date if earlier. The scans below compare against it so they skip old rows before
-  joining them to the rebuilt entities.
+  last snapshot date (`old_end`) if earlier. The scans below compare against it (`floor`) so they
+  skip old rows before joining them to the rebuilt entities.
 -#}
-{%- macro earliest_resume_date(days_relation) -%}
+{%- macro earliest_resume_date(days_relation, since, old_end) -%}
     {%- set earliest = scalar_at_run(
-        'select min(activity_date) from ' ~ days_relation ~ ' where latest_arrival_date >= ' ~ mart_redo_since()
+        'select min(activity_date) from ' ~ days_relation ~ ' where latest_arrival_date >= ' ~ since
     ) -%}
-    {%- set old_end = high_water_date('event_timestamp') -%}
     {%- if earliest is none -%}
     ({{ old_end }} + 1)
     {%- else -%}
@@ -142,12 +172,12 @@
   resume_date (carried_state) they give every later row: an entity whose only news is that the
   coverage moved a day reads one day per window length, not its history.
 -#}
-{%- macro days_with_changes_since_resume(days_relation, entity_key, lengths) -%}
+{%- macro days_with_changes_since_resume(days_relation, entity_key, lengths, floor) -%}
     select days.*
     from {{ days_relation }} as days
     inner join rebuilt using ({{ entity_key }})
     cross join (select coverage_end_date from {{ ref('int_data_coverage') }}) as coverage
-    where days.activity_date >= {{ earliest_resume_date(days_relation) }} - {{ (lengths | max if lengths else 0) + 1 }}
+    where days.activity_date >= {{ floor }} - {{ (lengths | max if lengths else 0) + 1 }}
         and (
             days.activity_date >= rebuilt.resume_date - 1
             {%- for n in lengths | sort %}
@@ -167,7 +197,7 @@
   snapshot, and resume_date is at most the day after the mart's last snapshot date. An entity
   without a row in those 7 days has no snapshot before resume_date at all.
 -#}
-{%- macro carried_state(days_relation, entity_key, features, extra_columns=[]) -%}
+{%- macro carried_state(days_relation, entity_key, features, floor, extra_columns=[]) -%}
     {%- set day_types = {} -%}
     {%- if execute -%}
       {%- for column in adapter.get_columns_in_relation(days_relation) -%}
@@ -190,7 +220,7 @@
         {{ utc_date('mart.created_timestamp') }} as arrived_by_date
     from {{ this }} as mart
     inner join rebuilt using ({{ entity_key }})
-    where mart.event_timestamp >= {{ utc_midnight(earliest_resume_date(days_relation) ~ ' - 7') }}
+    where mart.event_timestamp >= {{ utc_midnight(floor ~ ' - 7') }}
         and mart.event_timestamp < {{ utc_midnight('rebuilt.resume_date') }}
         and mart.event_timestamp >= {{ utc_midnight('rebuilt.resume_date - 7') }}
     qualify row_number() over (

@@ -14,29 +14,7 @@
 
 with
 
-{% if is_incremental() -%}
-rebuilt as (
-
-    {{ rebuilt_entities(ref('int_item_days_aggregated'), 'item_id', window_lengths(features)) }}
-
-),
-
-carried as (
-
-    {{ carried_state(ref('int_item_days_aggregated'), 'item_id', features) }}
-
-),
-
-{% endif -%}
-item_days as (
-
-    {%- if is_incremental() %}
-    {{ days_with_changes_since_resume(ref('int_item_days_aggregated'), 'item_id', window_lengths(features)) }}
-    {%- else %}
-    select * from {{ ref('int_item_days_aggregated') }}
-    {%- endif %}
-
-),
+{{ sparse_snapshot_inputs(ref('int_item_days_aggregated'), 'item_id', features, 'item_days') }}
 
 coverage as (
 

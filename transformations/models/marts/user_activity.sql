@@ -24,29 +24,7 @@
 
 with
 
-{% if is_incremental() -%}
-rebuilt as (
-
-    {{ rebuilt_entities(ref('int_user_days_aggregated'), 'user_id', window_lengths(features)) }}
-
-),
-
-carried as (
-
-    {{ carried_state(ref('int_user_days_aggregated'), 'user_id', features) }}
-
-),
-
-{% endif -%}
-user_days as (
-
-    {%- if is_incremental() %}
-    {{ days_with_changes_since_resume(ref('int_user_days_aggregated'), 'user_id', window_lengths(features)) }}
-    {%- else %}
-    select * from {{ ref('int_user_days_aggregated') }}
-    {%- endif %}
-
-),
+{{ sparse_snapshot_inputs(ref('int_user_days_aggregated'), 'user_id', features, 'user_days') }}
 
 coverage as (
 

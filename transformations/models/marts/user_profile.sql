@@ -12,29 +12,7 @@
 
 with
 
-{% if is_incremental() -%}
-rebuilt as (
-
-    {{ rebuilt_entities(ref('int_user_days_aggregated'), 'user_id', window_lengths(features)) }}
-
-),
-
-carried as (
-
-    {{ carried_state(ref('int_user_days_aggregated'), 'user_id', features, ['first_seen_at', 'last_event_at', 'last_purchase_at']) }}
-
-),
-
-{% endif -%}
-user_days as (
-
-    {%- if is_incremental() %}
-    {{ days_with_changes_since_resume(ref('int_user_days_aggregated'), 'user_id', window_lengths(features)) }}
-    {%- else %}
-    select * from {{ ref('int_user_days_aggregated') }}
-    {%- endif %}
-
-),
+{{ sparse_snapshot_inputs(ref('int_user_days_aggregated'), 'user_id', features, 'user_days', ['first_seen_at', 'last_event_at', 'last_purchase_at']) }}
 
 coverage as (
 
