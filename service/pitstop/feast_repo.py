@@ -81,6 +81,8 @@ def apply(settings: Settings, echo: Callable[[str], None] | None = print) -> Non
         from pitstop.sql_registry import require_reachable
 
         require_reachable(settings.registry_url, applied=False)
+    else:
+        claim_online_tables(settings)
     env = {**os.environ, **feast_environment(settings)}
     command = [sys.executable, "-c", _FEAST_ENTRY, "-c", str(FEATURE_REPO_DIR), "apply"]
     if settings.engine == "spark":
@@ -100,6 +102,36 @@ def apply(settings: Settings, echo: Callable[[str], None] | None = print) -> Non
         for line in result.stdout.splitlines():
             if line.startswith(("Created", "Updated", "Deleted", "No changes")):
                 echo(line)
+
+
+def claim_online_tables(settings: Settings) -> bool:
+    """Point the file registry's SQLite online tables at this data folder's store.
+
+    Feast's registry records each SQLite table with the absolute path of its file, and
+    ``feast apply`` tears down (drops) a recorded table whose path differs from the new one:
+    in a copied or moved data folder, that is the *original's* store. The registry in a data
+    folder describes that folder's store and nothing else, so before Feast reads it, every
+    table it records is re-pointed at this folder's ``online_store.db`` (written atomically,
+    only when something changed). Returns whether it changed anything.
+    """
+    from pitstop.online.feast_protos import proto_module
+
+    path = settings.registry_path
+    if not path.exists():
+        return False
+    registry = proto_module("core.Registry_pb2").Registry()
+    registry.ParseFromString(path.read_bytes())
+    ours = str(settings.online_store_path)
+    changed = False
+    for infra_object in registry.infra.infra_objects:
+        if infra_object.HasField("sqlite_table") and infra_object.sqlite_table.path != ours:
+            infra_object.sqlite_table.path = ours
+            changed = True
+    if changed:
+        temporary = path.with_name(f"{path.name}.tmp{os.getpid()}")
+        temporary.write_bytes(registry.SerializeToString())
+        temporary.replace(path)
+    return changed
 
 
 @dataclass(frozen=True)

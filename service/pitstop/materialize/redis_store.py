@@ -5,14 +5,16 @@ Feast 0.67 (``RedisOnlineStore.online_write_batch``) keeps one hash per entity, 
 ``"<view>:<feature>"``, value the ``ValueProto`` bytes) and ``_ts:<view>`` (a protobuf
 ``Timestamp`` of the row's event time). Views of the same entity share the hash.
 
-Each entity is one ``HSET`` of all its view's fields, which Redis applies atomically: a reader
-sees all of an entity's new values or none. Commands go in non-transactional pipelines of
-:data:`PIPELINE_ENTITIES` entities, their RESP bytes made for the whole pipeline with numpy.
+Each entity is one call of :data:`WRITE_SCRIPT`, which Redis runs atomically: it compares the
+stored ``_ts:<view>`` with the row's and, unless the stored one is newer (a value pushed since
+the build), sets all the view's fields with one ``HSET``. A reader sees all of an entity's new
+values or none, and a push is never overwritten by an older snapshot, even one racing it.
+Commands go in non-transactional pipelines of :data:`PIPELINE_ENTITIES` entities, their RESP
+bytes made for the whole pipeline with numpy.
 
-Unlike Feast, the write does not first read the stored ``_ts`` to skip rows that are not newer:
-the change set already holds only the rows that differ from what was written last, and a
-corrected value at the same timestamp (a late event rebuilt into a snapshot) must replace the
-old one, which Feast's check would refuse.
+Feast skips a row whose stored timestamp is not older than the new one (read first, then
+written); pitstop writes a row at the same timestamp too: a corrected value (a late event
+rebuilt into a snapshot) must replace the old one.
 """
 
 from __future__ import annotations
@@ -28,6 +30,38 @@ from pitstop.materialize.views import ViewSpec
 PIPELINE_ENTITIES = 10_000
 MARKER = "pitstop:materialized:{project}:{view}"
 
+# KEYS[1]: the entity's hash. ARGV: the view's _ts field, the row's Timestamp proto, then the
+# feature fields and values. Replies 1 when written, 0 when the stored row is newer. The protos
+# are decoded here (field 1 seconds, field 2 nanos, varints; negative seconds take 10 bytes).
+WRITE_SCRIPT = """
+local function stamp(bytes)
+  local seconds, nanos, i = 0, 0, 1
+  while i <= #bytes do
+    local tag, value, scale, byte = string.byte(bytes, i), 0, 1, 0
+    repeat
+      i = i + 1
+      byte = string.byte(bytes, i) or 0
+      value = value + (byte % 128) * scale
+      scale = scale * 128
+    until byte < 128
+    i = i + 1
+    if value >= 9223372036854775808 then value = value - 18446744073709551616 end
+    if tag == 8 then seconds = value elseif tag == 16 then nanos = value end
+  end
+  return seconds, nanos
+end
+local stored = redis.call('HGET', KEYS[1], ARGV[1])
+if stored then
+  local seconds, nanos = stamp(stored)
+  local new_seconds, new_nanos = stamp(ARGV[2])
+  if seconds > new_seconds or (seconds == new_seconds and nanos > new_nanos) then
+    return 0
+  end
+end
+redis.call('HSET', KEYS[1], unpack(ARGV))
+return 1
+"""
+
 
 class RedisWriter:
     """The Redis database at ``url`` (``redis://host:port/db``)."""
@@ -38,6 +72,7 @@ class RedisWriter:
         self.identity = f"redis:{url}"
         self._client = redis.Redis.from_url(url)
         self._client.ping()
+        self._script_sha = str(self._client.script_load(WRITE_SCRIPT))
 
     def present(self, spec: ViewSpec, keys: pa.Table) -> int:
         """How many of the entities ``keys`` have this view's fields, 0 without the marker."""
@@ -56,7 +91,7 @@ class RedisWriter:
             waiting = 0
             for start in range(0, batch.num_rows, PIPELINE_ENTITIES):
                 part = batch.slice(start, PIPELINE_ENTITIES)
-                payload = _commands(spec, part)
+                payload = _commands(spec, part, self._script_sha)
                 _read_integer_replies(connection, waiting)
                 connection.send_packed_command([payload])
                 waiting = part.num_rows
@@ -75,13 +110,15 @@ class RedisWriter:
         self._client.close()
 
 
-def _commands(spec: ViewSpec, batch: pa.RecordBatch) -> bytes:
-    """The RESP bytes of one ``HSET`` of all the view's fields per entity of ``batch``."""
+def _commands(spec: ViewSpec, batch: pa.RecordBatch, script_sha: str) -> bytes:
+    """The RESP bytes of one ``EVALSHA`` of :data:`WRITE_SCRIPT` per entity of ``batch``:
+    ``EVALSHA <sha> 1 <hash> _ts:<view> <timestamp> <field> <value> ...``."""
     import mmh3
 
     rows = batch.num_rows
     fields = 1 + len(spec.features)
-    segments = [packing.constant(f"*{2 + 2 * fields}\r\n$4\r\nHSET\r\n".encode(), rows)]
+    head = f"*{4 + 2 * fields}\r\n$7\r\nEVALSHA\r\n$40\r\n{script_sha}\r\n$1\r\n1\r\n"
+    segments = [packing.constant(head.encode(), rows)]
     segments += _bulk(_redis_keys(spec, batch), rows)
     segments += _bulk_constant(f"_ts:{spec.versioned_name}".encode(), rows)
     segments += _bulk(encoding.timestamp_protos(batch.column(spec.timestamp_field)), rows)
@@ -94,11 +131,11 @@ def _commands(spec: ViewSpec, batch: pa.RecordBatch) -> bytes:
 
 
 def _read_integer_replies(connection: Any, count: int) -> None:
-    """Consume ``count`` HSET replies (an integer line ``:<n>`` each) straight from the socket.
+    """Consume ``count`` script replies (an integer line ``:<n>`` each) straight from the socket.
 
-    Parsing them one by one through redis-py costs more than writing the commands; an HSET
-    reply is an integer line, so counting line ends is enough, and an error reply (``-ERR``)
-    is the only one with a minus sign.
+    Parsing them one by one through redis-py costs more than writing the commands; the reply
+    is an integer line, so counting line ends is enough, and an error reply (``-ERR``) is the
+    only one with a minus sign.
     """
     import redis
 

@@ -2,7 +2,8 @@
 
 The rows are those ``SqliteOnlineStore.online_write_batch`` writes (Feast 0.67): per entity and
 feature ``(entity_key, feature_name, value, value_text, event_ts, created_ts)``, upserted on
-``(entity_key, feature_name)``. The tables are created by Feast itself (``update_infra``, see
+``(entity_key, feature_name)`` unless the stored row is newer (a value pushed since the build:
+newest wins, as for a push). The tables are created by Feast itself (``update_infra``, see
 :func:`pitstop.feast_repo.ensure_online_tables`), so their schema is Feast's.
 
 Every batch is one transaction holding all features of its entities: a reader sees an entity
@@ -23,6 +24,7 @@ import pyarrow as pa
 
 from pitstop.materialize import encoding
 from pitstop.materialize.views import ViewSpec
+from pitstop.online.stores import NEWEST_WINS
 
 BUSY_TIMEOUT_MS = 60_000
 
@@ -107,7 +109,8 @@ def _upsert_statement(spec: ViewSpec) -> str:
         f"(entity_key, feature_name, value, value_text, event_ts, created_ts) "
         f"values {rows} on conflict(entity_key, feature_name) do update set "
         "value = excluded.value, value_text = excluded.value_text, "
-        "event_ts = excluded.event_ts, created_ts = excluded.created_ts"
+        "event_ts = excluded.event_ts, created_ts = excluded.created_ts "
+        f"where {NEWEST_WINS.format(table=_quote(spec.table_id))}"
     )
 
 

@@ -31,6 +31,11 @@ from pitstop.errors import OnlineStoreUnavailableError
 from pitstop.online import codec
 from pitstop.settings import Settings
 
+# Every write of the online store keeps the newest row: a stored row newer than the one being
+# written (a value pushed since the last build) stays; the same time replaces it (a corrected
+# snapshot). SQLite's upsert condition, ``{table}`` the quoted table name; Redis: _WRITE_SCRIPT.
+NEWEST_WINS = "excluded.event_ts >= {table}.event_ts"
+
 
 @dataclass(frozen=True)
 class ViewRead:
@@ -179,12 +184,13 @@ class SqliteStore:
         return f"with {keys} {selects}"
 
     def write(self, view: str, rows: Sequence[WriteRow]) -> None:
-        table = self.table(view)
+        quoted = f'"{self.table(view)}"'
         sql = (
-            f'insert into "{table}" (entity_key, feature_name, value, value_text, event_ts, '
+            f"insert into {quoted} (entity_key, feature_name, value, value_text, event_ts, "
             "created_ts) values (?, ?, ?, ?, ?, ?) on conflict(entity_key, feature_name) do "
             "update set value = excluded.value, value_text = excluded.value_text, "
-            "event_ts = excluded.event_ts, created_ts = excluded.created_ts"
+            "event_ts = excluded.event_ts, created_ts = excluded.created_ts "
+            f"where {NEWEST_WINS.format(table=quoted)}"
         )
         parameters = [
             (
