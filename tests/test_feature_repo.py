@@ -4,10 +4,30 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
+import yaml
 
 from pitstop import feast_repo
-from pitstop.settings import Settings
+from pitstop.settings import FEATURE_REPO_DIR, Settings
+
+MARTS_YAML = FEATURE_REPO_DIR.parent / "transformations" / "models" / "marts" / "_marts__models.yml"
+# What each Arrow type of a built feature table is in Feast's words.
+ARROW_TO_FEAST = {
+    pa.int64(): "Int64",
+    pa.float64(): "Float64",
+    pa.bool_(): "Bool",
+    pa.string(): "String",
+    pa.timestamp("us", tz="UTC"): "UnixTimestamp",
+}
+DBT_TO_FEAST = {
+    "bigint": "Int64",
+    "double": "Float64",
+    "boolean": "Bool",
+    "varchar": "String",
+    "timestamp with time zone": "UnixTimestamp",
+}
 
 
 def test_views_and_services_are_described_and_share_the_snapshot_ttl(trap_store: Settings) -> None:
@@ -34,3 +54,32 @@ def test_request_time_as_datetime_or_epoch_seconds(
         entity_rows=[{"user_id": 6, "request_time": value}],
     ).to_dict()
     assert result["hours_since_last_event"] == [pytest.approx(24.0)]
+
+
+def test_registered_schemas_are_the_dbt_contracts_and_the_built_tables(
+    trap_store: Settings,
+) -> None:
+    """The registry, the marts' enforced contracts and the Parquet files Feast reads agree on
+    every feature's name, order (registry = contract) and type."""
+    contracts = {model["name"]: model for model in yaml.safe_load(MARTS_YAML.read_text())["models"]}
+    store = feast_repo.open_store(trap_store)
+    for view in store.list_feature_views():
+        keys = {column.name for column in view.entity_columns}
+        skipped = keys | {"event_timestamp", "created_timestamp"}
+        registered = [(field.name, str(field.dtype)) for field in view.features]
+        contract = [
+            (column["name"], DBT_TO_FEAST[column["data_type"]])
+            for column in contracts[view.name]["columns"]
+            if column["name"] not in skipped
+        ]
+        assert registered == contract, view.name
+        schema = pq.read_schema(trap_store.features_dir / f"{view.name}.parquet")
+        built = {
+            field.name: ARROW_TO_FEAST[field.type] for field in schema if field.name not in skipped
+        }
+        assert built == dict(registered), view.name
+        descriptions = {
+            column["name"]: column["description"] for column in contracts[view.name]["columns"]
+        }
+        for field in view.features:
+            assert field.description == " ".join(descriptions[field.name].split())

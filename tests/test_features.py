@@ -184,6 +184,16 @@ def test_item_popularity(lookup: Lookup) -> None:
     assert lookup("item_popularity", 100, "2026-03-01T23:00:00Z") is None
 
 
+def test_a_page_view_without_an_item_counts_for_the_user_and_no_item(
+    lookup: Lookup, features: duckdb.DuckDBPyConnection
+) -> None:
+    row = lookup("user_activity", 11, "2026-03-04T00:00:00Z")
+    assert row is not None
+    assert (row["events_1d"], row["page_views_7d"], row["add_to_carts_7d"]) == (1, 1, 0)
+    items = features.execute("select distinct item_id from item_popularity order by 1").fetchall()
+    assert items == [(100,), (101,), (102,)]
+
+
 def test_churn_labels(features: duckdb.DuckDBPyConnection) -> None:
     def label(user_id: int, day: str) -> object:
         rows = features.execute(

@@ -12,6 +12,7 @@ Arrival partitions run from 2026-03-01 to 2026-04-20, so the data covers snapsho
 7  a session crossing midnight, plus a second session
 9  active only near the end: churn label not yet known
 10 active 03-01 and 03-20: not churned at 03-02
+11 one page view without an item (a home page) on 03-03: a page view of the user, of no item
 Items 100..102 follow the page views, carts and purchases above.
 """
 
@@ -50,7 +51,7 @@ FAULTS: list[tuple[str, str]] = [
     ('{"event_id":"f9","event_type":"login","user_id":1}', "missing_ts"),
     (_line("f10", "login", 1, "yesterday"), "invalid_ts"),
     (_line("f11", "login", 1, "2026-02-30T10:00:00Z"), "invalid_ts"),
-    (_line("f12", "page_view", 1, "2026-03-05T10:00:00Z"), "missing_item_id"),
+    (_line("f12", "add_to_cart", 1, "2026-03-05T10:00:00Z"), "missing_item_id"),
     (_line("f13", "page_view", 1, "2026-03-05T10:00:00Z", item_id="x"), "invalid_item_id"),
     (_line("f14", "purchase", 1, "2026-03-05T10:00:00Z", item_id=100), "missing_price"),
     (
@@ -88,6 +89,7 @@ def partitions() -> dict[str, list[str]]:
         ],
         "2026-03-03": [
             _line("u7a", "login", 7, "2026-03-03T23:50:00Z", session_id="s7"),
+            _line("u11a", "page_view", 11, "2026-03-03T15:00:00Z"),  # a page without an item
         ],
         "2026-03-04": [
             _line("u3a", "login", 3, "2026-03-04T08:00:00Z"),

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Final
 
+from pitstop import event_vocabulary
+
 EVENT_TYPES: Final = (
     "page_view",
     "search",
@@ -19,9 +21,18 @@ EVENT_TYPES: Final = (
 )
 PAGE_VIEW, SEARCH, ADD_TO_CART, PURCHASE, REFUND, LOGIN, SUPPORT_TICKET = range(len(EVENT_TYPES))
 
-# ARCHITECTURE §2: these event types must carry an item_id; purchase and refund also a price.
-ITEM_EVENT_TYPES: Final = frozenset({PAGE_VIEW, ADD_TO_CART, PURCHASE, REFUND})
-PRICED_EVENT_TYPES: Final = frozenset({PURCHASE, REFUND})
+# The types that must carry an item_id or a price (a line without one is quarantined), from
+# the project's event vocabulary (vars.event_types in transformations/dbt_project.yml).
+ITEM_EVENT_TYPES: Final = frozenset(
+    code
+    for code, name in enumerate(EVENT_TYPES)
+    if name in event_vocabulary.types_with("item_id", ("required",))
+)
+PRICED_EVENT_TYPES: Final = frozenset(
+    code
+    for code, name in enumerate(EVENT_TYPES)
+    if name in event_vocabulary.types_with("price", ("required",))
+)
 
 DEVICES: Final = ("mobile", "desktop", "tablet")
 DEVICE_WEIGHTS: Final = (0.55, 0.35, 0.10)

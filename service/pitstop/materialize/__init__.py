@@ -38,9 +38,12 @@ store or view layout is ignored (full rewrite), and a store that lost its data (
 SQLite file or table deleted) is detected by looking up a sample of the state's entities and a
 per-view marker (Redis), and rewritten in full rather than silently skipped.
 
-Not the same as Feast: Feast's Redis writer skips an entity whose stored timestamp is not older
-than the new row's; pitstop writes it (a value corrected at the same timestamp must replace the
-old one). Entities whose rows disappear from the feature table stay online, as with Feast.
+*Newest wins.* An entity whose stored event time is newer than its latest row (a value pushed
+since the build) keeps the stored values, in full runs too; the check is part of each write
+(SQLite's upsert condition, a Redis script per entity), so a push racing the run is kept.
+Not the same as Feast: Feast's Redis writer also skips a row whose stored timestamp is equal;
+pitstop writes it (a value corrected at the same timestamp must replace the old one). Entities
+whose rows disappear from the feature table stay online, as with Feast.
 """
 
 from __future__ import annotations

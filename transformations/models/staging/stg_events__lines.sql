@@ -42,8 +42,9 @@ validated as (
 
     select
         *,
-        event_type in ('page_view', 'add_to_cart', 'purchase', 'refund') as needs_item,
-        event_type in ('purchase', 'refund') as needs_price,
+        -- ---- the vocabulary (vars.event_types): which type carries or requires a field ----
+        {{ is_one_of('event_type', event_types_with('item_id')) }} as carries_item,
+        {{ is_one_of('event_type', event_types_with('price')) }} as carries_price,
         case
             when not is_utf8 then 'invalid_utf8'
             when not is_json then 'malformed_json'
@@ -52,26 +53,26 @@ validated as (
             when event_id_type <> 'VARCHAR' or event_id = '' then 'invalid_event_id'
             when event_type_type is null then 'missing_event_type'
             when event_type_type <> 'VARCHAR' then 'invalid_event_type'
-            when event_type not in (
-                'page_view', 'search', 'add_to_cart', 'purchase', 'refund', 'login', 'support_ticket'
-            ) then 'unknown_event_type'
+            when not ({{ is_one_of('event_type', event_types()) }}) then 'unknown_event_type'
             when user_id_type is null then 'missing_user_id'
             when user_id_type not in ('BIGINT', 'UBIGINT') or user_id is null or user_id <= 0
                 then 'invalid_user_id'
             when ts_type is null then 'missing_ts'
             when ts_type <> 'VARCHAR' or event_at is null then 'invalid_ts'
             when item_id_type is null
-                and event_type in ('page_view', 'add_to_cart', 'purchase', 'refund')
+                and {{ is_one_of('event_type', event_types_with('item_id', ['required'])) }}
                 then 'missing_item_id'
             when item_id_type is not null
                 and (item_id_type not in ('BIGINT', 'UBIGINT') or item_id is null or item_id <= 0)
                 then 'invalid_item_id'
-            when price_type is null and event_type in ('purchase', 'refund') then 'missing_price'
+            when price_type is null
+                and {{ is_one_of('event_type', event_types_with('price', ['required'])) }}
+                then 'missing_price'
             when price_type is not null
                 and (price_type not in ('BIGINT', 'UBIGINT', 'DOUBLE') or price is null)
                 then 'invalid_price'
             when price < 0 then 'negative_price'
-            when quantity_type is not null and event_type in ('purchase', 'refund')
+            when quantity_type is not null and {{ is_one_of('event_type', event_types_with('price')) }}
                 and (quantity_type not in ('BIGINT', 'UBIGINT') or quantity is null or quantity < 1)
                 then 'invalid_quantity'
             when session_id_type is not null and session_id_type <> 'VARCHAR' then 'invalid_session_id'
@@ -98,9 +99,9 @@ final as (
         case when rejection_reason is null then user_id end as user_id,
         case when rejection_reason is null then event_at end as event_at,
         case when rejection_reason is null then session_id end as session_id,
-        case when rejection_reason is null and needs_item then item_id end as item_id,
-        case when rejection_reason is null and needs_price then price end as price,
-        case when rejection_reason is null and needs_price then coalesce(quantity, 1) end as quantity,
+        case when rejection_reason is null and carries_item then item_id end as item_id,
+        case when rejection_reason is null and carries_price then price end as price,
+        case when rejection_reason is null and carries_price then coalesce(quantity, 1) end as quantity,
         case when rejection_reason is null then device end as device,
         case when rejection_reason is null then country end as country
     from validated
