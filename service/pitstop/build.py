@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
-from pitstop import arrivals
+from pitstop import arrivals, mart_declarations
 from pitstop.errors import BuildError, MissingInputError
 from pitstop.settings import DBT_PROJECT_DIR, Settings
 
@@ -52,6 +52,8 @@ class BuildReport:
     tables: dict[str, int]
     quarantine_path: Path
     seconds: float
+    # The marts rebuilt whole because their declaration changed, with why.
+    rebuilt: dict[str, str] = field(default_factory=dict)
 
 
 def build(
@@ -82,6 +84,11 @@ def build(
         (pending / folder).mkdir(parents=True, exist_ok=True)
         (settings.data_dir / folder).mkdir(parents=True, exist_ok=True)
 
+    rebuilt: dict[str, str] = {}
+    if not full_refresh and mart_declarations.vocabulary_changed(settings):
+        full_refresh, rebuilt = True, {"every model": "the event vocabulary changed"}
+        if echo is not None:
+            echo("rebuilding every model from the raw log: the event vocabulary changed")
     args = ["build", "--full-refresh"] if full_refresh else ["build"]
     dbt_vars = {"run_date": run_date.isoformat()} if run_date is not None else {}
     raw_files = arrivals.list_raw_files(settings.raw_events_dir, run_date)
@@ -89,6 +96,8 @@ def build(
         since = arrivals.redo_since(settings.warehouse_path, raw_files)
         if since is not None:
             dbt_vars["redo_since"] = since.isoformat()
+        # Spark builds every mart whole anyway; on DuckDB a mart is extended from its own rows.
+        rebuilt = mart_declarations.changed_marts(settings)
     if settings.engine == "spark":
         from pitstop import spark_build
 
@@ -102,14 +111,24 @@ def build(
         for folder in PUBLISHED_FOLDERS:
             spark_build.merge_part_folders(pending / folder)
     else:
-        if dbt_vars:
-            args += ["--vars", json.dumps(dbt_vars)]
-        _run_dbt(settings, args, output_root=pending, echo=echo)
+        extra = ["--vars", json.dumps(dbt_vars)] if dbt_vars else []
+        if rebuilt:
+            if echo is not None:
+                for mart, why in rebuilt.items():
+                    echo(f"rebuilding {mart} from its inputs: {why}")
+            # Everything else incrementally first (the marts' inputs included), then the marts
+            # whose declaration changed, whole, from those inputs.
+            _run_dbt(
+                settings, [*args, "--exclude", *rebuilt, *extra], output_root=pending, echo=echo
+            )
+            args = [*args, "--full-refresh", "--select", *rebuilt]
+        _run_dbt(settings, [*args, *extra], output_root=pending, echo=echo)
 
     published = _publish(settings, pending)
     if settings.engine == "duckdb":
         _repoint_views(settings, published)
         arrivals.record_loaded(settings.warehouse_path, raw_files)
+        mart_declarations.record(settings)
     counts = read_line_counts(settings)
     tables = {
         path.stem: _parquet_rows(path) for path in published if path.parent.name == "features"
@@ -119,6 +138,7 @@ def build(
         tables=tables,
         quarantine_path=settings.quarantine_dir / "stg_events__quarantine.parquet",
         seconds=time.perf_counter() - started,
+        rebuilt=rebuilt,
     )
 
 

@@ -283,6 +283,8 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     from pitstop.pipeline import run_daily
 
     report = run_daily(settings, full_refresh=args.full_refresh, run_date=args.date)
+    for mart, why in report.build.rebuilt.items():
+        print(f"rebuilt {mart} from its inputs: {why}")
     counts = report.build.counts
     print(
         f"build        {report.build.seconds:6.1f} s  {counts.clean_events:,} clean events, "

@@ -179,8 +179,8 @@ def test_values_are_the_latest_snapshot_rows(
 ) -> None:
     answer = _by_name(_post(api, LOOKUPS["ranking_v1"]))
     for table, key, keys, known in (
-        ("user_activity", "user_id", USERS, {1, 2, 3, 4, 5, 6, 7, 9, 10}),
-        ("user_profile", "user_id", USERS, {1, 2, 3, 4, 5, 6, 7, 9, 10}),
+        ("user_activity", "user_id", USERS, {1, 2, 3, 4, 5, 6, 7, 9, 10, 11}),
+        ("user_profile", "user_id", USERS, {1, 2, 3, 4, 5, 6, 7, 9, 10, 11}),
         ("item_popularity", "item_id", ITEMS, {100, 101, 102}),
     ):
         cursor = features.execute(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -253,3 +254,28 @@ def test_stale_online_value(monitored: Monitored, tmp_path: Path) -> None:
     assert (events.skew.stale, events.skew.wrong) == (2, 0)
     assert events.skew.status == "warn"  # 5 % stale: the store lags, values are right for it
     assert status.status == "warn"
+
+
+def test_monitoring_follows_the_registry_not_the_baseline(
+    monitored: Monitored, tmp_path: Path
+) -> None:
+    """A feature the baseline lacks (added since) is monitored at once, as insufficient_data;
+    one the registry no longer has (removed since) leaves."""
+    settings = copy_of(monitored, tmp_path / "declared")
+    baseline = json.loads(settings.baseline_path.read_text())
+    del baseline["views"]["user_activity"]["features"]["events_7d"]
+    del baseline["features"]["user_activity"]["events_7d"]
+    baseline["views"]["user_activity"]["features"]["removed_7d"] = "Int64"
+    baseline["features"]["user_activity"]["removed_7d"] = baseline["features"]["user_activity"][
+        "events_30d"
+    ]
+    settings.baseline_path.write_text(json.dumps(baseline))
+
+    features = compute_status(settings, now=monitored.now).to_json()["feature_views"][
+        "user_activity"
+    ]["features"]
+
+    assert features["events_7d"]["drift"] == {"psi": None, "status": "insufficient_data"}
+    assert features["events_7d"]["null_rate"] == 0.0
+    assert "removed_7d" not in features
+    assert features["events_30d"]["drift"]["status"] == "ok"

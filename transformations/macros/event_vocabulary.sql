@@ -24,3 +24,21 @@
     false
   {%- endif -%}
 {%- endmacro -%}
+
+{#- The day rows' column counting events of `event_type` (int_*_days_aggregated). -#}
+{%- macro event_count_column(event_type) -%}
+  {%- if not modules.re.fullmatch('[a-z][a-z0-9_]*', event_type) -%}
+    {{ exceptions.raise_compiler_error(
+        "vars.event_types: '" ~ event_type ~ "' must be lowercase letters, digits and _ "
+        ~ "(it names a column)"
+    ) }}
+  {%- endif -%}
+  {{- return(event_type ~ '_events') -}}
+{%- endmacro -%}
+
+{#- One count column per event type of the vocabulary (of those carrying `field`, if given). -#}
+{%- macro event_type_counts(field=none) -%}
+  {%- for type in (event_types_with(field) if field else event_types()) %}
+        count(*) filter (where event_type = '{{ type }}') as {{ event_count_column(type) }},
+  {%- endfor %}
+{%- endmacro -%}

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pitstop.errors import InvalidInputError, MissingInputError
+from pitstop.errors import InvalidInputError, MissingInputError, PitstopError
 from pitstop.monitoring.profiles import Bins, Profile, connect, cut_points, profile_rows
 from pitstop.settings import Settings
 
@@ -130,6 +130,36 @@ def load_baseline(settings: Settings) -> Baseline:
             f"the baseline {path} cannot be read ({type(error).__name__}: {error}); "
             "write it again with `pitstop monitor baseline TRAINING_SET`"
         ) from error
+
+
+def monitored_views(settings: Settings, baseline: Baseline) -> dict[str, ViewSpec]:
+    """The views monitoring looks at: the registry's as it is now, read without Feast, so a
+    feature added since the baseline is monitored at once (``insufficient_data`` until a
+    baseline covers it) and a removed one leaves; the baseline's views when the registry
+    cannot be read."""
+    from pitstop.feast_config import feast_config, sqlalchemy_url
+    from pitstop.online.registry import FileRegistry, RegistrySource, SqlRegistry
+
+    project = str(feast_config(settings)["project"])
+    source: RegistrySource = (
+        SqlRegistry(sqlalchemy_url(settings.registry_url), project)
+        if settings.registry_url
+        else FileRegistry(settings.registry_path, project)
+    )
+    try:
+        registry = source.read()
+    except PitstopError:
+        return dict(baseline.views)
+    return {
+        view.name: ViewSpec(
+            name=view.name,
+            join_key=view.join_keys[0],
+            ttl_seconds=view.ttl_seconds,
+            features={feature.name: feature.dtype for feature in view.features},
+        )
+        for view in registry.views.values()
+        if len(view.join_keys) == 1
+    }
 
 
 def registry_views(settings: Settings) -> dict[str, ViewSpec]:

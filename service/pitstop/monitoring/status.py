@@ -20,7 +20,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from pitstop.monitoring.baseline import Baseline, ViewSpec, load_baseline
+from pitstop.monitoring.baseline import Baseline, ViewSpec, load_baseline, monitored_views
 from pitstop.monitoring.drift import Drift, drift
 from pitstop.monitoring.freshness import DbtSignals, Freshness, dbt_signals, view_freshness
 from pitstop.monitoring.profiles import Bins, Profile, connect, feature_table_sql, profile_rows
@@ -107,14 +107,15 @@ def compute_status(
     now = now or dt.datetime.now(dt.timezone.utc)
     baseline = baseline or load_baseline(settings)
     dbt = dbt_signals(settings)
+    monitored = monitored_views(settings, baseline)
     skew = (
-        compute_skew(settings, baseline.views, now - dt.timedelta(days=window_days), now)
+        compute_skew(settings, monitored, now - dt.timedelta(days=window_days), now)
         if with_skew
         else SkewReport(features={}, note="skew not computed")
     )
     connection = connect()
     views: dict[str, ViewStatus] = {}
-    for name, spec in sorted(baseline.views.items()):
+    for name, spec in sorted(monitored.items()):
         views[name] = _view_status(
             settings, connection, spec, baseline, skew, dbt, now, window_days
         )

@@ -47,9 +47,8 @@ final as (
     select
         item_id,
         event_date as activity_date,
-        count(*) filter (where event_type = 'page_view') as views,
-        count(*) filter (where event_type = 'add_to_cart') as add_to_carts,
-        count(*) filter (where event_type = 'purchase') as purchases,
+        -- <type>_events per type of the vocabulary that carries an item
+        {{- event_type_counts('item_id') }}
         coalesce(sum(purchase_amount), 0) as revenue,
         max(arrival_date) as latest_arrival_date
     from events

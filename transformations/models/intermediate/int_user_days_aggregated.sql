@@ -55,12 +55,9 @@ daily_activity as (
         user_id,
         event_date as activity_date,
 
-        -- ---- counts ----
+        -- ---- counts: all events, and <type>_events per type of the vocabulary ----
         count(*) as events,
-        count(*) filter (where event_type = 'page_view') as page_views,
-        count(*) filter (where event_type = 'add_to_cart') as add_to_carts,
-        count(*) filter (where event_type = 'purchase') as purchases,
-        count(*) filter (where event_type = 'support_ticket') as support_tickets,
+        {{- event_type_counts() }}
 
         -- ---- money (exact decimals: windows add and subtract them) ----
         coalesce(sum(purchase_amount), 0) as revenue,

@@ -5,12 +5,8 @@
   unique across views, so a service joining user and item features needs no renaming.
 -#}
 
-{%- set features = [
-    {'name': 'item_views_7d', 'enters': 'views', 'days': 7},
-    {'name': 'item_add_to_carts_7d', 'enters': 'add_to_carts', 'days': 7},
-    {'name': 'item_purchases_7d', 'enters': 'purchases', 'days': 7},
-    {'name': 'item_revenue_7d', 'enters': 'revenue', 'days': 7},
-] -%}
+{#- The windowed features: one entry each in _marts__models.yml (macros/declared_features.sql) -#}
+{%- set features = declared_window_features('item_popularity') -%}
 
 with
 
@@ -50,13 +46,10 @@ final as (
         {{ utc_midnight('snapshot_date') }} as event_timestamp,
         created_timestamp,
 
-        -- ---- counts ----
-        cast(item_views_7d as bigint) as item_views_7d,
-        cast(item_add_to_carts_7d as bigint) as item_add_to_carts_7d,
-        cast(item_purchases_7d as bigint) as item_purchases_7d,
+        -- ---- the declared windows ----
+        {{- declared_feature_columns(features) }},
 
-        -- ---- money and ratio ----
-        cast(item_revenue_7d as double) as item_revenue_7d,
+        -- ---- derived ----
         cast(item_purchases_7d / nullif(item_views_7d, 0) as double) as item_conversion_rate_7d
     from snapshots
     {%- if is_incremental() %}

@@ -6,21 +6,8 @@
   event_timestamp T summarizes clean events with ts < T; an N-day window is T - N days <= ts < T.
 -#}
 
-{%- set features = [
-    {'name': 'events_1d', 'enters': 'events', 'days': 1},
-    {'name': 'events_7d', 'enters': 'events', 'days': 7},
-    {'name': 'events_30d', 'enters': 'events', 'days': 30},
-    {'name': 'sessions_7d', 'enters': 'session_windows_opened_7d',
-     'leaves': 'session_windows_closed_7d', 'days': 7},
-    {'name': 'page_views_7d', 'enters': 'page_views', 'days': 7},
-    {'name': 'add_to_carts_7d', 'enters': 'add_to_carts', 'days': 7},
-    {'name': 'purchases_7d', 'enters': 'purchases', 'days': 7},
-    {'name': 'purchases_30d', 'enters': 'purchases', 'days': 30},
-    {'name': 'revenue_7d', 'enters': 'revenue', 'days': 7},
-    {'name': 'revenue_30d', 'enters': 'revenue', 'days': 30},
-    {'name': 'days_active_30d', 'enters': '1', 'days': 30},
-    {'name': 'support_tickets_30d', 'enters': 'support_tickets', 'days': 30},
-] -%}
+{#- The windowed features: one entry each in _marts__models.yml (macros/declared_features.sql) -#}
+{%- set features = declared_window_features('user_activity') -%}
 
 with
 
@@ -60,21 +47,10 @@ final as (
         {{ utc_midnight('snapshot_date') }} as event_timestamp,
         created_timestamp,
 
-        -- ---- activity counts ----
-        cast(events_1d as bigint) as events_1d,
-        cast(events_7d as bigint) as events_7d,
-        cast(events_30d as bigint) as events_30d,
-        cast(sessions_7d as bigint) as sessions_7d,
-        cast(page_views_7d as bigint) as page_views_7d,
-        cast(add_to_carts_7d as bigint) as add_to_carts_7d,
-        cast(purchases_7d as bigint) as purchases_7d,
-        cast(purchases_30d as bigint) as purchases_30d,
-        cast(days_active_30d as bigint) as days_active_30d,
-        cast(support_tickets_30d as bigint) as support_tickets_30d,
+        -- ---- the declared windows (counts; money: price x quantity over purchases) ----
+        {{- declared_feature_columns(features) }},
 
-        -- ---- money (sum of price x quantity over purchases; refunds do not reduce it) ----
-        cast(revenue_7d as double) as revenue_7d,
-        cast(revenue_30d as double) as revenue_30d,
+        -- ---- derived ----
         cast({{ divide('revenue_30d', 'purchases_30d') }} as double) as avg_order_value_30d
     from snapshots
     {%- if is_incremental() %}

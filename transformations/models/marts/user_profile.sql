@@ -5,10 +5,8 @@
   daily snapshots: a row the day after each active day, plus weekly keep-alive rows.
 -#}
 
-{%- set features = [
-    {'name': 'lifetime_purchases', 'enters': 'purchases', 'days': none},
-    {'name': 'lifetime_revenue', 'enters': 'revenue', 'days': none},
-] -%}
+{#- The lifetime totals: one entry each in _marts__models.yml (macros/declared_features.sql) -#}
+{%- set features = declared_window_features('user_profile') -%}
 
 with
 
@@ -85,12 +83,11 @@ final as (
         {{ utc_midnight('snapshot_date') }} as event_timestamp,
         created_timestamp,
 
-        -- ---- lifetime ----
+        -- ---- lifetime: the times, then the declared totals ----
         first_seen_at,
         last_event_at,
         last_purchase_at,
-        cast(lifetime_purchases as bigint) as lifetime_purchases,
-        cast(lifetime_revenue as double) as lifetime_revenue
+        {{- declared_feature_columns(features) }}
     from with_times
     {%- if is_incremental() %}
     inner join rebuilt using (user_id)

@@ -1,0 +1,163 @@
+"""The README's "Add a feature" and "Add an event type", followed in a copy of the project.
+
+The recipes' YAML snippets are taken from README.md itself and put where the recipe says; then
+`pitstop run` runs from the copy, as a user would, and the new features are compared with an
+independent computation: a plain window count over the clean events (purchases_90d) and over
+raw lines written here with known times (checkouts_7d).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from pitstop.online import codec
+from pitstop.online.stores import SqliteStore, ViewRead
+from pitstop.settings import PROJECT_ROOT
+
+README = (PROJECT_ROOT / "README.md").read_text()
+
+
+def _section(title: str) -> str:
+    return README.split(f"## {title}\n", 1)[1].split("\n## ", 1)[0]
+
+
+def _yaml_blocks(section: str) -> list[str]:
+    return re.findall(r"```yaml\n(.*?)```", _section(section), flags=re.DOTALL)
+
+
+def _insert_after_column(marts_yaml: Path, column: str, entry: str) -> None:
+    """Put ``entry`` (a column, as the README gives it) after ``column``'s entry."""
+    text = marts_yaml.read_text()
+    start = text.index(f"      - name: {column}\n")
+    following = text.index("\n      - name: ", start + 1) + 1
+    marts_yaml.write_text(text[:following] + entry + text[following:])
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the project's code, dbt project and feature repo."""
+    root = tmp_path_factory.mktemp("project")
+    ignore = shutil.ignore_patterns("target", "logs", "__pycache__", "*.egg-info")
+    for folder in ("service", "transformations", "feature_repo"):
+        shutil.copytree(PROJECT_ROOT / folder, root / folder, ignore=ignore)
+    return root
+
+
+def _pitstop(project: Path, *args: str) -> str:
+    env = {**os.environ, "PYTHONPATH": str(project / "service")}
+    env.pop("PITSTOP_DATA_DIR", None)
+    result = subprocess.run(
+        [sys.executable, "-m", "pitstop.cli", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout
+
+
+def _online_value(data: Path, view: str, feature: str, user: int) -> object:
+    store = SqliteStore(data / "online_store.db", "pitstop")
+    try:
+        key = codec.entity_key(("user_id",), [user], ["INT64"])
+        rows = store.read([ViewRead(view, (feature,))], [[key]])[0]
+    finally:
+        store.close()
+    return codec.decode_value(rows.values[0][0])
+
+
+def test_add_a_feature_then_an_event_type(project: Path, tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    folder = ["--data-dir", str(data)]
+    _pitstop(project, "generate", *folder, "--users", "60", "--days", "12", "--seed", "3", "-q")
+    _pitstop(project, "run", *folder)
+    marts_yaml = project / "transformations" / "models" / "marts" / "_marts__models.yml"
+
+    # ---- Add a feature: one entry, then `pitstop run` ----
+    [purchases_90d] = _yaml_blocks("Add a feature")
+    _insert_after_column(marts_yaml, "purchases_30d", purchases_90d)
+    out = _pitstop(project, "run", *folder)
+    assert "rebuilt user_activity from its inputs: added purchases_90d" in out
+    assert out.count("rebuilt ") == 1  # the other marts ran incrementally
+
+    connection = duckdb.connect()
+    connection.execute("set TimeZone = 'UTC'")
+    connection.execute(f"attach '{data / 'warehouse.duckdb'}' as warehouse (read_only)")
+    activity = f"read_parquet('{data / 'features' / 'user_activity.parquet'}')"
+    wrong = connection.execute(
+        f"""
+        select count(*) from {activity} as a
+        where a.purchases_90d is distinct from (
+            select count(*) from warehouse.stg_events__events as e
+            where e.user_id = a.user_id and e.event_type = 'purchase'
+                and e.event_at >= a.event_timestamp - interval 90 days
+                and e.event_at < a.event_timestamp
+        )
+        """
+    ).fetchone()
+    rows = connection.execute(f"select count(*), sum(purchases_90d) from {activity}").fetchone()
+    assert rows is not None and wrong is not None
+    assert rows[0] > 0 and rows[1] > 0 and wrong[0] == 0
+    latest = connection.execute(
+        f"select user_id, purchases_90d from {activity} where purchases_90d > 0 "
+        "qualify row_number() over (partition by user_id order by event_timestamp desc) = 1 "
+        "order by user_id limit 1"
+    ).fetchone()
+    assert latest is not None
+    assert _online_value(data, "user_activity", "purchases_90d", latest[0]) == latest[1]
+    connection.execute("detach warehouse")  # the next build writes it
+
+    # ---- Add an event type: two entries, then `pitstop run` ----
+    vocabulary_entry, checkouts_7d = _yaml_blocks("Add an event type")
+    dbt_project = project / "transformations" / "dbt_project.yml"
+    text = dbt_project.read_text()
+    anchor = "    support_ticket: {}\n"
+    dbt_project.write_text(text.replace(anchor, anchor + vocabulary_entry, 1))
+    _insert_after_column(marts_yaml, "purchases_90d", checkouts_7d)
+    days = sorted(path.name for path in (data / "raw" / "events").iterdir())
+    last_day = dt.date.fromisoformat(days[-1].removeprefix("date="))
+    # Checkouts of user 1 on the last two days, arrived with the last partition.
+    times = [
+        dt.datetime.combine(last_day - dt.timedelta(days=back), dt.time(hour), dt.timezone.utc)
+        for back, hour in ((1, 9), (1, 17), (0, 8))
+    ]
+    lines = [
+        json.dumps(
+            {
+                "event_id": f"checkout-{n}",
+                "event_type": "checkout",
+                "user_id": 1,
+                "ts": when.isoformat(),
+            }
+        )
+        for n, when in enumerate(times)
+    ]
+    (data / "raw" / "events" / days[-1] / "part-checkouts.jsonl").write_text(
+        "\n".join(lines) + "\n"
+    )
+    out = _pitstop(project, "run", *folder)
+    assert "rebuilt every model from its inputs: the event vocabulary changed" in out
+
+    checkouts = dict(
+        connection.execute(
+            f"select event_timestamp, checkouts_7d from {activity} where user_id = 1"
+        ).fetchall()
+    )
+    for at, value in checkouts.items():
+        expected = sum(at - dt.timedelta(days=7) <= when < at for when in times)
+        assert value == expected, at
+    assert max(checkouts.values()) == 3
+    assert _online_value(data, "user_activity", "checkouts_7d", 1) == checkouts[max(checkouts)]
+    connection.close()

@@ -1,0 +1,89 @@
+{#-
+  A mart's windowed features, declared once in its contract (models/marts/_marts__models.yml):
+  a column whose `config: meta: window:` entry says what the window adds up is a feature of
+  snapshot_changes (macros/feature_snapshots.sql), and its contract `data_type` is its cast.
+
+    window: {count: <event type>, days: N}     events of that type (the vocabulary's)
+    window: {of: <day column>, days: N}        a column of the mart's day rows (events, revenue)
+    window: {of: ..., leaves: <day column>}    what leaves the window, when not what entered
+    no `days`                                  a lifetime total that never leaves
+
+  The name, type, description and window are one entry; the mart's SQL, its contract column
+  and the Feast Field (feature_repo/dbt_contract.py) all come from it.
+-#}
+
+{#- `mart` by name: a unit test of the mart renders it too, with a node of its own. -#}
+{%- macro declared_window_features(mart) -%}
+  {%- set features = [] -%}
+  {%- if not execute -%}{{ return(features) }}{%- endif -%}
+  {%- set node = (graph.nodes or {}).get('model.' ~ project_name ~ '.' ~ mart) -%}
+  {%- if node is none -%}
+    {{ exceptions.raise_compiler_error(
+        "declared_window_features: no model named " ~ mart
+        ~ " (a unit test of a mart overrides this macro with the features it checks)"
+    ) }}
+  {%- endif -%}
+  {%- do require_built_columns(mart, node.columns.keys() | list) -%}
+  {%- for column in node.columns.values() -%}
+    {%- set window = (column.meta or {}).get('window') -%}
+    {%- if window -%}
+      {%- if window.get('count') -%}
+        {%- if window['count'] not in event_types() -%}
+          {{ exceptions.raise_compiler_error(
+              mart ~ "." ~ column.name ~ ": window counts event type '" ~ window['count']
+              ~ "', which is not in the event vocabulary (vars.event_types in dbt_project.yml)"
+          ) }}
+        {%- endif -%}
+        {%- set enters = event_count_column(window['count']) -%}
+      {%- elif window.get('of') -%}
+        {%- set enters = window['of'] -%}
+      {%- else -%}
+        {{ exceptions.raise_compiler_error(
+            mart ~ "." ~ column.name ~ ": a window needs `count: <event type>` or "
+            ~ "`of: <day column>`"
+        ) }}
+      {%- endif -%}
+      {%- do features.append({
+          'name': column.name,
+          'enters': enters,
+          'leaves': window.get('leaves'),
+          'days': window.get('days'),
+          'data_type': column.data_type,
+      }) -%}
+    {%- endif -%}
+  {%- endfor -%}
+  {%- if not features -%}
+    {{ exceptions.raise_compiler_error(
+        mart ~ ": no column of its contract declares a window (config: meta: window:)"
+    ) }}
+  {%- endif -%}
+  {{- return(features) -}}
+{%- endmacro -%}
+
+{#- `cast(<feature> as <its contract type>) as <feature>` for each feature, comma-separated. -#}
+{%- macro declared_feature_columns(features) -%}
+  {%- for f in features %}
+        cast({{ f.name }} as {{ f.data_type }}) as {{ f.name }}{{ ',' if not loop.last }}
+  {%- endfor %}
+{%- endmacro -%}
+
+
+{#-
+  An incremental run extends the mart from its own rows, which were computed for the columns it
+  was built with: after a feature is added or removed, fail with the fix instead of a binder
+  error deep in the SQL (`pitstop run` rebuilds such a mart by itself, pitstop.mart_declarations).
+-#}
+{%- macro require_built_columns(mart, declared) -%}
+  {%- if is_incremental() -%}
+    {%- set built = adapter.get_columns_in_relation(this) | map(attribute='name') | list -%}
+    {%- set added = declared | reject('in', built) | list -%}
+    {%- set removed = built | reject('in', declared) | list -%}
+    {%- if added or removed -%}
+      {{ exceptions.raise_compiler_error(
+          mart ~ " was built with other columns (added: " ~ (added | join(', ') or 'none')
+          ~ "; removed: " ~ (removed | join(', ') or 'none') ~ "); rebuild it from its inputs: "
+          ~ "`pitstop run` does so by itself, or `dbt build --full-refresh --select " ~ mart ~ "`"
+      ) }}
+    {%- endif -%}
+  {%- endif -%}
+{%- endmacro -%}
