@@ -68,6 +68,27 @@ def _pitstop(project: Path, *args: str) -> str:
     return result.stdout
 
 
+def _dbt(project: Path, data: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """Plain dbt in the copy's dbt project, on ``data`` (the project's own profile)."""
+    transformations = project / "transformations"
+    env = {
+        **os.environ,
+        "PITSTOP_DATA_DIR": str(data),
+        "DBT_PROFILES_DIR": str(transformations),
+        "DBT_TARGET_PATH": str(data / "dbt" / "plain-target"),
+        "DBT_LOG_PATH": str(data / "dbt" / "plain-logs"),
+    }
+    return subprocess.run(
+        [sys.executable, "-c", "import sys; from dbt.cli.main import cli; sys.exit(cli())", *args],
+        cwd=transformations,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+
+
 def _online_value(data: Path, view: str, feature: str, user: int) -> object:
     store = SqliteStore(data / "online_store.db", "pitstop")
     try:
@@ -88,6 +109,10 @@ def test_add_a_feature_then_an_event_type(project: Path, tmp_path: Path) -> None
     # ---- Add a feature: one entry, then `pitstop run` ----
     [purchases_90d] = _yaml_blocks("Add a feature")
     _insert_after_column(marts_yaml, "purchases_30d", purchases_90d)
+    # Plain dbt on the changed mart stops and names the fix, before anything is written.
+    dbt = _dbt(project, data, "build", "--select", "user_activity")
+    assert dbt.returncode != 0
+    assert "dbt build --full-refresh --select user_activity" in dbt.stdout
     out = _pitstop(project, "run", *folder)
     assert "rebuilt user_activity from its inputs: added purchases_90d" in out
     assert out.count("rebuilt ") == 1  # the other marts ran incrementally
