@@ -1,4 +1,4 @@
-"""Feature views over the dbt marts. Names and meanings are ARCHITECTURE §3's contract.
+"""Feature views over the dbt marts. Names and meanings are docs/architecture.md §3's contract.
 
 Each view's schema is its mart's dbt contract (dbt_contract.py): a feature is declared once,
 in transformations/models/marts/_marts__models.yml, with its type and description.

@@ -1,4 +1,4 @@
-"""The raw log generator against the input contract (ARCHITECTURE §2), checked on real files.
+"""The raw log generator against the input contract (docs/architecture.md §2), on real files.
 
 The validator here is written from the contract, independently of the generator: it parses each
 line with ``json`` and ``datetime.fromisoformat`` and names the rule a line breaks. The counts
@@ -69,7 +69,7 @@ def parse_ts(text: str) -> datetime | None:
 
 
 def rule_broken(line: str) -> str | None:
-    """The name of the first rule of ARCHITECTURE §2 that ``line`` breaks, None if it is valid."""
+    """The first rule of docs/architecture.md §2 that ``line`` breaks, None if it is valid."""
     try:
         event = json.loads(line)
     except ValueError:

@@ -35,7 +35,7 @@ _DBT_ENTRY = "import sys; from dbt.cli.main import cli; sys.exit(cli())"
 
 @dataclass(frozen=True)
 class LineCounts:
-    """ARCHITECTURE §2's accounting: raw lines = clean events + duplicates + quarantined."""
+    """The accounting of docs/architecture.md §2: raw lines = clean + duplicates + quarantined."""
 
     raw_lines: int
     clean_events: int

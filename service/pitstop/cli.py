@@ -163,7 +163,8 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
     # No request limit per worker (uvicorn's default): a limit restarts the worker and leaves
-    # the port without one for about a second, which is `feast serve`'s p99 (ARCHITECTURE §6).
+    # the port without one for about a second, which is `feast serve`'s p99
+    # (docs/architecture.md §6).
     # No access log either: a line per request costs throughput; the API samples its own logs.
     # asyncio's event loop, not uvloop: lookups run inline without yielding, and under uvloop
     # some connections then wait several rounds (32 connections, one entity: the same requests/s,

@@ -210,7 +210,7 @@ def peak_memory_bytes() -> int:
 
 def ensure_online_tables(store: FeatureStore) -> None:
     """Create missing online tables: `feast apply` does not when the registry is unchanged
-    but the online store file was deleted (ARCHITECTURE §6)."""
+    but the online store file was deleted (docs/architecture.md §6)."""
     store._get_provider().update_infra(  # noqa: SLF001 - Feast has no public call for this
         project=store.project,
         tables_to_delete=[],

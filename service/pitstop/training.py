@@ -12,9 +12,9 @@
 
 The entity file is Parquet or CSV with the feature service's join keys (integers) and
 ``event_timestamp``; every other column (labels, weights, ids) passes through unchanged. Each
-row gets the features of the latest snapshot with ``event_timestamp <= `` its own (ARCHITECTURE
-§3), computed by the standard ``FeatureStore.get_historical_features``, so a training job that
-calls Feast directly gets the same values. What pitstop adds around Feast:
+row gets the features of the latest snapshot with ``event_timestamp <= `` its own
+(docs/architecture.md §3), computed by the standard ``FeatureStore.get_historical_features``, so
+a training job that calls Feast directly gets the same values. What pitstop adds around Feast:
 
 - one-line errors before any heavy work (missing columns, string keys, unknown service);
 - timestamps: a zone-less timestamp is UTC (said once on stderr); CSV strings are parsed as

@@ -1,5 +1,5 @@
 {#-
-  Sparse daily snapshots from per-day activity (ARCHITECTURE §3).
+  Sparse daily snapshots from per-day activity (docs/architecture.md §3).
 
   A snapshot at T (a UTC midnight) summarizes events with ts < T; an N-day window covers
   T - N days <= ts < T. So a day d's activity enters every window at snapshot d + 1 and leaves

@@ -1,8 +1,8 @@
 {#-
-  Nothing in the logs is lost silently (ARCHITECTURE §2): every physical line of every raw file
-  is either a clean event, a duplicate delivery of one, or quarantined. Lines are counted here
-  straight from the files, independently of how stg_events__lines splits them, and clean
-  events must be exactly the distinct event_ids among valid lines.
+  Nothing in the logs is lost silently (docs/architecture.md §2): every physical line of every
+  raw file is either a clean event, a duplicate delivery of one, or quarantined. Lines are
+  counted here straight from the files, independently of how stg_events__lines splits them, and
+  clean events must be exactly the distinct event_ids among valid lines.
 
   An incremental run checks the partitions it re-read (dbt var redo_since; without it, with
   run_date D, D - lookback_days on): reading every raw file of the history each day would cost

@@ -7,7 +7,8 @@
 
 Users sign up over the period, browse, search, cart, buy and refund in sessions, and some fade
 out and churn; a share of the lines is malformed, duplicated or late. The files follow the
-input contract of ARCHITECTURE §2; :mod:`pitstop.generator.faults` lists the exact faulty shapes.
+input contract of docs/architecture.md §2; :mod:`pitstop.generator.faults` lists the exact
+faulty shapes.
 """
 
 from pitstop.generator.append import append_day

@@ -1,8 +1,9 @@
 """The faults of a real event feed, so the pipeline's quarantine and deduplication get exercised.
 
 Each fault kind takes an equal share of ``dirty_rate``. An event picked for an *invalid* kind is
-written once, as a corrupted copy that breaks exactly one rule of ARCHITECTURE §2, and never
-cleanly; an event picked for a *delivery* kind is valid but delivered twice or late. So, exactly:
+written once, as a corrupted copy that breaks exactly one rule of docs/architecture.md §2, and
+never cleanly; an event picked for a *delivery* kind is valid but delivered twice or late. So,
+exactly:
 
     lines written = clean events + duplicate deliveries + invalid lines
 

@@ -1,9 +1,9 @@
 """Feast's generated protobuf modules, without ``import feast``.
 
-``import feast`` takes 5-9 s on this machine kind (ARCHITECTURE §6), most of it in modules the
-lookup API never uses; the protobuf modules that describe the registry and the online store's
-values load in well under a second. They live inside the ``feast`` package, whose
-``__init__`` imports everything, so while they load, ``feast`` is stood in for by an empty
+``import feast`` takes 5-9 s on this machine kind (docs/architecture.md §6), most of it in
+modules the lookup API never uses; the protobuf modules that describe the registry and the
+online store's values load in well under a second. They live inside the ``feast`` package,
+whose ``__init__`` imports everything, so while they load, ``feast`` is stood in for by an empty
 package object with the real package's path; the stand-in is removed again afterwards, so a
 later real ``import feast`` (tests, the CLI) works as usual and reuses these very modules.
 """

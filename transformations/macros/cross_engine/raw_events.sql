@@ -1,5 +1,5 @@
 {#-
-  The raw JSON-lines read and parse (ARCHITECTURE §2), per engine. The validation rules
+  The raw JSON-lines read and parse (docs/architecture.md §2), per engine. The validation rules
   themselves (which rule a line breaks first) stay in stg_events__lines, shared: these macros
   only split files into lines, parse JSON and report each field's JSON type in DuckDB's words
   (VARCHAR, BIGINT, UBIGINT, DOUBLE, BOOLEAN, OBJECT, ARRAY; null when absent or JSON null).
@@ -170,7 +170,8 @@
 
     timestamps as (
 
-        -- RFC 3339 date-time; an offset converts to UTC, no offset means UTC (ARCHITECTURE §2)
+        -- RFC 3339 date-time; an offset converts to UTC, no offset means UTC
+        -- (docs/architecture.md §2)
         select
             *,
             regexp_full_match(
@@ -342,7 +343,8 @@
 
     timestamps as (
 
-        -- RFC 3339 date-time; an offset converts to UTC, no offset means UTC (ARCHITECTURE §2)
+        -- RFC 3339 date-time; an offset converts to UTC, no offset means UTC
+        -- (docs/architecture.md §2)
         select
             *,
             ts_text rlike r'^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})?$'

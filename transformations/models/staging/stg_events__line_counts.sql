@@ -1,5 +1,5 @@
 {#-
-  The three counts of ARCHITECTURE §2 per arrival partition: raw lines = clean events +
+  The three counts of docs/architecture.md §2 per arrival partition: raw lines = clean events +
   duplicate deliveries + quarantined lines. `pitstop build` reports their totals, and the test
   on this model checks that nothing was dropped on the way.
 -#}

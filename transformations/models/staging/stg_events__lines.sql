@@ -13,7 +13,7 @@
 ] -%}
 
 {#-
-  Every raw line, parsed and typed, with the first rule it breaks (ARCHITECTURE §2) in
+  Every raw line, parsed and typed, with the first rule it breaks (docs/architecture.md §2) in
   rejection_reason, or null when the line is a valid event. Incremental by arrival partition:
   a run re-reads the partitions from redo_since on (macros/incremental_windows.sql): normally
   only the new one, from an older one on when a file in it is new, changed or gone.
