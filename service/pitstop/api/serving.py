@@ -17,9 +17,8 @@ from dataclasses import dataclass
 from pitstop import feast_repo
 from pitstop.api.catalog import Catalog
 from pitstop.errors import MissingInputError, OnlineStoreUnavailableError, PitstopError
-from pitstop.feast_config import feast_config, sqlalchemy_url
 from pitstop.online.plans import PlanCompiler
-from pitstop.online.registry import FileRegistry, RegistrySource, SqlRegistry
+from pitstop.online.registry import open_registry
 from pitstop.online.stores import OnlineStore, open_online_store
 from pitstop.settings import Settings
 
@@ -40,12 +39,7 @@ class Compiled:
 class Serving:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.project = str(feast_config(settings)["project"])
-        self.registry: RegistrySource = (
-            SqlRegistry(sqlalchemy_url(settings.registry_url), self.project)
-            if settings.registry_url
-            else FileRegistry(settings.registry_path, self.project)
-        )
+        self.project, self.registry = open_registry(settings)
         self.store: OnlineStore = open_online_store(settings, self.project)
         self.compiled: Compiled | None = None
         self.registry_problem: PitstopError | None = None

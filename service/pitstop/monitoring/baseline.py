@@ -137,17 +137,10 @@ def monitored_views(settings: Settings, baseline: Baseline) -> dict[str, ViewSpe
     feature added since the baseline is monitored at once (``insufficient_data`` until a
     baseline covers it) and a removed one leaves; the baseline's views when the registry
     cannot be read."""
-    from pitstop.feast_config import feast_config, sqlalchemy_url
-    from pitstop.online.registry import FileRegistry, RegistrySource, SqlRegistry
+    from pitstop.online.registry import open_registry
 
-    project = str(feast_config(settings)["project"])
-    source: RegistrySource = (
-        SqlRegistry(sqlalchemy_url(settings.registry_url), project)
-        if settings.registry_url
-        else FileRegistry(settings.registry_path, project)
-    )
     try:
-        registry = source.read()
+        registry = open_registry(settings)[1].read()
     except PitstopError:
         return dict(baseline.views)
     return {

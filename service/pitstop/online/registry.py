@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 from pitstop.errors import MissingInputError
 from pitstop.online.feast_protos import proto_module
+from pitstop.settings import Settings
 
 # Feast's ValueType enum names (protos/feast/types/Value.proto), by number.
 VALUE_TYPE_NAMES = {
@@ -327,3 +328,17 @@ class SqlRegistry:
 def _one_line(error: BaseException) -> str:
     text = " ".join(str(error).split())
     return (text or type(error).__name__)[:300]
+
+
+def open_registry(settings: Settings) -> tuple[str, RegistrySource]:
+    """The Feast project and the registry ``settings`` name (file, or SQL with
+    ``PITSTOP_REGISTRY_URL``), read without Feast."""
+    from pitstop.feast_config import feast_config, sqlalchemy_url
+
+    project = str(feast_config(settings)["project"])
+    source: RegistrySource = (
+        SqlRegistry(sqlalchemy_url(settings.registry_url), project)
+        if settings.registry_url
+        else FileRegistry(settings.registry_path, project)
+    )
+    return project, source
