@@ -1,7 +1,8 @@
 """The event vocabulary, as the dbt project declares it (``vars.event_types`` in
 ``transformations/dbt_project.yml``): the event types and, per type, whether ``item_id`` and
-``price`` are required or optional. dbt's staging validation reads the same entry; this module
-is how Python code (the generator) reads it, so the list is spelled once.
+``price`` (or a field of the user's own, ``vars.event_fields``) are required or optional. dbt's
+staging validation reads the same entry; this module is how Python code (the generator, the
+build's record of what it validated with) reads it, so the list is spelled once.
 """
 
 from __future__ import annotations
@@ -20,10 +21,16 @@ LEVELS: tuple[Level, ...] = ("required", "optional")
 
 
 @cache
+def _project_vars() -> dict[str, object]:
+    path = DBT_PROJECT_DIR / "dbt_project.yml"
+    return (yaml.safe_load(path.read_text()) or {}).get("vars") or {}
+
+
+@cache
 def event_types() -> dict[str, dict[str, str]]:
     """``{event_type: {field: level}}`` in the order the project declares them."""
     path = DBT_PROJECT_DIR / "dbt_project.yml"
-    declared = ((yaml.safe_load(path.read_text()) or {}).get("vars") or {}).get("event_types")
+    declared = _project_vars().get("event_types")
     if not isinstance(declared, dict) or not declared:
         raise ConfigurationError(f"{path}: vars.event_types must map event types to their fields")
     vocabulary: dict[str, dict[str, str]] = {}
@@ -41,3 +48,15 @@ def event_types() -> dict[str, dict[str, str]]:
 def types_with(field: Field, levels: tuple[Level, ...] = LEVELS) -> frozenset[str]:
     """The event types whose entry gives ``field`` one of ``levels``."""
     return frozenset(name for name, fields in event_types().items() if fields.get(field) in levels)
+
+
+def event_fields() -> dict[str, str]:
+    """The fields of the user's own (``vars.event_fields``): ``{name: "string" | "number"}``;
+    dbt checks the names and kinds when it compiles staging."""
+    declared = _project_vars().get("event_fields") or {}
+    if not isinstance(declared, dict):
+        raise ConfigurationError(
+            f"{DBT_PROJECT_DIR / 'dbt_project.yml'}: vars.event_fields must map field names to "
+            f"string or number, got {declared!r}"
+        )
+    return {str(name): str(kind) for name, kind in declared.items()}

@@ -26,7 +26,8 @@ from pitstop import event_vocabulary
 from pitstop.settings import DBT_PROJECT_DIR, Settings
 
 MARTS_DIR = DBT_PROJECT_DIR / "models" / "marts"
-# The record's entry for the event vocabulary (vars.event_types), beside the marts'.
+# The record's entry for the event vocabulary (vars.event_types, vars.event_fields), beside the
+# marts'.
 VOCABULARY = "vars.event_types"
 
 
@@ -109,7 +110,11 @@ def vocabulary_changed(settings: Settings) -> bool:
 
 
 def _vocabulary_fingerprint() -> str:
-    text = json.dumps(event_vocabulary.event_types(), sort_keys=True)
+    declared: object = event_vocabulary.event_types()
+    if fields := event_vocabulary.event_fields():
+        # only when there are any, so the record of a project without them stays as it was
+        declared = {"event_types": declared, "event_fields": fields}
+    text = json.dumps(declared, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()
 
 

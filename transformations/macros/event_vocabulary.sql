@@ -4,7 +4,47 @@
 -#}
 
 {%- macro event_types() -%}
+  {%- set known = ['item_id', 'price', 'session_id', 'device', 'country']
+      + (extra_event_fields() | list) -%}
+  {%- for name, fields in var('event_types').items() -%}
+    {%- do event_count_column(name) -%}
+    {%- for field, level in (fields or {}).items() -%}
+      {%- if field not in known or level not in ('required', 'optional') -%}
+        {{ exceptions.raise_compiler_error(
+            "vars.event_types: " ~ name ~ ": '" ~ field ~ ": " ~ level ~ "' should name one of "
+            ~ known | join(', ') ~ " (declare a field of your own in vars.event_fields first) "
+            ~ "as required or optional"
+        ) }}
+      {%- endif -%}
+    {%- endfor -%}
+  {%- endfor -%}
   {{- return(var('event_types') | list) -}}
+{%- endmacro -%}
+
+{#-
+  The fields of the user's own (vars.event_fields): {name: 'string' | 'number'}, checked: a
+  name is a column of the clean events, so it must be a new lowercase identifier.
+-#}
+{%- macro extra_event_fields() -%}
+  {%- set declared = var('event_fields', {}) or {} -%}
+  {%- set taken = ['event_id', 'event_type', 'user_id', 'ts', 'session_id', 'item_id', 'price',
+      'quantity', 'device', 'country', 'event_at', 'event_date', 'arrival_date',
+      'purchase_amount', 'file_path', 'line_number', 'raw_line', 'rejection_reason', 'doc'] -%}
+  {%- for name, kind in declared.items() -%}
+    {%- if not modules.re.fullmatch('[a-z][a-z0-9_]*', name) or name in taken
+        or kind not in ('string', 'number') -%}
+      {{ exceptions.raise_compiler_error(
+          "vars.event_fields: '" ~ name ~ ": " ~ kind ~ "' should be a new lowercase name "
+          ~ "(letters, digits, _; not one of " ~ taken | join(', ') ~ ") and string or number"
+      ) }}
+    {%- endif -%}
+  {%- endfor -%}
+  {{- return(declared) -}}
+{%- endmacro -%}
+
+{#- JSON types (in DuckDB's words, cross_engine/raw_events.sql) a field's value may have. -#}
+{%- macro json_types_of(kind) -%}
+  {{- return(['VARCHAR'] if kind == 'string' else ['BIGINT', 'UBIGINT', 'DOUBLE']) -}}
 {%- endmacro -%}
 
 {#- The types whose entry gives `field` one of `levels` ('required', 'optional'). -#}

@@ -164,6 +164,9 @@
             try_cast({{ value.quantity }} as bigint) as quantity,
             {{ value.device }} as device,
             {{ value.country }} as country
+            {%- for name, kind in extra_event_fields().items() %},
+            {% if kind == 'number' %}try_cast({{ value[name] }} as double){% else %}{{ value[name] }}{% endif %} as {{ name }}
+            {%- endfor %}
         from fields
 
     ),
@@ -337,6 +340,9 @@
             try_variant_get(doc, '$.quantity', 'bigint') as quantity,
             try_variant_get(doc, '$.device', 'string') as device,
             try_variant_get(doc, '$.country', 'string') as country
+            {%- for name, kind in extra_event_fields().items() %},
+            try_variant_get(doc, '$.{{ name }}', '{{ 'double' if kind == 'number' else 'string' }}') as {{ name }}
+            {%- endfor %}
         from schemas
 
     ),

@@ -100,6 +100,11 @@ final as (
         device,
         country,
 
+        -- ---- the fields of the user's own (vars.event_fields) ----
+        {%- for field in extra_event_fields() %}
+        {{ field }},
+        {%- endfor %}
+
         -- ---- lineage ----
         file_path,
         line_number

@@ -7,10 +7,11 @@
   )
 }}
 
+{%- set extra_fields = extra_event_fields() -%}
 {%- set event_fields = [
     'event_id', 'event_type', 'user_id', 'ts', 'session_id',
     'item_id', 'price', 'quantity', 'device', 'country',
-] -%}
+] + (extra_fields | list) -%}
 
 {#-
   Every raw line, parsed and typed, with the first rule it breaks (docs/architecture.md §2) in
@@ -75,9 +76,22 @@ validated as (
             when quantity_type is not null and {{ is_one_of('event_type', event_types_with('price')) }}
                 and (quantity_type not in ('BIGINT', 'UBIGINT') or quantity is null or quantity < 1)
                 then 'invalid_quantity'
-            when session_id_type is not null and session_id_type <> 'VARCHAR' then 'invalid_session_id'
-            when device_type is not null and device_type <> 'VARCHAR' then 'invalid_device'
-            when country_type is not null and country_type <> 'VARCHAR' then 'invalid_country'
+            {#- context fields: optional on every type unless a type requires one -#}
+            {%- for field in ['session_id', 'device', 'country'] %}
+            when {{ field }}_type is null
+                and {{ is_one_of('event_type', event_types_with(field, ['required'])) }}
+                then 'missing_{{ field }}'
+            when {{ field }}_type is not null and {{ field }}_type <> 'VARCHAR' then 'invalid_{{ field }}'
+            {%- endfor %}
+            {#- the fields of the user's own (vars.event_fields) -#}
+            {%- for field, kind in extra_fields.items() %}
+            when {{ field }}_type is null
+                and {{ is_one_of('event_type', event_types_with(field, ['required'])) }}
+                then 'missing_{{ field }}'
+            when {{ field }}_type is not null
+                and (not ({{ is_one_of(field ~ '_type', json_types_of(kind)) }}) or {{ field }} is null)
+                then 'invalid_{{ field }}'
+            {%- endfor %}
         end as rejection_reason
     from event_times
 
@@ -104,6 +118,10 @@ final as (
         case when rejection_reason is null and carries_price then coalesce(quantity, 1) end as quantity,
         case when rejection_reason is null then device end as device,
         case when rejection_reason is null then country end as country
+        {%- for field in extra_fields %},
+        case when rejection_reason is null and {{ is_one_of('event_type', event_types_with(field)) }}
+            then {{ field }} end as {{ field }}
+        {%- endfor %}
     from validated
 
 )
