@@ -130,6 +130,7 @@ def write_tables(features: Path, users: int, items: int, rows_per_entity: int) -
         "purchases_30d",
         "days_active_30d",
         "support_tickets_30d",
+        "unpriced_purchases_30d",
     ]:
         activity[name] = ints(n, 300)
     activity |= {

@@ -30,6 +30,7 @@ USER_ACTIVITY_INTS = (
     "purchases_30d",
     "days_active_30d",
     "support_tickets_30d",
+    "unpriced_purchases_30d",
 )
 TS = pa.timestamp("us", tz="UTC")
 

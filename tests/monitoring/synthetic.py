@@ -66,6 +66,7 @@ def _user_activity(rng: np.random.Generator, days: Sequence[dt.datetime], n: int
         purchases_30d=purchases_30d,
         days_active_30d=rng.binomial(30, 0.4, rows),
         support_tickets_30d=rng.poisson(0.3, rows),
+        unpriced_purchases_30d=np.zeros(rows, dtype="int64"),
         revenue_7d=revenue_7d.astype("float64"),
         revenue_30d=revenue_30d.astype("float64"),
         avg_order_value_30d=aov,

@@ -60,7 +60,11 @@ daily_activity as (
         {{- event_type_counts() }}
 
         -- ---- money (exact decimals: windows add and subtract them) ----
+        -- a purchase without a price (price optional in the vocabulary) adds nothing to
+        -- revenue and is counted here instead, so averages divide by priced purchases only
         coalesce(sum(purchase_amount), 0) as revenue,
+        count(*) filter (where event_type = 'purchase' and purchase_amount is null)
+            as unpriced_purchases,
 
         -- ---- times ----
         min(event_at) as first_event_at,

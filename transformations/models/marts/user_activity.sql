@@ -51,7 +51,9 @@ final as (
         {{- declared_feature_columns(features) }},
 
         -- ---- derived ----
-        cast({{ divide('revenue_30d', 'purchases_30d') }} as double) as avg_order_value_30d
+        -- an average over the purchases whose price is known (docs/architecture.md §3)
+        cast({{ divide('revenue_30d', 'purchases_30d - unpriced_purchases_30d') }} as double)
+            as avg_order_value_30d
     from snapshots
     {%- if is_incremental() %}
     inner join rebuilt using (user_id)

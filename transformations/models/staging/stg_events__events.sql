@@ -24,13 +24,6 @@
   the incremental models downstream (arrival_date, event_date) skip the older row groups.
 -#}
 
-{%- if 'purchase' in event_types_with('price', ['optional']) %}
-  {{ exceptions.raise_compiler_error(
-      "vars.event_types: purchase declares price optional, but the revenue features would count "
-      ~ "a purchase of unknown price as 0; keep price required on purchase for now"
-  ) }}
-{%- endif %}
-
 {%- set since = redo_since('arrival_date', var('lookback_days')) %}
 
 with
