@@ -3,8 +3,7 @@
 A copy of the project gets the log's vocabulary (`vars.event_types` of dbt_project.yml: page
 views with or without an item, a cart, six checkout steps as types of their own, a purchase
 whose price is optional) and, per README "Add a feature", a 7-day count of one checkout step.
-The shipped `support_tickets_30d` goes (this shop has no support tickets, so its type is not in
-the vocabulary). Then one `pitstop run`, as a user would, over tests/clickstream_log.py's log.
+Then one `pitstop run`, as a user would, over tests/clickstream_log.py's log.
 
 Every expected value comes from the generator's own record of the events (plain Python over
 ``ClickLog.events``), never from the pipeline: the line accounting, the clean events field by
@@ -53,11 +52,12 @@ class Run:
         return _midnight(self.log.last_day + dt.timedelta(days=1))
 
     def query(self, sql: str, *parameters: Any) -> list[tuple[Any, ...]]:
+        """Rows of ``sql`` over the warehouse (schema ``w``); ``{data}`` is the data folder."""
         connection = duckdb.connect()
         try:
             connection.execute("set TimeZone = 'UTC'")
             connection.execute(f"attach '{self.data / 'warehouse.duckdb'}' as w (read_only)")
-            sql = sql.replace("{features}", str(self.data / "features"))
+            sql = sql.replace("{data}", str(self.data))
             return connection.execute(sql, list(parameters)).fetchall()
         finally:
             connection.close()
@@ -67,23 +67,27 @@ def _midnight(day: dt.date) -> dt.datetime:
     return dt.datetime.combine(day, dt.time(), UTC)
 
 
-def _remove_column(marts_yaml: Path, column: str) -> None:
-    text = marts_yaml.read_text()
-    start = text.index(f"      - name: {column}\n")
-    following = text.index("\n      - name: ", start + 1) + 1
-    marts_yaml.write_text(text[:start] + text[following:])
+def _declare_vocabulary(dbt_project: Path) -> None:
+    """The log's types in `vars.event_types`, in place of the shipped ones it shares.
+
+    The shipped types the log does not use (search, refund, login, support_ticket) stay
+    declared: the project's own dbt unit tests feed lines of type login and the day column
+    support_ticket_events without pinning the vocabulary, so a build whose vocabulary lacks
+    them fails those unit tests before any model runs.
+    """
+    text = dbt_project.read_text()
+    [shipped] = re.findall(r"  event_types:\n((?:    .*\n)+)", text)
+    ours = set(re.findall(r"^    (\w+):", VOCABULARY, flags=re.MULTILINE))
+    kept = [line for line in shipped.splitlines(True) if line.split(":")[0].strip() not in ours]
+    dbt_project.write_text(text.replace(shipped, VOCABULARY.split("\n", 1)[1] + "".join(kept)))
 
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory: pytest.TempPathFactory) -> Run:
     project = copy_project(tmp_path_factory.mktemp("project"))
-    dbt_project = project / "transformations" / "dbt_project.yml"
-    text, replaced = re.subn(r"  event_types:\n(?:    .*\n)+", VOCABULARY, dbt_project.read_text())
-    assert replaced == 1
-    dbt_project.write_text(text)
+    _declare_vocabulary(project / "transformations" / "dbt_project.yml")
     marts_yaml = project / "transformations" / "models" / "marts" / "_marts__models.yml"
     insert_after_column(marts_yaml, "purchases_30d", CHECKOUT_ENTRY)
-    _remove_column(marts_yaml, "support_tickets_30d")
 
     log = clickstream()
     data = tmp_path_factory.mktemp("clickstream")
@@ -128,10 +132,8 @@ def test_raw_lines_are_clean_events_duplicates_and_quarantined(run: Run) -> None
     assert clean / raw >= 0.95
     assert f"{clean:,} clean events, {quarantined:,} quarantined" in run.output
     reasons = run.query(
-        "select rejection_reason, count(*) from "
-        "read_parquet('{data}/quarantine/stg_events__quarantine.parquet') group by all".replace(
-            "{data}", str(run.data)
-        )
+        "select rejection_reason, count(*) "
+        "from read_parquet('{data}/quarantine/stg_events__quarantine.parquet') group by all"
     )
     assert dict(reasons) == Counter(reason for _, reason in log.faults)
 
@@ -144,14 +146,18 @@ def test_clean_events_are_the_log_s_events_with_nothing_invented(run: Run) -> No
     expected = {
         (e.event_id, e.event_type, e.user_id, e.ts, e.item_id, e.price) for e in run.log.events
     }
+    clean = {(*row[:5], None if row[5] is None else float(row[5])) for row in rows}  # a decimal
     assert len(rows) == len(expected)
-    assert set(rows) == expected
+    assert clean == expected
     [(no_item_pages, unpriced, zero_prices)] = run.query(
         "select count(*) filter (where event_type = 'page_view' and item_id is null), "
         "count(*) filter (where event_type = 'purchase' and price is null), "
         "count(*) filter (where price = 0) from w.stg_events__events"
     )
-    assert no_item_pages > 5_000 and unpriced > 200 and zero_prices == 0
+    events = run.log.events
+    assert no_item_pages == sum(e.event_type == "page_view" and e.item_id is None for e in events)
+    assert unpriced == sum(e.event_type == "purchase" and e.price is None for e in events)
+    assert zero_prices == 0
 
 
 # ---- the features, recomputed from the log's events ----
@@ -186,6 +192,7 @@ USER_FEATURES: dict[str, Callable[[list[Event], dt.datetime], Any]] = {
     CHECKOUT_FEATURE: _count(CHECKOUT_STEP, 7),
     "days_active_30d": lambda events, at: len({e.ts.date() for e in _window(events, at, 30)}),
     "sessions_7d": lambda events, at: 0,  # the log has no session ids
+    "support_tickets_30d": lambda events, at: 0,  # nor support tickets
     "unpriced_purchases_30d": lambda events, at: sum(
         e.event_type == "purchase" and e.price is None for e in _window(events, at, 30)
     ),
@@ -282,10 +289,11 @@ def test_user_and_item_features_offline(run: Run, at: dt.datetime) -> None:
     users = _expected(by_user, USER_FEATURES, snapshot)
     profiles = _expected(by_user, PROFILE_FEATURES, snapshot)
     items = _expected(_by(run.log.events, "item_id"), ITEM_FEATURES, snapshot)
-    assert len(users) > 20 and len(items) > 10
-    assert _same(_point_in_time(run, "user_activity", "user_id", at), users) == []
-    assert _same(_point_in_time(run, "user_profile", "user_id", at), profiles) == []
-    assert _same(_point_in_time(run, "item_popularity", "item_id", at), items) == []
+    assert users and items
+    wrong = _same(_point_in_time(run, "user_activity", "user_id", at), users)
+    wrong += _same(_point_in_time(run, "user_profile", "user_id", at), profiles)
+    wrong += _same(_point_in_time(run, "item_popularity", "item_id", at), items)
+    assert wrong == []
 
 
 def test_averages_over_unpriced_purchases_are_null_not_zero(run: Run) -> None:
@@ -294,7 +302,7 @@ def test_averages_over_unpriced_purchases_are_null_not_zero(run: Run) -> None:
         "count(*) filter (where avg_order_value_30d = 0), "
         "count(*) filter (where purchases_30d > 0 and purchases_30d = unpriced_purchases_30d "
         "and avg_order_value_30d is null) "
-        "from read_parquet('{features}/user_activity.parquet')"
+        "from read_parquet('{data}/features/user_activity.parquet')"
     )
     assert rows > 0 and zero_averages == 0
     assert unpriced_only > 100  # users who bought, at prices nobody knows
@@ -312,5 +320,4 @@ def test_the_online_store_serves_the_values_at_the_data_s_end(run: Run) -> None:
         run.data, "item_popularity", "item_id", range(1, 200), list(ITEM_FEATURES)
     )
     assert len(online_users) == len(users) and len(online_items) == len(items)
-    assert _same(online_users, users) == []
-    assert _same(online_items, items) == []
+    assert _same(online_users, users) + _same(online_items, items) == []
