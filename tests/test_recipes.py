@@ -10,19 +10,20 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import re
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import duckdb
 import pytest
 
-from pitstop.online import codec
-from pitstop.online.stores import SqliteStore, ViewRead
 from pitstop.settings import PROJECT_ROOT
+from tests.project_copy import (
+    copy_project,
+    insert_after_column,
+    online_values,
+    run_dbt,
+    run_pitstop,
+)
 
 README = (PROJECT_ROOT / "README.md").read_text()
 
@@ -35,85 +36,31 @@ def _yaml_blocks(section: str) -> list[str]:
     return re.findall(r"```yaml\n(.*?)```", _section(section), flags=re.DOTALL)
 
 
-def _insert_after_column(marts_yaml: Path, column: str, entry: str) -> None:
-    """Put ``entry`` (a column, as the README gives it) after ``column``'s entry."""
-    text = marts_yaml.read_text()
-    start = text.index(f"      - name: {column}\n")
-    following = text.index("\n      - name: ", start + 1) + 1
-    marts_yaml.write_text(text[:following] + entry + text[following:])
-
-
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A copy of the project's code, dbt project and feature repo."""
-    root = tmp_path_factory.mktemp("project")
-    ignore = shutil.ignore_patterns("target", "logs", "__pycache__", "*.egg-info")
-    for folder in ("service", "transformations", "feature_repo"):
-        shutil.copytree(PROJECT_ROOT / folder, root / folder, ignore=ignore)
-    return root
-
-
-def _pitstop(project: Path, *args: str) -> str:
-    env = {**os.environ, "PYTHONPATH": str(project / "service")}
-    env.pop("PITSTOP_DATA_DIR", None)
-    result = subprocess.run(
-        [sys.executable, "-m", "pitstop.cli", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    return result.stdout
-
-
-def _dbt(project: Path, data: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    """Plain dbt in the copy's dbt project, on ``data`` (the project's own profile)."""
-    transformations = project / "transformations"
-    env = {
-        **os.environ,
-        "PITSTOP_DATA_DIR": str(data),
-        "DBT_PROFILES_DIR": str(transformations),
-        "DBT_TARGET_PATH": str(data / "dbt" / "plain-target"),
-        "DBT_LOG_PATH": str(data / "dbt" / "plain-logs"),
-    }
-    return subprocess.run(
-        [sys.executable, "-c", "import sys; from dbt.cli.main import cli; sys.exit(cli())", *args],
-        cwd=transformations,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
+    return copy_project(tmp_path_factory.mktemp("project"))
 
 
 def _online_value(data: Path, view: str, feature: str, user: int) -> object:
-    store = SqliteStore(data / "online_store.db", "pitstop")
-    try:
-        key = codec.entity_key(("user_id",), [user], ["INT64"])
-        rows = store.read([ViewRead(view, (feature,))], [[key]])[0]
-    finally:
-        store.close()
-    return codec.decode_value(rows.values[0][0])
+    return online_values(data, view, "user_id", [user], [feature])[user][feature]
 
 
 def test_add_a_feature_then_an_event_type(project: Path, tmp_path: Path) -> None:
     data = tmp_path / "data"
     folder = ["--data-dir", str(data)]
-    _pitstop(project, "generate", *folder, "--users", "60", "--days", "12", "--seed", "3", "-q")
-    _pitstop(project, "run", *folder)
+    run_pitstop(project, "generate", *folder, "--users", "60", "--days", "12", "--seed", "3", "-q")
+    run_pitstop(project, "run", *folder)
     marts_yaml = project / "transformations" / "models" / "marts" / "_marts__models.yml"
 
     # ---- Add a feature: one entry, then `pitstop run` ----
     [purchases_90d] = _yaml_blocks("Add a feature")
-    _insert_after_column(marts_yaml, "purchases_30d", purchases_90d)
+    insert_after_column(marts_yaml, "purchases_30d", purchases_90d)
     # Plain dbt on the changed mart stops and names the fix, before anything is written.
-    dbt = _dbt(project, data, "build", "--select", "user_activity")
+    dbt = run_dbt(project, data, "build", "--select", "user_activity")
     assert dbt.returncode != 0
     assert "dbt build --full-refresh --select user_activity" in dbt.stdout
-    out = _pitstop(project, "run", *folder)
+    out = run_pitstop(project, "run", *folder)
     assert "rebuilt user_activity from its inputs: added purchases_90d" in out
     assert out.count("rebuilt ") == 1  # the other marts ran incrementally
 
@@ -150,7 +97,7 @@ def test_add_a_feature_then_an_event_type(project: Path, tmp_path: Path) -> None
     text = dbt_project.read_text()
     anchor = "    support_ticket: {}\n"
     dbt_project.write_text(text.replace(anchor, anchor + vocabulary_entry, 1))
-    _insert_after_column(marts_yaml, "purchases_90d", checkouts_7d)
+    insert_after_column(marts_yaml, "purchases_90d", checkouts_7d)
     days = sorted(path.name for path in (data / "raw" / "events").iterdir())
     last_day = dt.date.fromisoformat(days[-1].removeprefix("date="))
     # Checkouts of user 1 on the last two days, arrived with the last partition.
@@ -172,7 +119,7 @@ def test_add_a_feature_then_an_event_type(project: Path, tmp_path: Path) -> None
     (data / "raw" / "events" / days[-1] / "part-checkouts.jsonl").write_text(
         "\n".join(lines) + "\n"
     )
-    out = _pitstop(project, "run", *folder)
+    out = run_pitstop(project, "run", *folder)
     assert "rebuilt every model from its inputs: the event vocabulary changed" in out
 
     checkouts = dict(
