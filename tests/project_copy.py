@@ -71,6 +71,14 @@ def insert_after_column(marts_yaml: Path, column: str, entry: str) -> None:
     marts_yaml.write_text(text[:following] + entry + text[following:])
 
 
+def remove_column(marts_yaml: Path, column: str) -> None:
+    """Take ``column``'s entry out of a mart's contract (removing a feature is deleting it)."""
+    text = marts_yaml.read_text()
+    start = text.index(f"      - name: {column}\n")
+    following = text.index("\n      - name: ", start + 1) + 1
+    marts_yaml.write_text(text[:start] + text[following:])
+
+
 def online_values(
     data: Path, view: str, key: str, entities: Sequence[int], features: Sequence[str]
 ) -> dict[int, dict[str, object]]:

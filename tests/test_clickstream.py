@@ -25,7 +25,13 @@ import duckdb
 import pytest
 
 from tests.clickstream_log import CHECKOUT_STEPS, VOCABULARY, ClickLog, Event, clickstream
-from tests.project_copy import copy_project, insert_after_column, online_values, run_pitstop
+from tests.project_copy import (
+    copy_project,
+    insert_after_column,
+    online_values,
+    remove_column,
+    run_pitstop,
+)
 
 UTC = dt.timezone.utc
 CHECKOUT_STEP = "checkout_shipping"
@@ -68,18 +74,10 @@ def _midnight(day: dt.date) -> dt.datetime:
 
 
 def _declare_vocabulary(dbt_project: Path) -> None:
-    """The log's types in `vars.event_types`, in place of the shipped ones it shares.
-
-    The shipped types the log does not use (search, refund, login, support_ticket) stay
-    declared: the project's own dbt unit tests feed lines of type login and the day column
-    support_ticket_events without pinning the vocabulary, so a build whose vocabulary lacks
-    them fails those unit tests before any model runs.
-    """
+    """The log's types in `vars.event_types`, in place of the shipped vocabulary."""
     text = dbt_project.read_text()
     [shipped] = re.findall(r"  event_types:\n((?:    .*\n)+)", text)
-    ours = set(re.findall(r"^    (\w+):", VOCABULARY, flags=re.MULTILINE))
-    kept = [line for line in shipped.splitlines(True) if line.split(":")[0].strip() not in ours]
-    dbt_project.write_text(text.replace(shipped, VOCABULARY.split("\n", 1)[1] + "".join(kept)))
+    dbt_project.write_text(text.replace(shipped, VOCABULARY.split("\n", 1)[1]))
 
 
 @pytest.fixture(scope="module")
@@ -88,6 +86,8 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Run:
     _declare_vocabulary(project / "transformations" / "dbt_project.yml")
     marts_yaml = project / "transformations" / "models" / "marts" / "_marts__models.yml"
     insert_after_column(marts_yaml, "purchases_30d", CHECKOUT_ENTRY)
+    # the log has no support tickets, so the feature counting them goes with the shipped type
+    remove_column(marts_yaml, "support_tickets_30d")
 
     log = clickstream()
     data = tmp_path_factory.mktemp("clickstream")
@@ -192,7 +192,6 @@ USER_FEATURES: dict[str, Callable[[list[Event], dt.datetime], Any]] = {
     CHECKOUT_FEATURE: _count(CHECKOUT_STEP, 7),
     "days_active_30d": lambda events, at: len({e.ts.date() for e in _window(events, at, 30)}),
     "sessions_7d": lambda events, at: 0,  # the log has no session ids
-    "support_tickets_30d": lambda events, at: 0,  # nor support tickets
     "unpriced_purchases_30d": lambda events, at: sum(
         e.event_type == "purchase" and e.price is None for e in _window(events, at, 30)
     ),
