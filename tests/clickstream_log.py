@@ -4,7 +4,7 @@ The shape of the public clickstream of issue 16: home and catalog pages (page vi
 item), product pages (page views with one), add to cart, six checkout steps that are event
 types of their own, and the payment as a `purchase` that mostly carries no price; no session
 ids. What a real feed adds: events up to two days late (an app offline), a few UTC offsets,
-fields pitstop does not read (`page`), exact redeliveries, and a small share of lines that
+fields of its own (`page`, `cart_size`), exact redeliveries, and a small share of lines that
 break a rule, each with the reason the quarantine must give.
 
 :func:`clickstream` returns the raw lines by arrival day together with what they mean: the
@@ -37,12 +37,16 @@ CHECKOUT_STEPS = (
 )
 
 # The vocabulary this log needs, as `vars.event_types` of transformations/dbt_project.yml.
+# The log's fields of its own (vars.event_fields): the page a view was of, and how many items
+# the paid cart held.
+FIELDS = "  event_fields: {page: string, cart_size: number}\n"
 VOCABULARY = (
     "  event_types:\n"
-    "    page_view: {item_id: optional}   # home and catalog pages carry no item\n"
+    "    page_view: {item_id: optional, page: optional}   # home and catalog pages carry no item\n"
     "    add_to_cart: {item_id: required}\n"
     + "".join(f"    {step}: {{}}\n" for step in CHECKOUT_STEPS)
-    + "    purchase: {item_id: optional, price: optional}   # the payment, mostly unpriced\n"
+    + "    purchase: {item_id: optional, price: optional, cart_size: required}"
+    + "   # the payment, mostly unpriced\n"
 )
 
 LINES_PER_FILE = 1_500  # files roll by size, as log shippers do
@@ -65,6 +69,7 @@ class Event:
     price: float | None = None
     quantity: int | None = None
     page: str | None = None
+    cart_size: int | None = None
 
     def line(self, offset: bool) -> str:
         doc: dict[str, Any] = {
@@ -73,7 +78,7 @@ class Event:
             "user_id": self.user_id,
             "ts": _rfc3339(self.ts, offset),
         }
-        for name in ("item_id", "price", "quantity", "page"):
+        for name in ("item_id", "price", "quantity", "page", "cart_size"):
             value = getattr(self, name)
             if value is not None:
                 doc[name] = value
@@ -156,11 +161,10 @@ def _visit(rng: random.Random, user: int, at: dt.datetime, ids: Iterator[int]) -
     item = cart[0] if len(set(cart)) == 1 else None
     if rng.random() < P_PRICED:
         quantity = len(cart) if rng.random() < 0.5 else None
-        yield event(
-            "purchase", item_id=item, price=rng.randrange(199, 25_000) / 100, quantity=quantity
-        )
+        price = rng.randrange(199, 25_000) / 100
+        yield event("purchase", item_id=item, price=price, quantity=quantity, cart_size=len(cart))
     else:
-        yield event("purchase", item_id=item)
+        yield event("purchase", item_id=item, cart_size=len(cart))
 
 
 def _fault(rng: random.Random, n: int, ts: dt.datetime) -> tuple[str, str]:

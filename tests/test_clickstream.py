@@ -24,7 +24,7 @@ from typing import Any
 import duckdb
 import pytest
 
-from tests.clickstream_log import CHECKOUT_STEPS, VOCABULARY, ClickLog, Event, clickstream
+from tests.clickstream_log import CHECKOUT_STEPS, FIELDS, VOCABULARY, ClickLog, Event, clickstream
 from tests.project_copy import (
     copy_project,
     insert_after_column,
@@ -41,6 +41,14 @@ CHECKOUT_ENTRY = f"""\
         data_type: bigint
         description: "{CHECKOUT_STEP} events in the 7 days before T."
         config: {{meta: {{window: {{count: {CHECKOUT_STEP}, days: 7}}}}}}
+        data_tests: [not_null]
+"""
+CART_FEATURE = "items_bought_30d"
+CART_ENTRY = f"""\
+      - name: {CART_FEATURE}
+        data_type: double
+        description: "Sum of cart_size over purchase events in the 30 days before T."
+        config: {{meta: {{window: {{sum: cart_size, over: purchase, days: 30}}}}}}
         data_tests: [not_null]
 """
 TTL = dt.timedelta(days=9)  # feature_repo/feature_views.py
@@ -74,10 +82,12 @@ def _midnight(day: dt.date) -> dt.datetime:
 
 
 def _declare_vocabulary(dbt_project: Path) -> None:
-    """The log's types in `vars.event_types`, in place of the shipped vocabulary."""
+    """The log's types in `vars.event_types`, in place of the shipped vocabulary, and its fields
+    of its own in `vars.event_fields`."""
     text = dbt_project.read_text()
     [shipped] = re.findall(r"  event_types:\n((?:    .*\n)+)", text)
-    dbt_project.write_text(text.replace(shipped, VOCABULARY.split("\n", 1)[1]))
+    text = text.replace(shipped, VOCABULARY.split("\n", 1)[1])
+    dbt_project.write_text(text.replace("  event_fields: {}\n", FIELDS))
 
 
 @pytest.fixture(scope="module")
@@ -86,6 +96,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Run:
     _declare_vocabulary(project / "transformations" / "dbt_project.yml")
     marts_yaml = project / "transformations" / "models" / "marts" / "_marts__models.yml"
     insert_after_column(marts_yaml, "purchases_30d", CHECKOUT_ENTRY)
+    insert_after_column(marts_yaml, CHECKOUT_FEATURE, CART_ENTRY)
     # the log has no support tickets, so the feature counting them goes with the shipped type
     remove_column(marts_yaml, "support_tickets_30d")
 
@@ -139,14 +150,19 @@ def test_raw_lines_are_clean_events_duplicates_and_quarantined(run: Run) -> None
 
 
 def test_clean_events_are_the_log_s_events_with_nothing_invented(run: Run) -> None:
-    """Field by field: a page without an item has a null item, an unpriced purchase a null price."""
+    """Field by field, the log's own fields too: a page without an item has a null item, an
+    unpriced purchase a null price."""
     rows = run.query(
-        "select event_id, event_type, user_id, event_at, item_id, price from w.stg_events__events"
+        "select event_id, event_type, user_id, event_at, item_id, page, price, cart_size "
+        "from w.stg_events__events"
     )
     expected = {
-        (e.event_id, e.event_type, e.user_id, e.ts, e.item_id, e.price) for e in run.log.events
+        (e.event_id, e.event_type, e.user_id, e.ts, e.item_id, e.page, e.price, e.cart_size)
+        for e in run.log.events
     }
-    clean = {(*row[:5], None if row[5] is None else float(row[5])) for row in rows}  # a decimal
+    clean = {  # price and cart_size are exact decimals
+        (*row[:6], *(None if value is None else float(value) for value in row[6:])) for row in rows
+    }
     assert len(rows) == len(expected)
     assert clean == expected
     [(no_item_pages, unpriced, zero_prices)] = run.query(
@@ -190,6 +206,9 @@ USER_FEATURES: dict[str, Callable[[list[Event], dt.datetime], Any]] = {
     "purchases_7d": _count("purchase", 7),
     "purchases_30d": _count("purchase", 30),
     CHECKOUT_FEATURE: _count(CHECKOUT_STEP, 7),
+    CART_FEATURE: lambda events, at: float(
+        sum(e.cart_size or 0 for e in _window(events, at, 30) if e.event_type == "purchase")
+    ),
     "days_active_30d": lambda events, at: len({e.ts.date() for e in _window(events, at, 30)}),
     "sessions_7d": lambda events, at: 0,  # the log has no session ids
     "unpriced_purchases_30d": lambda events, at: sum(

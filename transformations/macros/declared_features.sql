@@ -4,6 +4,7 @@
   snapshot_changes (macros/feature_snapshots.sql), and its contract `data_type` is its cast.
 
     window: {count: <event type>, days: N}     events of that type (the vocabulary's)
+    window: {sum: <field>, over: <event type>}  a number field of your own (vars.event_fields)
     window: {of: <day column>, days: N}        a column of the mart's day rows (events, revenue)
     window: {of: ..., leaves: <day column>}    what leaves the window, when not what entered
     no `days`                                  a lifetime total that never leaves
@@ -35,12 +36,22 @@
           ) }}
         {%- endif -%}
         {%- set enters = event_count_column(window['count']) -%}
+      {%- elif window.get('sum') -%}
+        {%- set field, type = window['sum'], window.get('over') -%}
+        {%- if extra_event_fields().get(field) != 'number' or type not in event_types_with(field) -%}
+          {{ exceptions.raise_compiler_error(
+              mart ~ "." ~ column.name ~ ": window sums '" ~ field ~ "' over '" ~ type ~ "'; "
+              ~ "`sum:` takes a number field of vars.event_fields and `over:` an event type "
+              ~ "that lists it (vars.event_types in dbt_project.yml)"
+          ) }}
+        {%- endif -%}
+        {%- set enters = event_sum_column(field, type) -%}
       {%- elif window.get('of') -%}
         {%- set enters = window['of'] -%}
       {%- else -%}
         {{ exceptions.raise_compiler_error(
-            mart ~ "." ~ column.name ~ ": a window needs `count: <event type>` or "
-            ~ "`of: <day column>`"
+            mart ~ "." ~ column.name ~ ": a window needs `count: <event type>`, "
+            ~ "`sum: <field>, over: <event type>` or `of: <day column>`"
         ) }}
       {%- endif -%}
       {%- do features.append({

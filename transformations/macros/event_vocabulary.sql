@@ -82,3 +82,22 @@
         count(*) filter (where event_type = '{{ type }}') as {{ event_count_column(type) }},
   {%- endfor %}
 {%- endmacro -%}
+
+{#- The day rows' column summing the number field `field` over events of `event_type`. -#}
+{%- macro event_sum_column(field, event_type) -%}
+  {{- return(event_type ~ '_' ~ field ~ '_sum') -}}
+{%- endmacro -%}
+
+{#-
+  One sum column per number field of the user's own and type that lists it (of those types
+  carrying `carrying`, if given): the values that are known, 0 when none (an exact decimal, so
+  windows add and subtract it exactly, like revenue).
+-#}
+{%- macro event_field_sums(carrying=none) -%}
+  {%- for field, kind in extra_event_fields().items() if kind == 'number' %}
+    {%- for type in event_types_with(field) if carrying is none or type in event_types_with(carrying) %}
+        coalesce(sum({{ field }}) filter (where event_type = '{{ type }}'), 0)
+            as {{ event_sum_column(field, type) }},
+    {%- endfor %}
+  {%- endfor %}
+{%- endmacro -%}

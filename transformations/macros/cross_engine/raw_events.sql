@@ -165,7 +165,7 @@
             {{ value.device }} as device,
             {{ value.country }} as country
             {%- for name, kind in extra_event_fields().items() %},
-            {% if kind == 'number' %}try_cast({{ value[name] }} as double){% else %}{{ value[name] }}{% endif %} as {{ name }}
+            {% if kind == 'number' %}try_cast({{ value[name] }} as decimal(18, 6)){% else %}{{ value[name] }}{% endif %} as {{ name }}
             {%- endfor %}
         from fields
 
@@ -341,7 +341,7 @@
             try_variant_get(doc, '$.device', 'string') as device,
             try_variant_get(doc, '$.country', 'string') as country
             {%- for name, kind in extra_event_fields().items() %},
-            try_variant_get(doc, '$.{{ name }}', '{{ 'double' if kind == 'number' else 'string' }}') as {{ name }}
+            try_variant_get(doc, '$.{{ name }}', '{{ 'decimal(18, 6)' if kind == 'number' else 'string' }}') as {{ name }}
             {%- endfor %}
         from schemas
 

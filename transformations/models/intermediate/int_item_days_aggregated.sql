@@ -49,6 +49,7 @@ final as (
         event_date as activity_date,
         -- <type>_events per type of the vocabulary that carries an item
         {{- event_type_counts('item_id') }}
+        {{- event_field_sums('item_id') }}
         coalesce(sum(purchase_amount), 0) as revenue,
         max(arrival_date) as latest_arrival_date
     from events

@@ -58,6 +58,7 @@ daily_activity as (
         -- ---- counts: all events, and <type>_events per type of the vocabulary ----
         count(*) as events,
         {{- event_type_counts() }}
+        {{- event_field_sums() }}
 
         -- ---- money (exact decimals: windows add and subtract them) ----
         -- a purchase without a price (price optional in the vocabulary) adds nothing to
