@@ -16,6 +16,7 @@ from pathlib import Path
 from pitstop import feast_repo
 from pitstop.errors import InvalidInputError
 from pitstop.settings import Settings
+from pitstop.sql import identifier, literal
 
 __all__ = ["AuditReport", "audit_training_set"]
 
@@ -63,13 +64,10 @@ def audit_training_set(settings: Settings, path: Path) -> AuditReport:
         )
     ttls: dict[str, timedelta | None] = {view: known[view].ttl or None for view in views}
 
-    def quote(name: str) -> str:
-        return '"' + name.replace('"', '""') + '"'
-
     checks = []
     for view in views:
-        source = f"{quote(view + SUFFIX)}::TIMESTAMPTZ"
-        entity = f"{quote(ENTITY_TIMESTAMP)}::TIMESTAMPTZ"
+        source = f"{identifier(view + SUFFIX)}::TIMESTAMPTZ"
+        entity = f"{identifier(ENTITY_TIMESTAMP)}::TIMESTAMPTZ"
         conditions = [f"WHEN {source} > {entity} THEN 'after the row''s event_timestamp'"]
         ttl = ttls[view]
         if ttl is not None:
@@ -82,18 +80,17 @@ def audit_training_set(settings: Settings, path: Path) -> AuditReport:
             f"SELECT __row, '{view}' AS view, {source} AS source, {entity} AS entity, "
             f"CASE {' '.join(conditions)} END AS problem FROM t"
         )
-    literal = "'" + str(path).replace("'", "''") + "'"
     with duckdb.connect() as connection:
         connection.execute("SET TimeZone = 'UTC'")
         connection.execute(
             f"CREATE TEMP VIEW t AS SELECT row_number() OVER () - 1 AS __row, * "
-            f"FROM read_parquet({literal})"
+            f"FROM read_parquet({literal(path)})"
         )
         rows = connection.execute("SELECT count(*) FROM t").fetchall()[0][0]
         shown = [name for name in names if not name.endswith(SUFFIX)]
         found = connection.execute(
             f"SELECT c.__row, c.view, c.source, c.entity, c.problem, "
-            f"{', '.join('t.' + quote(n) for n in shown)} "
+            f"{', '.join('t.' + identifier(n) for n in shown)} "
             f"FROM ({' UNION ALL '.join(checks)}) AS c JOIN t USING (__row) "
             "WHERE c.problem IS NOT NULL ORDER BY c.__row, c.view"
         ).fetchall()

@@ -25,6 +25,7 @@ from pathlib import Path
 from pitstop import arrivals, mart_declarations
 from pitstop.errors import BuildError, MissingInputError
 from pitstop.settings import DBT_PROJECT_DIR, Settings
+from pitstop.sql import literal
 
 # Folders (under the output root) that dbt's external models write to; see
 # transformations/macros/external_location.sql.
@@ -261,7 +262,7 @@ def _repoint_views(settings: Settings, published: list[Path]) -> None:
                 continue  # an incremental mart: the warehouse keeps the table, dbt exported it
             connection.execute(
                 f'create or replace view main."{path.stem}" as '
-                f"select * from read_parquet('{_sql_string(path)}')"
+                f"select * from read_parquet({literal(path)})"
             )
 
 
@@ -304,7 +305,3 @@ def _parquet_rows(path: Path) -> int:
     import pyarrow.parquet as pq
 
     return int(pq.ParquetFile(path).metadata.num_rows)
-
-
-def _sql_string(path: Path) -> str:
-    return str(path).replace("'", "''")

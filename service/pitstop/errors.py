@@ -74,3 +74,10 @@ class UnauthorizedError(PitstopError):
 
 class BackgroundApiError(PitstopError):
     """The lookup API in a child process exited, did not answer in time, or answered an error."""
+
+
+def one_line(error: BaseException) -> str:
+    """An exception's message on one line (whitespace folded, at most 300 characters), or its
+    type's name when it has none: for an error of ours that names the cause it wraps."""
+    text = " ".join(str(error).split())
+    return (text or type(error).__name__)[:300]

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from pitstop.errors import FeastError, MissingInputError
+from pitstop.errors import FeastError, MissingInputError, one_line
 from pitstop.feast_config import feast_environment
 from pitstop.settings import FEATURE_REPO_DIR, Settings
 
@@ -191,7 +191,7 @@ def materialize(settings: Settings, end: dt.datetime | None = None) -> Materiali
                 feature_views=[view.name for view in views],
             )
     except Exception as error:  # Feast raises many unrelated types; keep its message
-        raise FeastError(f"materialize failed: {_one_line(error)}") from error
+        raise FeastError(f"materialize failed: {one_line(error)}") from error
     return MaterializeReport(
         views=[view.name for view in views],
         end=end,
@@ -219,11 +219,6 @@ def ensure_online_tables(store: FeatureStore) -> None:
         entities_to_keep=store.list_entities(),
         partial=True,
     )
-
-
-def _one_line(error: BaseException) -> str:
-    text = " ".join(str(error).split())
-    return (text or type(error).__name__)[:300]
 
 
 def _last_error_line(output: str) -> str:

@@ -61,6 +61,8 @@ from feast.infra.offline_stores.offline_utils import infer_event_timestamp_from_
 from feast.on_demand_feature_view import OnDemandFeatureView
 from pydantic import StrictStr
 
+from pitstop.sql import identifier, literal
+
 if TYPE_CHECKING:
     from feast.feature_view import FeatureView
     from feast.infra.registry.base_registry import BaseRegistry
@@ -235,7 +237,7 @@ class PitstopRetrievalJob(RetrievalJob):
             if self._stream_memory_limit:
                 # The ORDER BY that restores the entity order spills past this, so a large
                 # result streams in bounded memory (10M rows: 1.6 GB peak instead of 2.9 GB).
-                connection.execute(f"SET memory_limit = {_literal(self._stream_memory_limit)}")
+                connection.execute(f"SET memory_limit = {literal(self._stream_memory_limit)}")
             connection.register("entities", entities)
             prune = [_worth_pruning(connection, v, entities.num_rows) for v in self._views]
             sql = _join_sql(
@@ -249,7 +251,7 @@ class PitstopRetrievalJob(RetrievalJob):
             features = [out for view in self._views for out in view.features]
             if self.with_source_timestamps:
                 features += [source_timestamp_column(view.name) for view in self._views]
-            columns = ", ".join(_quote(name) for name in [*order, *features])
+            columns = ", ".join(identifier(name) for name in [*order, *features])
             reader = connection.sql(
                 f"SELECT {columns} FROM ({sql}) ORDER BY {_ROW_ID}"
             ).to_arrow_reader(batch_size)
@@ -432,14 +434,6 @@ def source_timestamp_column(view: str) -> str:
 # ---- the join ----------------------------------------------------------------------------------
 
 
-def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
 # Ties on event time go to the newest created_timestamp: the ASOF join orders the rows of a
 # feature table by one number, event time (µs) * 2^64 + created time (µs, shifted to be >= 0;
 # a null created_timestamp is 1, below any other). An entity row's bound is its time * 2^64 +
@@ -459,20 +453,24 @@ def _order_key(timestamp: str, created: str) -> str:
 def _view_sql(view: _ViewPlan, prune: bool) -> str:
     """The feature table's columns the join needs, under the names the output uses; with
     ``prune``, only the rows of entities in the entity frame."""
-    keys = [f"{_quote(source)} AS {_quote(entity)}" for entity, source in view.keys.items()]
-    features = [f"{_quote(source)} AS {_quote(out)}" for out, source in view.features.items()]
-    timestamp = f"{_quote(view.timestamp)}::TIMESTAMPTZ"
+    keys = [f"{identifier(source)} AS {identifier(entity)}" for entity, source in view.keys.items()]
+    features = [
+        f"{identifier(source)} AS {identifier(out)}" for out, source in view.features.items()
+    ]
+    timestamp = f"{identifier(view.timestamp)}::TIMESTAMPTZ"
     if view.created is None:
         when = [f"{timestamp} AS __ts"]
     else:
         # The event time is the order key's high half: no second column through the sort.
-        when = [f"{_order_key(timestamp, _quote(view.created) + '::TIMESTAMPTZ')} AS __order"]
+        when = [f"{_order_key(timestamp, identifier(view.created) + '::TIMESTAMPTZ')} AS __order"]
     columns = ", ".join([*keys, *when, *features])
     # A row without event_timestamp has a null order key and time: the join never picks it.
-    sql = f"SELECT {columns} FROM read_parquet({_literal(view.path)}) AS s"
+    sql = f"SELECT {columns} FROM read_parquet({literal(view.path)}) AS s"
     if prune:
-        known = ", ".join(_quote(entity) for entity in view.keys)
-        on = " AND ".join(f"s.{_quote(src)} = k.{_quote(ent)}" for ent, src in view.keys.items())
+        known = ", ".join(identifier(entity) for entity in view.keys)
+        on = " AND ".join(
+            f"s.{identifier(src)} = k.{identifier(ent)}" for ent, src in view.keys.items()
+        )
         sql += f" SEMI JOIN (SELECT DISTINCT {known} FROM entities) AS k ON {on}"
     return sql
 
@@ -487,22 +485,22 @@ def _join_sql(
     """Each view one ASOF LEFT JOIN onto the entity rows, ttl applied to the matched row; the
     result has the row id and the features, plus the join keys, the entity timestamp and the
     ``carry`` columns of the entity rows when ``carry`` is given (even empty)."""
-    entity_ts = f"e.{_quote(timestamp_column)}"
+    entity_ts = f"e.{identifier(timestamp_column)}"
     needed = list(dict.fromkeys(key for view in views for key in view.keys))
     passed = [*needed, timestamp_column, *carry] if carry is not None else []
     entity_columns = ", ".join(
         [
             _ROW_ID,
-            *(_quote(k) for k in needed),
-            f"{_quote(timestamp_column)}::TIMESTAMPTZ AS {_quote(timestamp_column)}",
-            *(_quote(c) for c in carry or []),
+            *(identifier(k) for k in needed),
+            f"{identifier(timestamp_column)}::TIMESTAMPTZ AS {identifier(timestamp_column)}",
+            *(identifier(c) for c in carry or []),
         ]
     )
     selects: list[str] = []
     joins: list[str] = []
     for number, view in enumerate(views):
         alias = f"v{number}"
-        on = [f"e.{_quote(k)} = {alias}.{_quote(k)}" for k in view.keys]
+        on = [f"e.{identifier(k)} = {alias}.{identifier(k)}" for k in view.keys]
         if view.created is None:
             # Feast keeps an arbitrary one of rows tied on event time; so does this.
             on.append(f"{entity_ts} >= {alias}.__ts")
@@ -518,7 +516,7 @@ def _join_sql(
                 fresh = f"{alias}.__ts >= {entity_ts} - INTERVAL ({micros}) MICROSECONDS"
             else:
                 fresh = f"({alias}.__order >> 64) >= epoch_us({entity_ts}) - {micros}"
-        outputs = {out: f"{alias}.{_quote(out)}" for out in view.features}
+        outputs = {out: f"{alias}.{identifier(out)}" for out in view.features}
         if source_timestamps:
             matched = (
                 f"{alias}.__ts"
@@ -529,9 +527,9 @@ def _join_sql(
         for out, value in outputs.items():
             if fresh is not None:
                 value = f"CASE WHEN {fresh} THEN {value} END"
-            selects.append(f"{value} AS {_quote(out)}")
+            selects.append(f"{value} AS {identifier(out)}")
     return (
-        f"SELECT {', '.join([f'e.{_ROW_ID}', *(f'e.{_quote(c)}' for c in passed), *selects])} "
+        f"SELECT {', '.join([f'e.{_ROW_ID}', *(f'e.{identifier(c)}' for c in passed), *selects])} "
         f"FROM (SELECT {entity_columns} FROM entities) AS e "
         f"{' '.join(joins)}"
     )
@@ -546,7 +544,7 @@ _PRUNE_BELOW = 0.1
 def _worth_pruning(connection: duckdb.DuckDBPyConnection, view: _ViewPlan, rows: int) -> bool:
     """Whether the entity frame is small next to the view's table (from the Parquet footers)."""
     counted = connection.execute(
-        f"SELECT sum(num_rows) FROM parquet_file_metadata({_literal(view.path)})"
+        f"SELECT sum(num_rows) FROM parquet_file_metadata({literal(view.path)})"
     ).fetchall()
     table_rows = counted[0][0] if counted and counted[0][0] is not None else 0
     return rows < _PRUNE_BELOW * float(table_rows)

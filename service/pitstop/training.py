@@ -52,8 +52,10 @@ from pitstop.errors import (
     InvalidInputError,
     PitstopError,
     UnknownFeatureServiceError,
+    one_line,
 )
 from pitstop.settings import Settings
+from pitstop.sql import identifier, literal
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -267,12 +269,9 @@ def _write_spine(settings: Settings, feature_service: str, window: TimeRange, ou
                 f"known: {', '.join(known) or 'none'}"
             )
 
-    def literal(text: str) -> str:
-        return "'" + text.replace("'", "''") + "'"
-
-    quoted = '"' + key.replace('"', '""') + '"'
+    quoted = identifier(key)
     seen = " UNION ".join(
-        f"SELECT {quoted} FROM read_parquet({literal(str(path))}) "
+        f"SELECT {quoted} FROM read_parquet({literal(path)}) "
         f"WHERE event_timestamp >= $start AND event_timestamp < $end"
         for path in paths
     )
@@ -294,15 +293,14 @@ def _write_spine(settings: Settings, feature_service: str, window: TimeRange, ou
             picked = ", ".join(f'l."{name}"' for name in columns)
             spine = (
                 f"SELECT s.*{', ' + picked if picked else ''} FROM ({spine}) AS s "
-                f"LEFT JOIN read_parquet({literal(str(labels_path))}) AS l "
+                f"LEFT JOIN read_parquet({literal(labels_path)}) AS l "
                 f"ON l.{quoted} = s.{quoted} AND l.event_timestamp = s.event_timestamp"
             )
         connection.execute(
-            f"COPY ({spine} ORDER BY event_timestamp, {quoted}) TO {literal(str(out))} "
-            "(FORMAT parquet)",
+            f"COPY ({spine} ORDER BY event_timestamp, {quoted}) TO {literal(out)} (FORMAT parquet)",
             {"start": start, "end": end},
         )
-        rows = connection.execute(f"SELECT count(*) FROM read_parquet({literal(str(out))})")
+        rows = connection.execute(f"SELECT count(*) FROM read_parquet({literal(out)})")
         if rows.fetchall()[0][0] == 0:
             raise InvalidInputError(
                 f"no {key} has a feature row in [{window.start}, {window.end}); nothing to join"
@@ -391,7 +389,7 @@ def _read_entity_file(path: Path) -> pd.DataFrame:
             return pd.read_csv(path, dtype={ENTITY_TIMESTAMP: str, REQUEST_TIME: str})
         return pd.read_parquet(path)
     except (pa.ArrowException, ValueError, OSError) as error:
-        raise InvalidInputError(f"cannot read {path}: {_one_line(error)}") from error
+        raise InvalidInputError(f"cannot read {path}: {one_line(error)}") from error
 
 
 def _prepare_entity_frame(
@@ -467,7 +465,7 @@ def _utc_timestamps(column: pd.Series[Any], path: Path, naive: list[str]) -> pd.
         except (ValueError, TypeError) as error:
             raise InvalidInputError(
                 f"column {name} in {path} is not ISO 8601 date-times: "
-                f"{_one_line(error).split('. You might')[0]}"
+                f"{one_line(error).split('. You might')[0]}"
             ) from error
     else:
         raise InvalidInputError(
@@ -546,11 +544,11 @@ def _run(step: Callable[[], Any]) -> Any:
             warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"ibis(\.|$)")
             return step()
     except RequestDataNotFoundInEntityDfException as error:
-        raise InvalidInputError(_one_line(error)) from error
+        raise InvalidInputError(one_line(error)) from error
     except PitstopError:
         raise
     except Exception as error:  # Feast and its engines raise many unrelated types
-        raise FeastError(f"historical retrieval failed: {_one_line(error)}") from error
+        raise FeastError(f"historical retrieval failed: {one_line(error)}") from error
 
 
 def _file_schema(first: Any, needs: _ServiceInputs) -> Any:
@@ -655,8 +653,3 @@ def _write_parquet(frame: pd.DataFrame, out: Path) -> None:
 
 def _to_stderr(line: str) -> None:
     print(line, file=sys.stderr)
-
-
-def _one_line(error: BaseException) -> str:
-    text = " ".join(str(error).split())
-    return (text or type(error).__name__)[:300]

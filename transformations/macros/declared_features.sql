@@ -51,7 +51,8 @@
       {%- else -%}
         {{ exceptions.raise_compiler_error(
             mart ~ "." ~ column.name ~ ": a window needs `count: <event type>`, "
-            ~ "`sum: <field>, over: <event type>` or `of: <day column>`"
+            ~ "`sum: <field>, over: <event type>` or `of: <day column>`; windows add up, so "
+            ~ "count distinct, min, max and latest are not declarable (docs/architecture.md §3)"
         ) }}
       {%- endif -%}
       {%- do features.append({

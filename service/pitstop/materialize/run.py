@@ -9,7 +9,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from pitstop import feast_repo
-from pitstop.errors import FeastError
+from pitstop.errors import FeastError, one_line
 from pitstop.materialize import changes
 from pitstop.materialize.progress import Progress
 from pitstop.materialize.redis_store import RedisWriter
@@ -31,7 +31,7 @@ def open_writer(settings: Settings) -> Writer:
             return RedisWriter(settings.redis_url)
         except Exception as error:  # redis raises its own ConnectionError family
             raise FeastError(
-                f"cannot reach Redis at {settings.redis_url} ({feast_repo._one_line(error)}); "
+                f"cannot reach Redis at {settings.redis_url} ({one_line(error)}); "
                 "start it or set PITSTOP_REDIS_URL"
             ) from error
     return SqliteWriter(settings.online_store_path)
@@ -64,7 +64,7 @@ def materialize(
             # Feast creates its tables (its schema); a deleted file comes back empty.
             feast_repo.ensure_online_tables(store)
     except Exception as error:
-        raise FeastError(f"materialize failed: {feast_repo._one_line(error)}") from error
+        raise FeastError(f"materialize failed: {one_line(error)}") from error
     written: dict[str, int] = {}
     all_full = True
     writing = time.perf_counter()

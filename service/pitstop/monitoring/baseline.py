@@ -23,6 +23,7 @@ from typing import Any
 from pitstop.errors import InvalidInputError, MissingInputError, PitstopError
 from pitstop.monitoring.profiles import Bins, Profile, connect, cut_points, profile_rows
 from pitstop.settings import Settings
+from pitstop.sql import literal
 
 # Feast types whose distribution PSI describes; timestamps grow by definition and are left out.
 NUMERIC_TYPES = frozenset({"Int32", "Int64", "Float32", "Float64", "Bool"})
@@ -191,7 +192,7 @@ def create_baseline(
         raise MissingInputError(f"no training set at {training_set}")
     specs = dict(views) if views is not None else registry_views(settings)
     connection = connect()
-    source = f"SELECT * FROM read_parquet('{_escape(str(training_set))}')"
+    source = f"SELECT * FROM read_parquet({literal(training_set)})"
     try:
         columns = [row[0] for row in connection.execute(f"DESCRIBE {source}").fetchall()]
     except Exception as error:  # DuckDB raises its own error classes for an unreadable file
@@ -248,7 +249,3 @@ def save_baseline(settings: Settings, baseline: Baseline) -> None:
     pending = path.with_suffix(".json.pending")
     pending.write_text(json.dumps(baseline.to_json(), indent=1))
     os.replace(pending, path)
-
-
-def _escape(text: str) -> str:
-    return text.replace("'", "''")

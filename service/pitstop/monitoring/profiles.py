@@ -25,6 +25,8 @@ from typing import Any
 
 import duckdb
 
+from pitstop.sql import identifier, literal
+
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 DECILES = tuple(round(0.1 * i, 1) for i in range(1, 10))
 SAMPLE_ABOVE_ROWS = 200_000
@@ -194,7 +196,7 @@ def profile_rows(
     aggregates = ["count(*)"]
     widths = []
     for name, feature_bins in bins.items():
-        value = f"{_quote(name)}::DOUBLE"
+        value = f"{identifier(name)}::DOUBLE"
         extra = feature_bins.aggregates(value) if feature_bins else []
         aggregates += [
             f"count({value})",
@@ -259,7 +261,7 @@ def cut_points(
     """
     params = dict(parameters or {})
     extremes = ", ".join(
-        f"min({_quote(name)}::DOUBLE), max({_quote(name)}::DOUBLE)" for name in features
+        f"min({identifier(name)}::DOUBLE), max({identifier(name)}::DOUBLE)" for name in features
     )
     row = connection.execute(f"SELECT count(*), {extremes} FROM ({source_sql})", params)
     total, *bounds = row.fetchall()[0]
@@ -269,7 +271,7 @@ def cut_points(
         else source_sql
     )
     deciles = ", ".join(
-        f"quantile_cont({_quote(name)}::DOUBLE, [{', '.join(map(str, DECILES))}])"
+        f"quantile_cont({identifier(name)}::DOUBLE, [{', '.join(map(str, DECILES))}])"
         for name in features
     )
     cuts = connection.execute(f"SELECT {deciles} FROM ({sampled})", params).fetchall()[0]
@@ -295,8 +297,8 @@ def feature_table_sql(
     each day ``d`` with ``T <= d < next`` and ``d - T <= ttl``, as the point-in-time join picks
     it for an entity row at ``d`` (the offline store's inclusive ttl).
     """
-    key = _quote(join_key)
-    columns = ", ".join(_quote(name) for name in features)
+    key = identifier(join_key)
+    columns = ", ".join(identifier(name) for name in features)
     last = days[-1]
     ttl_clause = (
         f" AND r.event_timestamp >= d.day - INTERVAL {int(ttl.total_seconds())} SECOND"
@@ -308,10 +310,10 @@ def feature_table_sql(
         "WITH rows AS ("
         f"SELECT {key}, event_timestamp, {columns}, lead(event_timestamp) OVER "
         f"(PARTITION BY {key} ORDER BY event_timestamp) AS next_timestamp "
-        f"FROM read_parquet({_literal(str(path))}) "
+        f"FROM read_parquet({literal(path)}) "
         f"WHERE event_timestamp <= TIMESTAMPTZ '{last.isoformat()}'), "
         f"days AS (SELECT unnest([{day_list}]) AS day) "
-        f"SELECT d.day, r.{key}, {', '.join('r.' + _quote(name) for name in features)} "
+        f"SELECT d.day, r.{key}, {', '.join('r.' + identifier(name) for name in features)} "
         "FROM rows AS r JOIN days AS d ON r.event_timestamp <= d.day "
         f"AND (r.next_timestamp IS NULL OR r.next_timestamp > d.day){ttl_clause}"
     )
@@ -338,11 +340,3 @@ def _short(value: float) -> str:
 
 def _sql_number(value: float) -> str:
     return repr(float(value))
-
-
-def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"

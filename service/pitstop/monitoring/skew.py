@@ -32,6 +32,7 @@ from pitstop.monitoring.profiles import connect
 from pitstop.monitoring.serving_log import serving_log_files
 from pitstop.monitoring.statuses import Status
 from pitstop.settings import Settings
+from pitstop.sql import literal
 
 STALE_WARN = 0.01
 STALE_ERROR = 0.10
@@ -85,7 +86,7 @@ def compute_skew(
     if not files:
         return SkewReport(features={}, note="no serving logs")
     connection = connect()
-    listing = "[" + ", ".join("'" + str(path).replace("'", "''") + "'" for path in files) + "]"
+    listing = "[" + ", ".join(literal(path) for path in files) + "]"
     rows = connection.execute(
         f"SELECT * FROM read_parquet({listing}) WHERE request_time BETWEEN $since AND $until",
         {"since": since, "until": until},

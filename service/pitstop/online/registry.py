@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from pitstop.errors import MissingInputError
+from pitstop.errors import MissingInputError, one_line
 from pitstop.online.feast_protos import proto_module
 from pitstop.settings import Settings
 
@@ -295,7 +295,7 @@ class SqlRegistry:
             with self._connect() as connection:
                 rows = connection.execute(text(union), {"project": self.project}).all()
         except Exception as error:  # sqlalchemy and the driver raise many types
-            raise MissingInputError(f"cannot read the SQL registry: {_one_line(error)}") from error
+            raise MissingInputError(f"cannot read the SQL registry: {one_line(error)}") from error
         if not any(count for _, count in rows):
             raise MissingInputError(
                 f"the SQL registry has no project {self.project!r}; run `pitstop apply` first"
@@ -323,11 +323,6 @@ class SqlRegistry:
             on_demand_views=objects["on_demand_feature_views"],
             feature_services=objects["feature_services"],
         )
-
-
-def _one_line(error: BaseException) -> str:
-    text = " ".join(str(error).split())
-    return (text or type(error).__name__)[:300]
 
 
 def open_registry(settings: Settings) -> tuple[str, RegistrySource]:
