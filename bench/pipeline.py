@@ -244,7 +244,9 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--days", type=int, default=90)
     parser.add_argument("--start", default="2026-01-01")
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--online-store", default="sqlite,redis", help="sqlite, redis or both")
+    parser.add_argument(
+        "--online-store", default="sqlite,redis", help="sqlite, redis or sqlite,redis (both)"
+    )
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/12")
     parser.add_argument("--data-dir", help="keep the data here (default: a temporary folder)")
     parser.add_argument("--reuse-raw", action="store_true", help="keep a raw log already there")
@@ -257,9 +259,18 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument(
         "--feast-stages",
         default="full,daily",
-        help="after which builds `feast materialize` runs too (full, daily or both)",
+        help="after which builds `feast materialize` runs too (full, daily or full,daily)",
     )
-    return parser.parse_args()
+    args = parser.parse_args()
+    for option, given, known in (
+        ("--online-store", args.online_store, {"sqlite", "redis"}),
+        ("--feast-stages", args.feast_stages, {"full", "daily"}),
+    ):
+        if unknown := set(given.split(",")) - known:
+            parser.error(
+                f"{option}: unknown {', '.join(sorted(unknown))}; use {','.join(sorted(known))}"
+            )
+    return args
 
 
 if __name__ == "__main__":
