@@ -58,10 +58,10 @@ _CHILD = textwrap.dedent(
 
     features = FEATURES
     if method == "pitstop":
-        feature_store = store("pitstop.offline_store.PitstopOfflineStore")
+        feature_store = store("pitstop.offline.store.PitstopOfflineStore")
     elif method in ("pitstop_unique", "pitstop_parquet"):
         feature_store = store(
-            "pitstop.offline_store.PitstopOfflineStore", unique_event_timestamps=True
+            "pitstop.offline.store.PitstopOfflineStore", unique_event_timestamps=True
         )
     elif method == "feast_duckdb":
         feature_store = store("duckdb")

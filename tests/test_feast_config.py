@@ -21,7 +21,7 @@ def test_default_settings_keep_the_committed_config(tmp_path: Path) -> None:
     config = feast_config(Settings(data_dir=tmp_path))
     assert config["online_store"] == {"type": "sqlite", "path": f"{tmp_path}/online_store.db"}
     assert config["registry"] == f"{tmp_path}/registry.db"
-    assert config["offline_store"]["type"] == "pitstop.offline_store.PitstopOfflineStore"
+    assert config["offline_store"]["type"] == "pitstop.offline.store.PitstopOfflineStore"
 
 
 def test_redis_and_sql_registry_replace_their_sections(tmp_path: Path) -> None:
@@ -85,4 +85,4 @@ def test_the_spark_engine_selects_feasts_spark_store(
     duckdb_config = yaml.safe_load(
         write_feature_store_yaml(Settings.from_env(tmp_path)).read_text()
     )
-    assert duckdb_config["offline_store"]["type"] == "pitstop.offline_store.PitstopOfflineStore"
+    assert duckdb_config["offline_store"]["type"] == "pitstop.offline.store.PitstopOfflineStore"

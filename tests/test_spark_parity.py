@@ -27,8 +27,8 @@ import pytest
 from pitstop import feast_repo
 from pitstop.build import BuildReport, build
 from pitstop.generator import generate_events
+from pitstop.offline import build_training_set
 from pitstop.settings import Settings
-from pitstop.training import build_training_set
 from tests.conftest import write_trap_log
 
 pytestmark = pytest.mark.spark

@@ -184,7 +184,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 
 def _training_set(args: argparse.Namespace, settings: Settings) -> int:
     from pitstop.errors import InvalidInputError
-    from pitstop.training import TimeRange, build_training_set
+    from pitstop.offline import TimeRange, build_training_set
 
     window = (args.start, args.end)
     if args.entities is not None and any(window):
@@ -267,7 +267,7 @@ def _audit(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _print_audit(settings: Settings, path: Path) -> int:
-    from pitstop.audit import audit_training_set
+    from pitstop.offline.audit import audit_training_set
 
     report = audit_training_set(settings, path)
     for line in report.violations:

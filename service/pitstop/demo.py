@@ -249,7 +249,7 @@ def _training_set(settings: Settings) -> _TrainingSummary:
     """churn_v1 features for every (user, day) with a known churn label."""
     import duckdb
 
-    from pitstop.training import build_training_set
+    from pitstop.offline import build_training_set
 
     folder = settings.data_dir / "demo"
     folder.mkdir(parents=True, exist_ok=True)

@@ -1,4 +1,5 @@
-"""Feast on pitstop's data folder: open the store, apply the repo, materialize.
+"""Feast on pitstop's data folder: open the store, apply the repo, materialize, and what a
+training set asks of Feast (a feature service's inputs, its historical retrieval).
 
 Feast is imported inside the functions (it takes seconds to import). Feast reads the
 feature_store.yaml that :mod:`pitstop.feast_config` generates for the settings (online store,
@@ -14,14 +15,23 @@ import sys
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from pitstop.errors import FeastError, MissingInputError, one_line
+from pitstop.errors import (
+    FeastError,
+    InvalidInputError,
+    MissingInputError,
+    PitstopError,
+    UnknownFeatureServiceError,
+    one_line,
+)
 from pitstop.feast_config import feast_environment
 from pitstop.settings import FEATURE_REPO_DIR, Settings
 
 if TYPE_CHECKING:
-    from feast import FeatureStore
+    import pandas as pd
+    from feast import FeatureService, FeatureStore
+    from feast.infra.offline_stores.offline_store import RetrievalJob
 
 _FEAST_ENTRY = "import sys; from feast.cli.cli import cli; sys.exit(cli())"
 FEATURE_TABLES = ("user_activity", "user_profile", "item_popularity")
@@ -227,3 +237,120 @@ def _last_error_line(output: str) -> str:
         if "Error" in line or "error" in line:
             return line[:300]
     return lines[-1][:300] if lines else "no output"
+
+
+# ---- training sets: what a feature service needs, and its historical retrieval -------------
+
+
+@dataclass(frozen=True)
+class ServiceInputs:
+    """What a feature service needs in the entity frame, and gives, read from the registry."""
+
+    join_keys: list[str]
+    request_fields: list[str]
+    features: list[str]
+    integer_features: list[str]
+
+
+def feature_service(store: FeatureStore, name: str) -> FeatureService:
+    from feast.errors import FeatureServiceNotFoundException
+
+    try:
+        return store.get_feature_service(name)
+    except FeatureServiceNotFoundException:
+        known = sorted(service.name for service in store.list_feature_services())
+        raise UnknownFeatureServiceError(
+            f"no feature service {name!r}; known: {', '.join(known) or 'none'}"
+        ) from None
+
+
+def service_inputs(store: FeatureStore, service: FeatureService) -> ServiceInputs:
+    """Join keys, request fields and features of a service, from the registry."""
+    from feast.types import Int32, Int64
+
+    batch_views = {view.name: view for view in store.list_feature_views()}
+    on_demand_views = {view.name: view for view in store.list_on_demand_feature_views()}
+    join_keys: list[str] = []
+    request_fields: list[str] = []
+
+    def add_join_keys(view_name: str, key_map: dict[str, str]) -> None:
+        view = batch_views.get(view_name)
+        if view is None:
+            return
+        for column in view.entity_columns:
+            key = key_map.get(column.name, column.name)
+            if key not in join_keys:
+                join_keys.append(key)
+
+    features: list[str] = []
+    integer_features: list[str] = []
+    for projection in service.feature_view_projections:
+        add_join_keys(projection.name, projection.join_key_map)
+        on_demand = on_demand_views.get(projection.name)
+        if on_demand is not None:
+            for source in on_demand.source_feature_view_projections.values():
+                add_join_keys(source.name, source.join_key_map)
+            for request_source in on_demand.source_request_sources.values():
+                request_fields.extend(f.name for f in request_source.schema)
+        for feature in projection.features:
+            features.append(feature.name)
+            if feature.dtype in (Int32, Int64):
+                integer_features.append(feature.name)
+    return ServiceInputs(
+        join_keys=join_keys,
+        request_fields=list(dict.fromkeys(request_fields)),
+        features=features,
+        integer_features=integer_features,
+    )
+
+
+def historical_job(
+    store: FeatureStore, service: FeatureService, frame: pd.DataFrame
+) -> RetrievalJob:
+    """``get_historical_features`` for a service's features on an entity frame."""
+    return run_feast(  # type: ignore[no-any-return]
+        lambda: store.get_historical_features(entity_df=frame, features=service)
+    )
+
+
+def run_feast(step: Callable[[], Any]) -> Any:
+    """Run a step of a Feast retrieval with Feast's errors as pitstop's, one line each."""
+    from feast.errors import RequestDataNotFoundInEntityDfException
+
+    try:
+        with warnings.catch_warnings():
+            # ibis (under Feast's DuckDB store) calls a method DuckDB 2.0 deprecates.
+            warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"ibis(\.|$)")
+            return step()
+    except RequestDataNotFoundInEntityDfException as error:
+        raise InvalidInputError(one_line(error)) from error
+    except PitstopError:
+        raise
+    except Exception as error:  # Feast and its engines raise many unrelated types
+        raise FeastError(f"historical retrieval failed: {one_line(error)}") from error
+
+
+def source_paths(store: FeatureStore, service: FeatureService, key: str) -> list[str]:
+    """The Parquet files of the service's feature views (on-demand sources too) keyed by
+    ``key``."""
+    batch_views = {view.name: view for view in store.list_feature_views()}
+    on_demand_views = {view.name: view for view in store.list_on_demand_feature_views()}
+    names: list[str] = []
+    for projection in service.feature_view_projections:
+        names.append(projection.name)
+        on_demand = on_demand_views.get(projection.name)
+        if on_demand is not None:
+            names.extend(
+                source.name for source in on_demand.source_feature_view_projections.values()
+            )
+    paths: list[str] = []
+    for name in dict.fromkeys(names):
+        view = batch_views.get(name)
+        if view is None or key not in [column.name for column in view.entity_columns]:
+            continue
+        path = str(getattr(view.batch_source, "path", "")).removeprefix("file://")
+        if path and path not in paths:
+            paths.append(path)
+    if not paths:
+        raise InvalidInputError(f"no feature table of {service.name} is keyed by {key}")
+    return paths

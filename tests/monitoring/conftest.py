@@ -30,7 +30,7 @@ class Monitored:
 def monitored(tmp_path_factory: pytest.TempPathFactory) -> Monitored:
     from pitstop import feast_repo
     from pitstop.monitoring import create_baseline
-    from pitstop.training import build_training_set
+    from pitstop.offline import build_training_set
 
     data_dir = tmp_path_factory.mktemp("monitored")
     settings = Settings.from_env(data_dir)

@@ -2,7 +2,7 @@
 
 Each sampled lookup of a feature service (:mod:`.serving_log`) becomes an entity row (its join
 keys, ``event_timestamp`` = the logged request time) of a training set built by
-:func:`pitstop.training.build_training_set`, with each view's source timestamp: the value the
+:func:`pitstop.offline.build_training_set`, with each view's source timestamp: the value the
 model would have been trained on for that very request. Per feature, a served value that differs
 from it is
 
@@ -146,7 +146,7 @@ def _recompute(
     """The offline values of each logged (entity key, request time), via the training path."""
     import pandas as pd
 
-    from pitstop.training import build_training_set
+    from pitstop.offline import build_training_set
 
     lookups = sorted({(row["entity_key"], row["request_time"]) for row in rows}, key=str)
     keys = [json.loads(key) for key, _ in lookups]

@@ -20,8 +20,8 @@ import pytest
 from pitstop import feast_repo
 from pitstop.cli import main
 from pitstop.errors import InvalidInputError, MissingInputError, UnknownFeatureServiceError
+from pitstop.offline import TrainingSetReport, build_training_set
 from pitstop.settings import Settings
-from pitstop.training import TrainingSetReport, build_training_set
 
 JUST_BEFORE = dt.timedelta(microseconds=1)
 

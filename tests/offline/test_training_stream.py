@@ -9,10 +9,10 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from pitstop import offline_store
+from pitstop.offline import build_training_set
+from pitstop.offline import store as offline_store
 from pitstop.settings import Settings
-from pitstop.training import build_training_set
-from tests.test_training import _entity_frame
+from tests.offline.test_training import _entity_frame
 
 
 @pytest.mark.parametrize("service", ["churn_v1", "ranking_v1"])
@@ -104,7 +104,7 @@ def test_time_range_spine_with_labels(
     assert got["churned_30d"].astype(object).where(got["churned_30d"].notna(), None).tolist() == (
         want["churned_30d"].astype(object).where(want["churned_30d"].notna(), None).tolist()
     )
-    # UTC midnights, three days; user 1's two events of 2026-03-11 (tests/test_training.py).
+    # UTC midnights, three days; user 1's two events of 2026-03-11 (tests/offline/test_training.py).
     assert sorted({str(t) for t in got["event_timestamp"]}) == [
         "2026-03-10 00:00:00+00:00",
         "2026-03-11 00:00:00+00:00",
@@ -116,7 +116,7 @@ def test_time_range_spine_with_labels(
 
 
 def test_time_range_every_12h(trap_store: Settings, tmp_path: Path) -> None:
-    from pitstop.training import TimeRange
+    from pitstop.offline import TimeRange
 
     out = tmp_path / "range.parquet"
     build_training_set(
@@ -210,8 +210,8 @@ def test_errors_come_before_reading_the_rows(
     service: str,
     message: str,
 ) -> None:
-    from pitstop import training
     from pitstop.errors import PitstopError
+    from pitstop.offline import entity_file
 
     entities = tmp_path / "entities.parquet"
     change(_entity_frame()).to_parquet(entities, index=False)
@@ -219,7 +219,7 @@ def test_errors_come_before_reading_the_rows(
     def refuse(path: Path) -> None:
         raise AssertionError("the entity rows were read before the error")
 
-    monkeypatch.setattr(training, "_read_entity_file", refuse)
+    monkeypatch.setattr(entity_file, "read", refuse)
     with pytest.raises(PitstopError) as raised:
         build_training_set(
             trap_store, feature_service=service, entities=entities, out=tmp_path / "o.parquet"

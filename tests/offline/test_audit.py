@@ -9,7 +9,7 @@ import pytest
 
 from pitstop.cli import main
 from pitstop.settings import Settings
-from tests.test_training import _entity_frame
+from tests.offline.test_training import _entity_frame
 
 
 @pytest.fixture()

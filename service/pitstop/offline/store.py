@@ -4,7 +4,7 @@ Select it in feature_store.yaml (Feast finds :class:`PitstopOfflineStoreConfig` 
 path plus ``Config``)::
 
     offline_store:
-      type: pitstop.offline_store.PitstopOfflineStore
+      type: pitstop.offline.store.PitstopOfflineStore
 
 Training code keeps calling ``FeatureStore.get_historical_features``; only the join changes.
 Feast's own DuckDB store joins every entity row with every older feature row through ibis and
@@ -33,7 +33,7 @@ DuckDB); zone-less timestamps are UTC. Everything else (materialization, ``pull_
 logging, writes, monitoring) and anything the ASOF plan does not cover
 (``filter_by_created_timestamp``, sources other than local Parquet files, substrait on-demand
 views, an ``entity_df`` of None) is Feast's DuckDB store unchanged; pitstop's retrieval by time
-range builds its entity spine first (pitstop.training).
+range builds its entity spine first (pitstop.offline.spine).
 """
 
 from __future__ import annotations
@@ -83,7 +83,7 @@ _ROW_ID = "__pitstop_entity_row"
 class PitstopOfflineStoreConfig(DuckDBOfflineStoreConfig):
     """Feast's DuckDB store settings (staging location...), plus one option of the join."""
 
-    type: StrictStr = "pitstop.offline_store.PitstopOfflineStore"
+    type: StrictStr = "pitstop.offline.store.PitstopOfflineStore"
     # True when every feature table has one row per join keys + event_timestamp (pitstop's dbt
     # marts test exactly that): the join then skips the created_timestamp tie-break, about a
     # fifth of its time. With ties in the data the answer would no longer be Feast's.

@@ -20,10 +20,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from pitstop.settings import PROJECT_ROOT
+
 START = datetime(2026, 1, 1, tzinfo=timezone.utc)
 USERS = 40
 ITEMS = 6
-PLUGIN = "pitstop.offline_store.PitstopOfflineStore"
+PLUGIN = "pitstop.offline.store.PitstopOfflineStore"
 
 
 def _snapshots(rng: np.random.Generator, keys: list[tuple[int, ...]], rows: int) -> pd.DataFrame:
@@ -270,7 +272,7 @@ def test_plugin_equals_feast_when_it_reads_only_the_frames_entities(
     stores: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The semi join that skips other entities' rows (used for small entity frames)."""
-    from pitstop import offline_store
+    from pitstop.offline import store as offline_store
 
     monkeypatch.setattr(offline_store, "_PRUNE_BELOW", 1e9)
     feast_store, pitstop_store, entities = stores
@@ -336,9 +338,7 @@ def test_feature_repo_uses_the_plugin() -> None:
     """The training-set, pipeline and API tests run on feature_repo/, so they run the plugin."""
     import yaml
 
-    config = yaml.safe_load(
-        (Path(__file__).parent.parent / "feature_repo" / "feature_store.yaml").read_text()
-    )
+    config = yaml.safe_load((PROJECT_ROOT / "feature_repo" / "feature_store.yaml").read_text())
     assert config["offline_store"]["type"] == PLUGIN
 
 

@@ -1,0 +1,128 @@
+"""A training set's spine from a time range: every entity seen in [start, end) x every step,
+with labels left-joined from a table of the data folder, built in DuckDB."""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from pitstop import feast_repo
+from pitstop.errors import InvalidInputError
+from pitstop.feast_repo import ServiceInputs
+from pitstop.offline.entity_file import ENTITY_TIMESTAMP
+from pitstop.settings import Settings
+from pitstop.sql import identifier, literal
+
+if TYPE_CHECKING:
+    from feast import FeatureService, FeatureStore
+
+__all__ = ["TimeRange", "write_spine"]
+
+
+@dataclass(frozen=True)
+class TimeRange:
+    """A spine instead of an entity file: every entity seen in [start, end) x every step.
+
+    ``start`` and ``end`` are ISO dates or date-times (zone-less means UTC); ``every`` is ``Nd``
+    or ``Nh``; ``labels`` names a table in the data folder's features/ (e.g. churn_labels),
+    left-joined on the join key and ``event_timestamp``.
+    """
+
+    start: str
+    end: str
+    every: str = "1d"
+    labels: str | None = None
+
+
+_STEP = r"^\s*(\d+)\s*([dh])\s*$"
+
+
+def _instant(text: str, what: str) -> datetime.datetime:
+    value = str(text).strip()
+    try:
+        parsed = datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise InvalidInputError(
+            f"{what} {text!r} is not an ISO 8601 date or date-time (e.g. 2026-03-01)"
+        ) from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=datetime.timezone.utc)
+    return parsed.astimezone(datetime.timezone.utc)
+
+
+def write_spine(
+    settings: Settings,
+    store: FeatureStore,
+    service: FeatureService,
+    needs: ServiceInputs,
+    window: TimeRange,
+    out: Path,
+) -> None:
+    """Every entity with a feature row in [start, end) x every step from start, as Parquet."""
+    import re
+
+    import duckdb
+
+    start = _instant(window.start, "--start")
+    end = _instant(window.end, "--end")
+    if end <= start:
+        raise InvalidInputError(f"--end {window.end} must be after --start {window.start}")
+    step = re.match(_STEP, window.every or "")
+    if step is None or int(step.group(1)) == 0:
+        raise InvalidInputError(f"--every {window.every!r} must be like 1d, 7d or 6h")
+    unit = "DAY" if step.group(2) == "d" else "HOUR"
+    if len(needs.join_keys) != 1:
+        raise InvalidInputError(
+            f"{service.name} joins on {', '.join(needs.join_keys)}: a time range gives no "
+            "spine for more than one entity; pass --entities FILE"
+        )
+    key = needs.join_keys[0]
+    paths = feast_repo.source_paths(store, service, key)
+    labels_path = None
+    if window.labels:
+        labels_path = settings.features_dir / f"{window.labels}.parquet"
+        if not labels_path.is_file():
+            known = sorted(path.stem for path in settings.features_dir.glob("*.parquet"))
+            raise InvalidInputError(
+                f"no labels table {window.labels!r} in {settings.features_dir}; "
+                f"known: {', '.join(known) or 'none'}"
+            )
+
+    quoted = identifier(key)
+    seen = " UNION ".join(
+        f"SELECT {quoted} FROM read_parquet({literal(path)}) "
+        f"WHERE event_timestamp >= $start AND event_timestamp < $end"
+        for path in paths
+    )
+    spine = (
+        f"SELECT k.{quoted}, t.range AS event_timestamp "
+        f"FROM ({seen}) AS k CROSS JOIN range($start, $end, INTERVAL {int(step.group(1))} {unit}) "
+        "AS t"
+    )
+    with duckdb.connect() as connection:
+        connection.execute("SET TimeZone = 'UTC'")
+        if labels_path is not None:
+            columns = [
+                name
+                for name in connection.read_parquet(str(labels_path)).columns
+                if name not in (key, ENTITY_TIMESTAMP, "created_timestamp")
+            ]
+            if key not in connection.read_parquet(str(labels_path)).columns:
+                raise InvalidInputError(f"labels table {labels_path} has no `{key}` column")
+            picked = ", ".join(f'l."{name}"' for name in columns)
+            spine = (
+                f"SELECT s.*{', ' + picked if picked else ''} FROM ({spine}) AS s "
+                f"LEFT JOIN read_parquet({literal(labels_path)}) AS l "
+                f"ON l.{quoted} = s.{quoted} AND l.event_timestamp = s.event_timestamp"
+            )
+        connection.execute(
+            f"COPY ({spine} ORDER BY event_timestamp, {quoted}) TO {literal(out)} (FORMAT parquet)",
+            {"start": start, "end": end},
+        )
+        rows = connection.execute(f"SELECT count(*) FROM read_parquet({literal(out)})")
+        if rows.fetchall()[0][0] == 0:
+            raise InvalidInputError(
+                f"no {key} has a feature row in [{window.start}, {window.end}); nothing to join"
+            )
