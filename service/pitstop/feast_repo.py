@@ -25,7 +25,7 @@ from pitstop.errors import (
     UnknownFeatureServiceError,
     one_line,
 )
-from pitstop.feast_config import feast_environment
+from pitstop.feast_config import feast_environment, write_feature_store_yaml
 from pitstop.settings import FEATURE_REPO_DIR, Settings
 
 if TYPE_CHECKING:
@@ -67,8 +67,9 @@ def require_registry(settings: Settings) -> None:
 
 
 def open_store(settings: Settings) -> FeatureStore:
-    """A FeatureStore on the repo in feature_repo/, configured for ``settings``."""
-    os.environ.update(feast_environment(settings))
+    """A FeatureStore on the repo in feature_repo/, configured for ``settings`` (the
+    feature_store.yaml generated for them, passed to Feast: the process environment is left
+    alone)."""
     if settings.engine == "spark":
         # Before Feast's Spark store looks for a session: it takes the active one, with
         # pitstop's settings (Feast ignores Spark settings under batch_engine).
@@ -77,7 +78,9 @@ def open_store(settings: Settings) -> FeatureStore:
         spark_session(settings)
     from feast import FeatureStore
 
-    return FeatureStore(repo_path=str(FEATURE_REPO_DIR))
+    return FeatureStore(
+        repo_path=str(FEATURE_REPO_DIR), fs_yaml_file=write_feature_store_yaml(settings)
+    )
 
 
 def apply(settings: Settings, echo: Callable[[str], None] | None = print) -> None:

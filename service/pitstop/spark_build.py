@@ -122,14 +122,22 @@ def _empty_raw_files(settings: Settings) -> list[dict[str, Any]]:
 
 @contextmanager
 def _environment(values: dict[str, str]) -> Iterator[None]:
-    """``os.environ`` set to ``values`` for the block (dbt reads its settings from it)."""
-    saved = dict(os.environ)
+    """``values`` in ``os.environ`` for the block, then each of those variables as it was.
+
+    dbt's in-process runner (dbtRunner) reads its settings (profile, vars through env_var) from
+    the process environment and takes no environment of its own, so this is the one place a
+    build sets variables in it; nothing else in the environment is touched.
+    """
+    saved = {name: os.environ.get(name) for name in values}
     os.environ.update(values)
     try:
         yield
     finally:
-        os.environ.clear()
-        os.environ.update(saved)
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def _failure_reason(result: Any) -> str:
