@@ -26,8 +26,9 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pitstop.materialize.encoding import INT64
-from pitstop.materialize.views import ViewSpec
+from pitstop.online import codec
+from pitstop.online.registry import ViewDef
+from pitstop.online.value_types import number_of
 
 ROW_HASH = "__pitstop_row_hash"
 # Written into the state's Parquet metadata; a state whose values differ is not used.
@@ -38,11 +39,23 @@ def state_path(state_dir: Path, view: str) -> Path:
     return state_dir / f"{view}.parquet"
 
 
-def state_identity(spec: ViewSpec, store_identity: str) -> dict[str, str]:
+def layout_fingerprint(project: str, view: ViewDef) -> str:
+    """What the view's online rows depend on (table, timestamp, join keys, features and their
+    ValueType numbers); a change means a full rewrite."""
+    assert view.source is not None, view.name
+    parts = [project, codec.table_name(project, view.online_name), view.source.timestamp_field]
+    parts += [
+        f"{column.name}:{number_of(column.value_type)}"
+        for column in (*view.entity_columns, *view.features)
+    ]
+    return "|".join(parts)
+
+
+def state_identity(project: str, view: ViewDef, store_identity: str) -> dict[str, str]:
     """What a state describes: the view's layout and the online store it was written to."""
     return {
         "format": STATE_FORMAT,
-        "view": spec.fingerprint(),
+        "view": layout_fingerprint(project, view),
         "store": store_identity,
         "duckdb": duckdb.__version__,  # hash() may change between versions
     }
@@ -70,14 +83,16 @@ class ChangeSet:
 
     def __init__(
         self,
-        spec: ViewSpec,
+        view: ViewDef,
+        source: Path,
         *,
         end: dt.datetime,
         previous_state: Path | None,
         temp_dir: Path,
         memory_limit: str,
     ) -> None:
-        self.spec = spec
+        assert view.source is not None, view.name
+        self.view = view
         self._connection = duckdb.connect()
         temp_dir.mkdir(parents=True, exist_ok=True)
         for statement in (
@@ -88,10 +103,11 @@ class ChangeSet:
             "set enable_progress_bar = false",
         ):
             self._connection.execute(statement)
-        keys = [_quote(column.name) for column in spec.join_keys]
-        ts = _quote(spec.timestamp_field)
-        created = _quote(spec.created_timestamp_column) if spec.created_timestamp_column else None
-        features = [_quote(column.name) for column in spec.features]
+        keys = [_quote(column.name) for column in view.entity_columns]
+        ts = _quote(view.source.timestamp_field)
+        created_column = view.source.created_timestamp_column
+        created = _quote(created_column) if created_column else None
+        features = [_quote(column.name) for column in view.features]
         ordered = [ts] + ([created] if created else [])
         selected = keys + ordered + features
         end_utc = end.astimezone(dt.timezone.utc).replace(tzinfo=None)
@@ -99,7 +115,7 @@ class ChangeSet:
             f"""
             create temp table latest as
             select {", ".join(selected)}, hash({", ".join(ordered + features)}) as {ROW_HASH}
-            from read_parquet({_literal(spec.source)})
+            from read_parquet({_literal(source)})
             where {ts} >= timestamp '1970-01-01' and {ts} <= ?::timestamp
             qualify row_number() over (
                 partition by {", ".join(keys)} order by {" desc, ".join(ordered)} desc
@@ -138,8 +154,8 @@ class ChangeSet:
         query = self._changed_sql()
         if (
             in_key_order
-            and len(self.spec.join_keys) == 1
-            and self.spec.join_keys[0].value_type == INT64
+            and len(self.view.entity_columns) == 1
+            and self.view.entity_columns[0].value_type == "INT64"
         ):
             # The key ends with the value's 8 little-endian bytes: compare them in that order.
             key = self._keys[0]
