@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, Protocol
 
 from pitstop.errors import MissingInputError, one_line
@@ -32,6 +33,15 @@ class FieldDef:
         return FEAST_TYPE_NAMES.get(self.value_type, self.value_type.title())
 
 
+@dataclass(frozen=True, kw_only=True)
+class Described:
+    """What Feast records of every view and service for the people reading the registry."""
+
+    description: str = ""
+    owner: str = ""
+    tags: dict[str, str] = field(default_factory=dict)
+
+
 @dataclass(frozen=True)
 class EntityDef:
     name: str
@@ -49,7 +59,7 @@ class SourceDef:
 
 
 @dataclass(frozen=True)
-class ViewDef:
+class ViewDef(Described):
     """A batch feature view: what the online store holds for it, and where it comes from."""
 
     name: str
@@ -58,9 +68,6 @@ class ViewDef:
     features: tuple[FieldDef, ...]
     ttl_seconds: int | None
     online: bool
-    description: str = ""
-    owner: str = ""
-    tags: dict[str, str] = field(default_factory=dict)
     push_source: str | None = None
     # The join keys with their value types (Feast's entity columns), in the view's order.
     entity_columns: tuple[FieldDef, ...] = ()
@@ -75,7 +82,7 @@ class ViewDef:
 
 
 @dataclass(frozen=True)
-class OnDemandDef:
+class OnDemandDef(Described):
     """An on-demand view: the views and request fields it reads and its stored function."""
 
     name: str
@@ -84,20 +91,14 @@ class OnDemandDef:
     features: tuple[FieldDef, ...]
     udf: bytes  # dill-serialized, as Feast stores it
     mode: str
-    description: str = ""
-    owner: str = ""
-    tags: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
-class ServiceDef:
+class ServiceDef(Described):
     """A feature service: (view, features) in its definition order."""
 
     name: str
     projections: tuple[tuple[str, tuple[str, ...]], ...]
-    description: str = ""
-    owner: str = ""
-    tags: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -237,6 +238,19 @@ def _fields(columns: Sequence[Any]) -> tuple[FieldDef, ...]:
     )
 
 
+def _snapshot(project: str, version: str, versioning: bool, lists: Any) -> RegistrySnapshot:
+    """The snapshot of a registry's object lists, named as in Feast's ``Registry`` proto."""
+    return RegistrySnapshot.from_protos(
+        project,
+        version,
+        versioning=versioning,
+        entities=lists.entities,
+        feature_views=lists.feature_views,
+        on_demand_views=lists.on_demand_feature_views,
+        feature_services=lists.feature_services,
+    )
+
+
 class RegistrySource(Protocol):
     """Where a registry is read from: a cheap version check and a full read."""
 
@@ -266,15 +280,7 @@ class FileRegistry:
         version = self.version()
         registry = proto_module("core.Registry_pb2").Registry()
         registry.ParseFromString(self.path.read_bytes())
-        return RegistrySnapshot.from_protos(
-            self.project,
-            version,
-            versioning=self.versioning,
-            entities=registry.entities,
-            feature_views=registry.feature_views,
-            on_demand_views=registry.on_demand_feature_views,
-            feature_services=registry.feature_services,
-        )
+        return _snapshot(self.project, version, self.versioning, registry)
 
 
 @dataclass
@@ -336,15 +342,7 @@ class SqlRegistry:
                     {"project": self.project},
                 ).all()
                 objects[table] = [cls.FromString(bytes(row[0])) for row in rows]
-        return RegistrySnapshot.from_protos(
-            self.project,
-            version,
-            versioning=self.versioning,
-            entities=objects["entities"],
-            feature_views=objects["feature_views"],
-            on_demand_views=objects["on_demand_feature_views"],
-            feature_services=objects["feature_services"],
-        )
+        return _snapshot(self.project, version, self.versioning, SimpleNamespace(**objects))
 
 
 def open_registry(settings: Settings) -> tuple[str, RegistrySource]:
