@@ -20,7 +20,6 @@ import datetime as dt
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from types import TracebackType
 
 import duckdb
 import pyarrow as pa
@@ -79,7 +78,7 @@ def _literal(path: Path) -> str:
 
 
 class ChangeSet:
-    """The rows to write for one view; a context manager around a DuckDB connection."""
+    """The rows to write for one view, around a DuckDB connection (:meth:`close` it)."""
 
     def __init__(
         self,
@@ -192,14 +191,3 @@ class ChangeSet:
 
     def close(self) -> None:
         self._connection.close()
-
-    def __enter__(self) -> ChangeSet:
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()

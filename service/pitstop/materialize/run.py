@@ -6,6 +6,7 @@ and the rows go through the online store's own writer (:mod:`pitstop.online.stor
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import time
 from pathlib import Path
@@ -136,14 +137,15 @@ def _materialize_view(
     state = changes.state_path(settings.online_state_dir, view.name)
     identity = changes.state_identity(project, view, writer.identity)
     previous = None if full else _usable_state(state, identity)
-    with changes.ChangeSet(
+    change_set = changes.ChangeSet(
         view,
         source_table(settings, view),
         end=end,
         previous_state=previous,
         temp_dir=settings.temp_dir,
         memory_limit=settings.materialize_memory,
-    ) as change_set:
+    )
+    with contextlib.closing(change_set):
         if previous is not None and not _store_has(writer, view, change_set):
             change_set.close()
             return _materialize_view(
