@@ -25,6 +25,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from pitstop import sql
 from pitstop.online import codec
 from pitstop.online.registry import ViewDef
 from pitstop.online.value_types import number_of
@@ -69,14 +70,6 @@ def read_state_identity(path: Path) -> dict[str, str] | None:
     return {key.decode(): value.decode() for key, value in metadata.items()}
 
 
-def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def _literal(path: Path) -> str:
-    return "'" + str(path).replace("'", "''") + "'"
-
-
 class ChangeSet:
     """The rows to write for one view, around a DuckDB connection (:meth:`close` it)."""
 
@@ -96,17 +89,17 @@ class ChangeSet:
         temp_dir.mkdir(parents=True, exist_ok=True)
         for statement in (
             "set TimeZone = 'UTC'",
-            f"set temp_directory = {_literal(temp_dir)}",
+            f"set temp_directory = {sql.literal(temp_dir)}",
             f"set memory_limit = '{memory_limit}'",
             "set preserve_insertion_order = false",
             "set enable_progress_bar = false",
         ):
             self._connection.execute(statement)
-        keys = [_quote(column.name) for column in view.entity_columns]
-        ts = _quote(view.source.timestamp_field)
+        keys = [sql.identifier(column.name) for column in view.entity_columns]
+        ts = sql.identifier(view.source.timestamp_field)
         created_column = view.source.created_timestamp_column
-        created = _quote(created_column) if created_column else None
-        features = [_quote(column.name) for column in view.features]
+        created = sql.identifier(created_column) if created_column else None
+        features = [sql.identifier(column.name) for column in view.features]
         ordered = [ts] + ([created] if created else [])
         selected = keys + ordered + features
         end_utc = end.astimezone(dt.timezone.utc).replace(tzinfo=None)
@@ -114,7 +107,7 @@ class ChangeSet:
             f"""
             create temp table latest as
             select {", ".join(selected)}, hash({", ".join(ordered + features)}) as {ROW_HASH}
-            from read_parquet({_literal(source)})
+            from read_parquet({sql.literal(source)})
             where {ts} >= timestamp '1970-01-01' and {ts} <= ?::timestamp
             qualify row_number() over (
                 partition by {", ".join(keys)} order by {" desc, ".join(ordered)} desc
@@ -137,8 +130,9 @@ class ChangeSet:
         columns = ", ".join(f"l.{name}" for name in self._selected)
         if self._previous is None:
             return f"select {columns} from latest l"
+        previous = sql.literal(self._previous)
         return (
-            f"select {columns} from latest l anti join read_parquet({_literal(self._previous)}) s "
+            f"select {columns} from latest l anti join read_parquet({previous}) s "
             f"on {' and '.join(f'l.{k} = s.{k}' for k in self._keys)} "
             f"and l.{ROW_HASH} = s.{ROW_HASH}"
         )
@@ -170,7 +164,7 @@ class ChangeSet:
             return pa.table({})
         keys = ", ".join(self._keys)
         return self._connection.sql(
-            f"select {keys} from read_parquet({_literal(self._previous)}) "
+            f"select {keys} from read_parquet({sql.literal(self._previous)}) "
             f"using sample reservoir({int(rows)} rows)"
         ).to_arrow_table()
 

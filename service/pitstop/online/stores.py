@@ -37,6 +37,7 @@ from itertools import repeat
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from pitstop import sql
 from pitstop.errors import OnlineStoreUnavailableError
 from pitstop.online import codec
 from pitstop.settings import Settings
@@ -252,7 +253,7 @@ class SqliteStore:
         selects = " union all ".join(
             f"select {index}, k.row, case t.feature_name "
             f"{' '.join(f'when ? then {feature}' for feature in range(features))} end, "
-            f't.value, t.event_ts from k{index} k join "{self.table(view)}" t '
+            f"t.value, t.event_ts from k{index} k join {sql.identifier(self.table(view))} t "
             "on t.entity_key = k.key"
             for index, (view, features, _) in enumerate(shape)
         )
@@ -307,11 +308,11 @@ class SqliteStore:
             return 0
         serialized = column_codec.view_entity_keys(view.entity_columns, keys).to_pylist()
         marks = ",".join("?" * len(serialized))
+        table = sql.identifier(self.table(view.online_name))
         row = (
             self._bulk()
             .execute(
-                f"select count(distinct entity_key) from {_quote(self.table(view.online_name))} "
-                f"where entity_key in ({marks})",
+                f"select count(distinct entity_key) from {table} where entity_key in ({marks})",
                 serialized,
             )
             .fetchone()
@@ -385,10 +386,10 @@ def _upsert_statement(table: str, features: Sequence[str]) -> str:
     created times, then per feature its value and ``value_text`` (the rows
     ``SqliteOnlineStore.online_write_batch`` writes, Feast 0.67)."""
     rows = ", ".join(
-        f"(?1, {_literal(feature)}, ?{4 + 2 * i}, ?{5 + 2 * i}, ?2, ?3)"
+        f"(?1, {sql.literal(feature)}, ?{4 + 2 * i}, ?{5 + 2 * i}, ?2, ?3)"
         for i, feature in enumerate(features)
     )
-    quoted = _quote(table)
+    quoted = sql.identifier(table)
     return (
         f"insert into {quoted} "
         "(entity_key, feature_name, value, value_text, event_ts, created_ts) "
@@ -412,14 +413,6 @@ def _in_key_order(view: ViewDef, batch: pa.RecordBatch) -> pa.RecordBatch:
     # big-endian unsigned number.
     order = np.argsort(values.astype("<i8").view(">u8"), kind="stable")
     return batch.take(pa.array(order))
-
-
-def _quote(identifier: str) -> str:
-    return '"' + identifier.replace('"', '""') + '"'
-
-
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
 
 
 def _sqlite_problem(error: sqlite3.Error, path: Path) -> str:
