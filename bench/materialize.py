@@ -37,7 +37,7 @@ _CHILD = textwrap.dedent(
     import contextlib, dataclasses, io, json, sys, time
     from pitstop import feast_repo
     from pitstop.materialize import materialize
-    from pitstop.materialize.sqlite_store import SqliteWriter
+    from pitstop.online.stores import open_write_connection
     from pitstop.settings import Settings
     import feast  # imported before the clock starts, for both methods
     method, folder, store, url, batch = sys.argv[1:6]
@@ -51,8 +51,7 @@ _CHILD = textwrap.dedent(
         floor = written.with_name("floor.db")
         for suffix in ("", "-wal", "-shm"):
             floor.with_name(floor.name + suffix).unlink(missing_ok=True)
-        writer = SqliteWriter(floor)  # the writer's pragmas
-        connection = writer._connection
+        connection = open_write_connection(floor)  # the materializer's pragmas
         connection.execute("attach ? as written", [str(written)])
         schema = connection.execute(
             "select name, sql from written.sqlite_master where sql is not null "
@@ -68,7 +67,7 @@ _CHILD = textwrap.dedent(
                 "order by entity_key, feature_name"
             )
             connection.execute("commit")
-        writer.close()
+        connection.close()
 
     if method == "sqlite_floor":
         report = materialize(settings, full=True, batch_rows=int(batch))  # the rows to copy

@@ -2,19 +2,18 @@
 
 It writes exactly the bytes ``feast materialize`` (Feast 0.67, entity key serialization
 version 3) writes into the SQLite or Redis online store (``settings.online_store``), so Feast's
-SDK and pitstop's API read either store unchanged. How, one module per job:
+SDK and pitstop's API read either store unchanged. This folder decides *what* to write; the
+layout, the bytes and the writes are the online store's own (:mod:`pitstop.online`), the
+same code the API reads with and a push writes with:
 
-- :mod:`~pitstop.materialize.views` reads the online views, their keys, features and types
-  from the Feast registry (file or SQL registry);
 - :mod:`~pitstop.materialize.changes` picks each entity's latest row with DuckDB from the
   Parquet feature table and keeps only those that differ from the view's state (what was
   last written), streamed as Arrow batches of ``batch_rows`` rows;
-- :mod:`~pitstop.materialize.encoding` (with :mod:`~pitstop.materialize.packing`) encodes
-  entity keys, ``ValueProto`` values and timestamps for a whole column at once with numpy;
-- :mod:`~pitstop.materialize.sqlite_store` and :mod:`~pitstop.materialize.redis_store`
-  write a batch: one SQLite transaction (WAL), or pipelined Redis ``HSET`` commands;
-- :mod:`~pitstop.materialize.run` runs the views, :mod:`~pitstop.materialize.progress` shows
-  rows, rows/s and ETA.
+- :mod:`~pitstop.materialize.run` reads the online views from the registry snapshot
+  (:mod:`pitstop.online.registry`) and hands each batch to the store's ``write_batch``
+  (:mod:`pitstop.online.stores`, which encodes whole columns with
+  :mod:`pitstop.online.column_codec`): one SQLite transaction (WAL), or pipelined Redis
+  scripts; :mod:`~pitstop.materialize.progress` shows rows, rows/s and ETA.
 
 Guarantees
 ----------

@@ -20,14 +20,15 @@ import datetime as dt
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from types import TracebackType
 
 import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pitstop.materialize.encoding import INT64
-from pitstop.materialize.views import ViewSpec
+from pitstop import sql
+from pitstop.online import codec
+from pitstop.online.registry import ViewDef
+from pitstop.online.value_types import number_of
 
 ROW_HASH = "__pitstop_row_hash"
 # Written into the state's Parquet metadata; a state whose values differ is not used.
@@ -38,11 +39,23 @@ def state_path(state_dir: Path, view: str) -> Path:
     return state_dir / f"{view}.parquet"
 
 
-def state_identity(spec: ViewSpec, store_identity: str) -> dict[str, str]:
+def layout_fingerprint(project: str, view: ViewDef) -> str:
+    """What the view's online rows depend on (table, timestamp, join keys, features and their
+    ValueType numbers); a change means a full rewrite."""
+    assert view.source is not None, view.name
+    parts = [project, codec.table_name(project, view.online_name), view.source.timestamp_field]
+    parts += [
+        f"{column.name}:{number_of(column.value_type)}"
+        for column in (*view.entity_columns, *view.features)
+    ]
+    return "|".join(parts)
+
+
+def state_identity(project: str, view: ViewDef, store_identity: str) -> dict[str, str]:
     """What a state describes: the view's layout and the online store it was written to."""
     return {
         "format": STATE_FORMAT,
-        "view": spec.fingerprint(),
+        "view": layout_fingerprint(project, view),
         "store": store_identity,
         "duckdb": duckdb.__version__,  # hash() may change between versions
     }
@@ -57,41 +70,36 @@ def read_state_identity(path: Path) -> dict[str, str] | None:
     return {key.decode(): value.decode() for key, value in metadata.items()}
 
 
-def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def _literal(path: Path) -> str:
-    return "'" + str(path).replace("'", "''") + "'"
-
-
 class ChangeSet:
-    """The rows to write for one view; a context manager around a DuckDB connection."""
+    """The rows to write for one view, around a DuckDB connection (:meth:`close` it)."""
 
     def __init__(
         self,
-        spec: ViewSpec,
+        view: ViewDef,
+        source: Path,
         *,
         end: dt.datetime,
         previous_state: Path | None,
         temp_dir: Path,
         memory_limit: str,
     ) -> None:
-        self.spec = spec
+        assert view.source is not None, view.name
+        self.view = view
         self._connection = duckdb.connect()
         temp_dir.mkdir(parents=True, exist_ok=True)
         for statement in (
             "set TimeZone = 'UTC'",
-            f"set temp_directory = {_literal(temp_dir)}",
+            f"set temp_directory = {sql.literal(temp_dir)}",
             f"set memory_limit = '{memory_limit}'",
             "set preserve_insertion_order = false",
             "set enable_progress_bar = false",
         ):
             self._connection.execute(statement)
-        keys = [_quote(column.name) for column in spec.join_keys]
-        ts = _quote(spec.timestamp_field)
-        created = _quote(spec.created_timestamp_column) if spec.created_timestamp_column else None
-        features = [_quote(column.name) for column in spec.features]
+        keys = [sql.identifier(column.name) for column in view.entity_columns]
+        ts = sql.identifier(view.source.timestamp_field)
+        created_column = view.source.created_timestamp_column
+        created = sql.identifier(created_column) if created_column else None
+        features = [sql.identifier(column.name) for column in view.features]
         ordered = [ts] + ([created] if created else [])
         selected = keys + ordered + features
         end_utc = end.astimezone(dt.timezone.utc).replace(tzinfo=None)
@@ -99,7 +107,7 @@ class ChangeSet:
             f"""
             create temp table latest as
             select {", ".join(selected)}, hash({", ".join(ordered + features)}) as {ROW_HASH}
-            from read_parquet({_literal(spec.source)})
+            from read_parquet({sql.literal(source)})
             where {ts} >= timestamp '1970-01-01' and {ts} <= ?::timestamp
             qualify row_number() over (
                 partition by {", ".join(keys)} order by {" desc, ".join(ordered)} desc
@@ -122,8 +130,9 @@ class ChangeSet:
         columns = ", ".join(f"l.{name}" for name in self._selected)
         if self._previous is None:
             return f"select {columns} from latest l"
+        previous = sql.literal(self._previous)
         return (
-            f"select {columns} from latest l anti join read_parquet({_literal(self._previous)}) s "
+            f"select {columns} from latest l anti join read_parquet({previous}) s "
             f"on {' and '.join(f'l.{k} = s.{k}' for k in self._keys)} "
             f"and l.{ROW_HASH} = s.{ROW_HASH}"
         )
@@ -138,8 +147,8 @@ class ChangeSet:
         query = self._changed_sql()
         if (
             in_key_order
-            and len(self.spec.join_keys) == 1
-            and self.spec.join_keys[0].value_type == INT64
+            and len(self.view.entity_columns) == 1
+            and self.view.entity_columns[0].value_type == "INT64"
         ):
             # The key ends with the value's 8 little-endian bytes: compare them in that order.
             key = self._keys[0]
@@ -155,7 +164,7 @@ class ChangeSet:
             return pa.table({})
         keys = ", ".join(self._keys)
         return self._connection.sql(
-            f"select {keys} from read_parquet({_literal(self._previous)}) "
+            f"select {keys} from read_parquet({sql.literal(self._previous)}) "
             f"using sample reservoir({int(rows)} rows)"
         ).to_arrow_table()
 
@@ -176,14 +185,3 @@ class ChangeSet:
 
     def close(self) -> None:
         self._connection.close()
-
-    def __enter__(self) -> ChangeSet:
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()

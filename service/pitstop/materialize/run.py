@@ -1,7 +1,12 @@
-"""One materialization: for every online view, write the changed entities, then the state."""
+"""One materialization: for every online view, write the changed entities, then the state.
+
+The views come from the registry snapshot the API reads too (:mod:`pitstop.online.registry`),
+and the rows go through the online store's own writer (:mod:`pitstop.online.stores`).
+"""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import time
 from pathlib import Path
@@ -9,32 +14,61 @@ from pathlib import Path
 import pyarrow as pa
 
 from pitstop import feast_repo
-from pitstop.errors import FeastError, one_line
+from pitstop.errors import (
+    ConfigurationError,
+    FeastError,
+    OnlineStoreUnavailableError,
+    one_line,
+)
+from pitstop.feast_config import feast_config
 from pitstop.materialize import changes
 from pitstop.materialize.progress import Progress
-from pitstop.materialize.redis_store import RedisWriter
-from pitstop.materialize.sqlite_store import SqliteWriter
-from pitstop.materialize.views import ViewSpec, read_registry
+from pitstop.online.registry import ViewDef, open_registry
+from pitstop.online.stores import OnlineStore, open_online_store
 from pitstop.settings import Settings
 
 # Entities of the previous state looked up in the store before an incremental run: if any is
 # missing, the store lost data (flushed, file deleted) and the view is rewritten in full.
 SAMPLE_ENTITIES = 64
 
-Writer = SqliteWriter | RedisWriter
+
+def online_views(settings: Settings) -> tuple[str, list[ViewDef]]:
+    """The project and its online views, from the registry the settings name."""
+    version = feast_config(settings).get("entity_key_serialization_version", 3)
+    if version != 3:
+        raise ConfigurationError(
+            "pitstop's materializer writes entity keys in Feast's version 3; "
+            f"feature_store.yaml says {version}"
+        )
+    project, source = open_registry(settings)
+    views = [view for view in source.read().views.values() if view.online]
+    for view in views:
+        if view.source is None or not view.source.path:
+            raise ConfigurationError(f"view {view.name}: its batch source is not a file")
+    return project, views
 
 
-def open_writer(settings: Settings) -> Writer:
-    """The online store of ``settings``: Feast's SQLite file or the Redis database."""
+def source_table(settings: Settings, view: ViewDef) -> Path:
+    """The view's feature table in this data folder, under the file name the registry records
+    (a registry shared by several data folders, a SQL registry, still reads the local tables)."""
+    assert view.source is not None, view.name
+    return settings.features_dir / Path(view.source.path).name
+
+
+def open_writer(settings: Settings, project: str) -> OnlineStore:
+    """The online store of ``settings`` for bulk writes: Feast's SQLite file or Redis."""
+    store = open_online_store(settings, project, bulk=True)
     if settings.online_store == "redis":
         try:
-            return RedisWriter(settings.redis_url)
-        except Exception as error:  # redis raises its own ConnectionError family
+            store.ping()
+        except OnlineStoreUnavailableError as error:
+            store.close()
+            cause = error.__cause__ or error
             raise FeastError(
-                f"cannot reach Redis at {settings.redis_url} ({one_line(error)}); "
+                f"cannot reach Redis at {settings.redis_url} ({one_line(cause)}); "
                 "start it or set PITSTOP_REDIS_URL"
             ) from error
-    return SqliteWriter(settings.online_store_path)
+    return store
 
 
 def materialize(
@@ -57,29 +91,28 @@ def materialize(
     started = time.perf_counter()
     end = end or dt.datetime.now(dt.timezone.utc)
     rows = batch_rows or settings.materialize_batch_rows
-    store = feast_repo.open_store(settings)
     try:
-        registry = read_registry(settings, store)
+        project, views = online_views(settings)
         if settings.online_store == "sqlite":
             # Feast creates its tables (its schema); a deleted file comes back empty.
-            feast_repo.ensure_online_tables(store)
+            feast_repo.ensure_online_tables(feast_repo.open_store(settings))
     except Exception as error:
         raise FeastError(f"materialize failed: {one_line(error)}") from error
     written: dict[str, int] = {}
     all_full = True
     writing = time.perf_counter()
-    writer = open_writer(settings)
+    writer = open_writer(settings, project)
     try:
-        for spec in registry.views:
+        for view in views:
             count, was_full = _materialize_view(
-                settings, writer, spec, end, rows, full, progress, throttle_seconds
+                settings, writer, project, view, end, rows, full, progress, throttle_seconds
             )
-            written[spec.name] = count
+            written[view.name] = count
             all_full = all_full and was_full
     finally:
         writer.close()
     return feast_repo.MaterializeReport(
-        views=[spec.name for spec in registry.views],
+        views=[view.name for view in views],
         end=end,
         seconds=time.perf_counter() - started,
         method="pitstop",
@@ -92,37 +125,40 @@ def materialize(
 
 def _materialize_view(
     settings: Settings,
-    writer: Writer,
-    spec: ViewSpec,
+    writer: OnlineStore,
+    project: str,
+    view: ViewDef,
     end: dt.datetime,
     batch_rows: int,
     full: bool,
     progress: bool,
     throttle_seconds: float,
 ) -> tuple[int, bool]:
-    state = changes.state_path(settings.online_state_dir, spec.name)
-    identity = changes.state_identity(spec, writer.identity)
+    state = changes.state_path(settings.online_state_dir, view.name)
+    identity = changes.state_identity(project, view, writer.identity)
     previous = None if full else _usable_state(state, identity)
-    with changes.ChangeSet(
-        spec,
+    change_set = changes.ChangeSet(
+        view,
+        source_table(settings, view),
         end=end,
         previous_state=previous,
         temp_dir=settings.temp_dir,
         memory_limit=settings.materialize_memory,
-    ) as change_set:
-        if previous is not None and not _store_has(writer, spec, change_set):
+    )
+    with contextlib.closing(change_set):
+        if previous is not None and not _store_has(writer, view, change_set):
             change_set.close()
             return _materialize_view(
-                settings, writer, spec, end, batch_rows, True, progress, throttle_seconds
+                settings, writer, project, view, end, batch_rows, True, progress, throttle_seconds
             )
-        with Progress(spec.name, change_set.changed_rows, enabled=progress) as bar:
-            ordered = isinstance(writer, SqliteWriter)
+        with Progress(view.name, change_set.changed_rows, enabled=progress) as bar:
+            ordered = writer.writes_in_key_order
             for batch in change_set.batches(batch_rows, in_key_order=ordered):
-                writer.write(spec, batch)
+                writer.write_batch(view, batch)
                 bar.advance(batch.num_rows)
                 if throttle_seconds:
                     time.sleep(throttle_seconds)
-        writer.mark_complete(spec)
+        writer.mark_complete(view)
         change_set.commit_state(state, identity)
         return change_set.changed_rows, previous is None
 
@@ -134,7 +170,7 @@ def _usable_state(path: Path, identity: dict[str, str]) -> Path | None:
     return path if changes.read_state_identity(path) == identity else None
 
 
-def _store_has(writer: Writer, spec: ViewSpec, change_set: changes.ChangeSet) -> bool:
+def _store_has(writer: OnlineStore, view: ViewDef, change_set: changes.ChangeSet) -> bool:
     """Whether the store still holds a sample of the entities the state says were written."""
     sample: pa.Table = change_set.sample_keys(SAMPLE_ENTITIES)
-    return writer.present(spec, sample) == int(sample.num_rows)
+    return writer.present(view, sample) == int(sample.num_rows)

@@ -1,9 +1,11 @@
-"""Feast's online-store encodings: entity keys, Redis keys and fields, value protos.
+"""Feast's online-store encodings: table names, entity keys, Redis keys and fields, values.
 
 Byte for byte what Feast 0.67 writes and reads (``feast/infra/key_encoding_utils.py`` with
 ``entity_key_serialization_version: 3``, ``feast/infra/online_stores/helpers.py``), so that
 Feast's materialization, Feast's SDK and pitstop read and write the same store. The tests
-compare every function here with Feast's own.
+compare every function here with Feast's own. These work one value at a time (lookups,
+pushes); :mod:`pitstop.online.column_codec` writes the same bytes for a whole Arrow column
+(the materializer), from the same vocabulary (:mod:`pitstop.online.value_types`).
 """
 
 from __future__ import annotations
@@ -19,9 +21,12 @@ from typing import Any
 import mmh3
 
 from pitstop.online.feast_protos import proto_module
+from pitstop.online.value_types import NUMBERS
 
-# Feast's ValueType numbers (protos/feast/types/Value.proto) used in entity keys.
-_KEY_TYPES = {"STRING": 2, "INT32": 3, "INT64": 4, "BYTES": 1, "UNIX_TIMESTAMP": 8}
+# The value types Feast accepts in entity keys; a key carries the type's number.
+_KEY_TYPES = {
+    name: NUMBERS[name] for name in ("STRING", "INT32", "INT64", "BYTES", "UNIX_TIMESTAMP")
+}
 _PACK_INT32 = struct.Struct("<I").pack
 _PACK_I32 = struct.Struct("<i").pack
 _PACK_I64 = struct.Struct("<q").pack
@@ -29,6 +34,17 @@ _PACK_I64 = struct.Struct("<q").pack
 JsonValue = Any
 # How Feast's materialization stores a null timestamp: pandas' NaT as int64.
 NULL_TIMESTAMP = -9223372036854775808
+
+
+def versioned_name(view: str, version: int | None = None) -> str:
+    """A view's name in the online store: ``<view>_v<N>`` for a version N > 0 (Feast's
+    ``compute_versioned_name`` with online versioning on), else the view's name."""
+    return f"{view}_v{version}" if version else view
+
+
+def table_name(project: str, view: str) -> str:
+    """The SQLite table of a view (its :func:`versioned_name`): Feast's ``compute_table_id``."""
+    return f"{project}_{view}"
 
 
 def entity_key(join_keys: Sequence[str], values: Sequence[Any], types: Sequence[str]) -> bytes:
@@ -56,7 +72,7 @@ def entity_keys_of(join_key: str, values: Sequence[Any], value_type: str) -> lis
     pack = _FIXED_SIZE_PACKERS.get(value_type)
     if pack is None:  # strings and bytes: the length prefix depends on the value
         return [entity_key((join_key,), (value,), (value_type,)) for value in values]
-    head = _single_key_head(join_key, value_type)
+    head = single_key_prefix(join_key, value_type)
     return [head + pack(value) for value in values]
 
 
@@ -64,8 +80,8 @@ _FIXED_SIZE_PACKERS = {"INT64": _PACK_I64, "UNIX_TIMESTAMP": _PACK_I64, "INT32":
 
 
 @lru_cache(maxsize=256)
-def _single_key_head(join_key: str, value_type: str) -> bytes:
-    """A one-key entity key up to its value, for fixed-size value types."""
+def single_key_prefix(join_key: str, value_type: str) -> bytes:
+    """A one-key entity key up to its value, for fixed-size value types (INT64, INT32...)."""
     name = join_key.encode("utf8")
     size = len(_FIXED_SIZE_PACKERS[value_type](0))
     return b"".join(

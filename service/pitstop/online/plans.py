@@ -197,7 +197,9 @@ class PlanCompiler:
                 )
         planned_reads = tuple(
             PlannedRead(
-                read=ViewRead(view_name, tuple(read_features[view_name])),
+                read=ViewRead(
+                    registry.views[view_name].online_name, tuple(read_features[view_name])
+                ),
                 join_keys=registry.views[view_name].join_keys,
                 key_types=tuple(
                     self._key_types.get(key, "INT64") for key in registry.views[view_name].join_keys

@@ -105,7 +105,7 @@ def _push_view(
         if entity not in latest or stamps[row] >= stamps[latest[entity]]:
             latest[entity] = row
     unique = list(latest)
-    stored = store.read([ViewRead(view.name, tuple(encoded))], [unique])[0]
+    stored = store.read([ViewRead(view.online_name, tuple(encoded))], [unique])[0]
     fresh = [
         WriteRow(
             entity_key=key,
@@ -116,7 +116,7 @@ def _push_view(
         if current is None or stamps[latest[key]] >= current
     ]
     if fresh:
-        store.write(view.name, fresh)
+        store.write(view.online_name, fresh)
     return len(fresh)
 
 

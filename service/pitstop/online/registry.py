@@ -11,35 +11,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, Protocol
 
 from pitstop.errors import MissingInputError, one_line
+from pitstop.online import codec
 from pitstop.online.feast_protos import proto_module
+from pitstop.online.value_types import FEAST_TYPE_NAMES, name_of
 from pitstop.settings import Settings
-
-# Feast's ValueType enum names (protos/feast/types/Value.proto), by number.
-VALUE_TYPE_NAMES = {
-    0: "UNKNOWN",
-    1: "BYTES",
-    2: "STRING",
-    3: "INT32",
-    4: "INT64",
-    5: "DOUBLE",
-    6: "FLOAT",
-    7: "BOOL",
-    8: "UNIX_TIMESTAMP",
-}
-# The Feast type names the registry listing shows (feast.types), by ValueType name.
-FEAST_TYPE_NAMES = {
-    "BYTES": "Bytes",
-    "STRING": "String",
-    "INT32": "Int32",
-    "INT64": "Int64",
-    "DOUBLE": "Float64",
-    "FLOAT": "Float32",
-    "BOOL": "Bool",
-    "UNIX_TIMESTAMP": "UnixTimestamp",
-}
 
 
 @dataclass(frozen=True)
@@ -54,6 +33,15 @@ class FieldDef:
         return FEAST_TYPE_NAMES.get(self.value_type, self.value_type.title())
 
 
+@dataclass(frozen=True, kw_only=True)
+class Described:
+    """What Feast records of every view and service for the people reading the registry."""
+
+    description: str = ""
+    owner: str = ""
+    tags: dict[str, str] = field(default_factory=dict)
+
+
 @dataclass(frozen=True)
 class EntityDef:
     name: str
@@ -62,8 +50,17 @@ class EntityDef:
 
 
 @dataclass(frozen=True)
-class ViewDef:
-    """A batch feature view: what the online store holds for it."""
+class SourceDef:
+    """A view's batch source: the table the materializer reads, as the registry records it."""
+
+    path: str  # a file or folder (FileSource's uri, SparkSource's path); "" for other kinds
+    timestamp_field: str
+    created_timestamp_column: str | None
+
+
+@dataclass(frozen=True)
+class ViewDef(Described):
+    """A batch feature view: what the online store holds for it, and where it comes from."""
 
     name: str
     entities: tuple[str, ...]
@@ -71,14 +68,21 @@ class ViewDef:
     features: tuple[FieldDef, ...]
     ttl_seconds: int | None
     online: bool
-    description: str = ""
-    owner: str = ""
-    tags: dict[str, str] = field(default_factory=dict)
     push_source: str | None = None
+    # The join keys with their value types (Feast's entity columns), in the view's order.
+    entity_columns: tuple[FieldDef, ...] = ()
+    source: SourceDef | None = None
+    # The view's name in the online store (codec.versioned_name): the name its SQLite table
+    # and Redis hash fields are made from; the view's name unless Feast's versioning is on.
+    online_name: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.online_name:
+            object.__setattr__(self, "online_name", self.name)
 
 
 @dataclass(frozen=True)
-class OnDemandDef:
+class OnDemandDef(Described):
     """An on-demand view: the views and request fields it reads and its stored function."""
 
     name: str
@@ -87,20 +91,14 @@ class OnDemandDef:
     features: tuple[FieldDef, ...]
     udf: bytes  # dill-serialized, as Feast stores it
     mode: str
-    description: str = ""
-    owner: str = ""
-    tags: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
-class ServiceDef:
+class ServiceDef(Described):
     """A feature service: (view, features) in its definition order."""
 
     name: str
     projections: tuple[tuple[str, tuple[str, ...]], ...]
-    description: str = ""
-    owner: str = ""
-    tags: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -118,6 +116,7 @@ class RegistrySnapshot:
         project: str,
         version: str,
         *,
+        versioning: bool = False,
         entities: Iterable[Any],
         feature_views: Iterable[Any],
         on_demand_views: Iterable[Any],
@@ -127,7 +126,7 @@ class RegistrySnapshot:
             proto.spec.name: EntityDef(
                 name=proto.spec.name,
                 join_key=proto.spec.join_key,
-                value_type=VALUE_TYPE_NAMES.get(proto.spec.value_type, "UNKNOWN"),
+                value_type=name_of(proto.spec.value_type),
             )
             for proto in entities
             if _in_project(proto, project)
@@ -150,6 +149,11 @@ class RegistrySnapshot:
                 owner=spec.owner,
                 tags=dict(spec.tags),
                 push_source=push if push and spec.stream_source.type == _PUSH_SOURCE else None,
+                entity_columns=_fields(spec.entity_columns),
+                source=_source(spec.batch_source) if spec.HasField("batch_source") else None,
+                online_name=codec.versioned_name(
+                    spec.name, proto.meta.current_version_number if versioning else None
+                ),
             )
         on_demand = {}
         for proto in on_demand_views:
@@ -208,14 +212,42 @@ def _in_project(proto: Any, project: str) -> bool:
     return proto.spec.project in ("", project)
 
 
+def _source(proto: Any) -> SourceDef:
+    kind = proto.WhichOneof("options")
+    if kind == "file_options":
+        path = proto.file_options.uri
+    elif kind == "spark_options":
+        path = proto.spark_options.path
+    else:
+        path = ""
+    return SourceDef(
+        path=path,
+        timestamp_field=proto.timestamp_field,
+        created_timestamp_column=proto.created_timestamp_column or None,
+    )
+
+
 def _fields(columns: Sequence[Any]) -> tuple[FieldDef, ...]:
     return tuple(
         FieldDef(
             name=column.name,
-            value_type=VALUE_TYPE_NAMES.get(column.value_type, "UNKNOWN"),
+            value_type=name_of(column.value_type),
             description=column.description,
         )
         for column in columns
+    )
+
+
+def _snapshot(project: str, version: str, versioning: bool, lists: Any) -> RegistrySnapshot:
+    """The snapshot of a registry's object lists, named as in Feast's ``Registry`` proto."""
+    return RegistrySnapshot.from_protos(
+        project,
+        version,
+        versioning=versioning,
+        entities=lists.entities,
+        feature_views=lists.feature_views,
+        on_demand_views=lists.on_demand_feature_views,
+        feature_services=lists.feature_services,
     )
 
 
@@ -233,6 +265,7 @@ class FileRegistry:
 
     path: Path
     project: str
+    versioning: bool = False  # Feast's registry.enable_online_feature_view_versioning
 
     def version(self) -> str:
         try:
@@ -247,14 +280,7 @@ class FileRegistry:
         version = self.version()
         registry = proto_module("core.Registry_pb2").Registry()
         registry.ParseFromString(self.path.read_bytes())
-        return RegistrySnapshot.from_protos(
-            self.project,
-            version,
-            entities=registry.entities,
-            feature_views=registry.feature_views,
-            on_demand_views=registry.on_demand_feature_views,
-            feature_services=registry.feature_services,
-        )
+        return _snapshot(self.project, version, self.versioning, registry)
 
 
 @dataclass
@@ -263,6 +289,7 @@ class SqlRegistry:
 
     url: str
     project: str
+    versioning: bool = False  # Feast's registry.enable_online_feature_view_versioning
     _engine: Any = None
 
     _TABLES = {
@@ -315,14 +342,7 @@ class SqlRegistry:
                     {"project": self.project},
                 ).all()
                 objects[table] = [cls.FromString(bytes(row[0])) for row in rows]
-        return RegistrySnapshot.from_protos(
-            self.project,
-            version,
-            entities=objects["entities"],
-            feature_views=objects["feature_views"],
-            on_demand_views=objects["on_demand_feature_views"],
-            feature_services=objects["feature_services"],
-        )
+        return _snapshot(self.project, version, self.versioning, SimpleNamespace(**objects))
 
 
 def open_registry(settings: Settings) -> tuple[str, RegistrySource]:
@@ -330,10 +350,15 @@ def open_registry(settings: Settings) -> tuple[str, RegistrySource]:
     ``PITSTOP_REGISTRY_URL``), read without Feast."""
     from pitstop.feast_config import feast_config, sqlalchemy_url
 
-    project = str(feast_config(settings)["project"])
+    config = feast_config(settings)
+    project = str(config["project"])
+    registry = config.get("registry")
+    versioning = isinstance(registry, dict) and bool(
+        registry.get("enable_online_feature_view_versioning", False)
+    )
     source: RegistrySource = (
-        SqlRegistry(sqlalchemy_url(settings.registry_url), project)
+        SqlRegistry(sqlalchemy_url(settings.registry_url), project, versioning)
         if settings.registry_url
-        else FileRegistry(settings.registry_path, project)
+        else FileRegistry(settings.registry_path, project, versioning)
     )
     return project, source

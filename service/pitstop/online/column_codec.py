@@ -1,13 +1,14 @@
-"""Feast's online bytes for a whole Arrow column at once.
+"""Feast's online bytes for a whole Arrow column at once (the materializer's codec).
 
 Feast 0.67's materialization turns each value into a ``ValueProto`` object and serializes it
 (``feast.utils._convert_arrow_fv_to_proto``, ``feast.type_map``), and each entity key with
 ``feast.infra.key_encoding_utils.serialize_entity_key``, one Python call per value. The bytes
 are simple: a scalar ``ValueProto`` is one protobuf field (tag, then a varint or a fixed-width
 little-endian number), a null is the empty message, and a version-3 entity key of one int64
-join key is a constant prefix and the key's 8 little-endian bytes. This module writes those
-bytes with numpy for a column at a time (:mod:`pitstop.materialize.packing`), with the same
-quirks as Feast's conversion, because readers compare bytes:
+join key is a constant prefix (:func:`pitstop.online.codec.single_key_prefix`) and the key's 8
+little-endian bytes. This module writes those bytes with numpy for a column at a time
+(:mod:`pitstop.online.packing`), with the same quirks as Feast's conversion, because readers
+compare bytes:
 
 - an int64 column with nulls goes through float64 in Feast (``to_numpy``), so its values
   are rounded as float64 is (only |v| > 2**53 changes); a null or NaN is the empty message;
@@ -16,66 +17,72 @@ quirks as Feast's conversion, because readers compare bytes:
   cast), and a null timestamp (NaT) is ``unix_timestamp_val = -2**63``, as Feast writes it.
 
 Types without a fast path (strings, lists, several join keys...) go through Feast's own
-functions, so the result is Feast's by construction. ``tests/materialize/test_encoding.py``
-compares every fast path byte for byte with Feast's.
+functions, so the result is Feast's by construction. Value types are named as everywhere in
+pitstop (:mod:`pitstop.online.value_types`). ``tests/online/test_column_codec.py`` compares
+every fast path byte for byte with Feast's.
 """
 
 from __future__ import annotations
 
-import struct
 import time
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
-from pitstop.materialize import packing
+from pitstop.online import packing
+from pitstop.online.codec import single_key_prefix
+from pitstop.online.value_types import number_of
 
-# feast.value_type.ValueType numbers and the field numbers of feast.types.Value (Value.proto).
-INT32, INT64, DOUBLE, FLOAT, BOOL, UNIX_TIMESTAMP, STRING = 3, 4, 5, 6, 7, 8, 2
+if TYPE_CHECKING:
+    from pitstop.online.registry import FieldDef
+
 _VARINT, _FIXED64, _FIXED32 = 0, 1, 5
-_FIELD = {INT32: 3, INT64: 4, DOUBLE: 5, FLOAT: 6, BOOL: 7, UNIX_TIMESTAMP: 8}
-NULL_TIMESTAMP = np.iinfo(np.int64).min
+# The field number of each fast-path type's value in feast.types.Value (Value.proto).
+_FIELD = {"INT32": 3, "INT64": 4, "DOUBLE": 5, "FLOAT": 6, "BOOL": 7, "UNIX_TIMESTAMP": 8}
+_INTEGERS = ("INT64", "INT32")
+_REALS = ("DOUBLE", "FLOAT")
 
 
 def _tag(field: int, wire_type: int) -> bytes:
     return bytes([(field << 3) | wire_type])
 
 
-def value_bytes(column: pa.Array, value_type: int) -> pa.BinaryArray:
+def value_bytes(column: pa.Array, value_type: str) -> pa.BinaryArray:
     """``ValueProto(...).SerializeToString()`` of every value of ``column``, as Feast makes them."""
     rows = len(column)
-    if value_type in (INT64, INT32):
+    if value_type in _INTEGERS:
         present, integers = _integers(column)
         tag = packing.constant(_tag(_FIELD[value_type], _VARINT), rows)
         return _present_only([tag, packing.varint(integers)], present)
-    if value_type in (DOUBLE, FLOAT):
+    if value_type in _REALS:
         numbers = column.cast(pa.float64()).to_numpy(zero_copy_only=False)
         present = ~np.isnan(numbers)
-        width = np.float64 if value_type == DOUBLE else np.float32
-        wire = _FIXED64 if value_type == DOUBLE else _FIXED32
+        width = np.float64 if value_type == "DOUBLE" else np.float32
+        wire = _FIXED64 if value_type == "DOUBLE" else _FIXED32
         tag = packing.constant(_tag(_FIELD[value_type], wire), rows)
         return _present_only([tag, packing.fixed(numbers.astype(width))], present)
-    if value_type == UNIX_TIMESTAMP and pa.types.is_timestamp(column.type):
+    if value_type == "UNIX_TIMESTAMP" and pa.types.is_timestamp(column.type):
         seconds = column.to_numpy(zero_copy_only=False).astype("datetime64[s]").astype(np.int64)
         tag = packing.constant(_tag(_FIELD[value_type], _VARINT), rows)
         return packing.concat([tag, packing.varint(seconds)])
     return _with_feast(column, value_type)
 
 
-def value_text(column: pa.Array, value_type: int) -> list[str | None]:
+def value_texts(column: pa.Array, value_type: str) -> list[str | None]:
     """Feast's SQLite ``value_text`` column: ``str()`` of numbers, strings as they are."""
-    if value_type in (INT64, INT32):
+    if value_type in _INTEGERS:
         present, integers = _integers(column)
         texts = pa.array(integers).cast(pa.string()).to_pylist()
         return [text if keep else None for text, keep in zip(texts, present.tolist(), strict=True)]
-    if value_type in (DOUBLE, FLOAT):
+    if value_type in _REALS:
         numbers = column.cast(pa.float64()).to_numpy(zero_copy_only=False)
-        if value_type == FLOAT:
+        if value_type == "FLOAT":
             numbers = numbers.astype(np.float32).astype(np.float64)
         return [None if number != number else str(number) for number in numbers.tolist()]
-    if value_type in (UNIX_TIMESTAMP,):
+    if value_type == "UNIX_TIMESTAMP":
         return [None] * len(column)
     from feast.infra.online_stores.helpers import extract_text_and_num
 
@@ -83,14 +90,12 @@ def value_text(column: pa.Array, value_type: int) -> list[str | None]:
 
 
 def entity_keys(
-    join_keys: Sequence[str], columns: Sequence[pa.Array], value_types: Sequence[int]
+    join_keys: Sequence[str], columns: Sequence[pa.Array], value_types: Sequence[str]
 ) -> pa.BinaryArray:
     """``serialize_entity_key(..., entity_key_serialization_version=3)`` of every row."""
-    if len(join_keys) == 1 and value_types[0] in (INT64, INT32):
-        name = join_keys[0].encode("utf8")
-        width = 8 if value_types[0] == INT64 else 4
-        prefix = struct.pack("<III", 1, STRING, len(name)) + name
-        prefix += struct.pack("<II", value_types[0], width)
+    if len(join_keys) == 1 and value_types[0] in _INTEGERS:
+        width = 8 if value_types[0] == "INT64" else 4
+        prefix = single_key_prefix(join_keys[0], value_types[0])
         integers = columns[0].to_numpy(zero_copy_only=False)
         little = integers.astype("<i8" if width == 8 else "<i4")
         return packing.concat([packing.constant(prefix, len(integers)), packing.fixed(little)])
@@ -111,21 +116,21 @@ def _present_only(segments: list[packing.Segment], present: npt.NDArray[np.bool_
     return packing.concat([packing.where(segment, present) for segment in segments])
 
 
-def _feast_protos(column: pa.Array, value_type: int) -> list[object]:
+def _feast_protos(column: pa.Array, value_type: str) -> list[object]:
     from feast.type_map import python_values_to_proto_values
     from feast.value_type import ValueType
 
     values = column.to_numpy(zero_copy_only=False)
-    return list(python_values_to_proto_values(values, ValueType(value_type)))
+    return list(python_values_to_proto_values(values, ValueType(number_of(value_type))))
 
 
-def _with_feast(column: pa.Array, value_type: int) -> pa.BinaryArray:
+def _with_feast(column: pa.Array, value_type: str) -> pa.BinaryArray:
     protos = _feast_protos(column, value_type)
     return pa.array([proto.SerializeToString() for proto in protos], pa.binary())  # type: ignore[attr-defined]
 
 
 def _entity_keys_with_feast(
-    join_keys: Sequence[str], columns: Sequence[pa.Array], value_types: Sequence[int]
+    join_keys: Sequence[str], columns: Sequence[pa.Array], value_types: Sequence[str]
 ) -> pa.BinaryArray:
     from feast.infra.key_encoding_utils import serialize_entity_key
     from feast.protos.feast.types.EntityKey_pb2 import EntityKey
@@ -181,3 +186,38 @@ def timestamp_protos(column: pa.Array) -> pa.BinaryArray:
             packing.where(packing.varint(nanos), nanos != 0),
         ]
     )
+
+
+def view_entity_keys(
+    entity_columns: Sequence[FieldDef], table: pa.RecordBatch | pa.Table
+) -> pa.BinaryArray:
+    """The serialized entity keys of every row of ``table``, which holds the join key columns."""
+    columns = [_array(table.column(column.name)) for column in entity_columns]
+    return entity_keys(
+        [column.name for column in entity_columns],
+        columns,
+        [column.value_type for column in entity_columns],
+    )
+
+
+def _array(column: pa.Array | pa.ChunkedArray) -> pa.Array:
+    return column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+
+
+# ---- Redis's wire protocol (RESP), for pipelines made a batch at a time ------------------------
+def resp_bulk(values: pa.BinaryArray, rows: int) -> list[packing.Segment]:
+    """RESP bulk strings ``$<length>\\r\\n<bytes>\\r\\n`` of each row's value."""
+    value = packing.from_binary(values)
+    sizes = value.mask.sum(axis=1).astype(np.int64)
+    return [
+        packing.constant(b"$", rows),
+        packing.decimal(sizes),
+        packing.constant(b"\r\n", rows),
+        value,
+        packing.constant(b"\r\n", rows),
+    ]
+
+
+def resp_bulk_constant(value: bytes, rows: int) -> list[packing.Segment]:
+    """The same RESP bulk string on every row."""
+    return [packing.constant(b"$%d\r\n%s\r\n" % (len(value), value), rows)]

@@ -1,4 +1,4 @@
-"""The numpy encoders give Feast's bytes exactly: entity keys, values, SQLite value_text."""
+"""The column codec gives Feast's bytes exactly: entity keys, values, SQLite value_text."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from feast.protos.feast.types.EntityKey_pb2 import EntityKey
 from feast.type_map import python_values_to_proto_values
 from feast.value_type import ValueType
 
-from pitstop.materialize import encoding
+from pitstop.online import column_codec
 
 UTC = dt.timezone.utc
 COLUMNS = {
@@ -53,19 +53,19 @@ def _feast_protos(column: pa.Array, value_type: ValueType) -> list:
 def test_value_bytes_equal_feast(name: str) -> None:
     column, value_type = COLUMNS[name]
     expected = [proto.SerializeToString() for proto in _feast_protos(column, value_type)]
-    assert encoding.value_bytes(column, value_type.value).to_pylist() == expected
+    assert column_codec.value_bytes(column, value_type.name).to_pylist() == expected
 
 
 @pytest.mark.parametrize("name", COLUMNS)
 def test_value_text_equals_feast(name: str) -> None:
     column, value_type = COLUMNS[name]
     expected = [extract_text_and_num(p, False)[0] for p in _feast_protos(column, value_type)]
-    assert encoding.value_text(column, value_type.value) == expected
+    assert column_codec.value_texts(column, value_type.name) == expected
 
 
 def test_value_bytes_of_a_sliced_column() -> None:
     column = pa.chunked_array([pa.array([1, 2, 3, 400, 5])]).combine_chunks().slice(2, 2)
-    assert encoding.value_bytes(column, ValueType.INT64.value).to_pylist() == [
+    assert column_codec.value_bytes(column, ValueType.INT64.name).to_pylist() == [
         b" \x03",
         b" \x90\x03",
     ]
@@ -87,7 +87,7 @@ def test_entity_keys_equal_feast(column: pa.Array, value_type: ValueType) -> Non
         )
         for proto in _feast_protos(column, value_type)
     ]
-    got = encoding.entity_keys(["user_id"], [column], [value_type.value])
+    got = column_codec.entity_keys(["user_id"], [column], [value_type.name])
     assert got.to_pylist() == expected
 
 
@@ -104,7 +104,7 @@ def test_entity_keys_of_two_join_keys_equal_feast() -> None:
             strict=False,
         )
     ]
-    got = encoding.entity_keys(["user_id", "item_id"], [users, items], [4, 4])
+    got = column_codec.entity_keys(["user_id", "item_id"], [users, items], ["INT64", "INT64"])
     assert got.to_pylist() == expected
 
 
@@ -127,9 +127,9 @@ def test_timestamp_protos_equal_feast_redis_ts() -> None:
         proto = Timestamp()
         proto.FromDatetime(value)
         expected.append(proto.SerializeToString())
-    assert encoding.timestamp_protos(TIMES).to_pylist() == expected
+    assert column_codec.timestamp_protos(TIMES).to_pylist() == expected
 
 
 def test_sqlite_seconds_equal_feast_event_ts() -> None:
     naive = [value.replace(tzinfo=None) for value in TIMES.to_pylist()]
-    assert encoding.sqlite_seconds(TIMES) == [int(value.timestamp()) for value in naive]
+    assert column_codec.sqlite_seconds(TIMES) == [int(value.timestamp()) for value in naive]

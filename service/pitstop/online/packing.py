@@ -1,10 +1,11 @@
 """Variable-length byte strings built for a whole column at once, with numpy.
 
-Every encoder of the materializer produces, for n rows, one byte string per row. Building
-them one by one in Python costs microseconds per value; here each piece of a row's bytes is a
-``Segment``: an (n, width) uint8 matrix and a mask of the bytes that are used. Segments are laid
-side by side and the used bytes read out in row order, which gives the rows' concatenations in
-one pass (:func:`concat`). The result is an Arrow binary array (offsets + one data buffer).
+Every encoder of :mod:`pitstop.online.column_codec` produces, for n rows, one byte string per
+row. Building them one by one in Python costs microseconds per value; here each piece of a
+row's bytes is a ``Segment``: an (n, width) uint8 matrix and a mask of the bytes that are used.
+Segments are laid side by side and the used bytes read out in row order, which gives the rows'
+concatenations in one pass (:func:`concat`). The result is an Arrow binary array (offsets + one
+data buffer).
 """
 
 from __future__ import annotations
