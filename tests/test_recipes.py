@@ -11,16 +11,19 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+import sqlite3
 from pathlib import Path
 
 import duckdb
 import pytest
 
+from pitstop.online.registry import FileRegistry
 from pitstop.settings import PROJECT_ROOT
 from tests.project_copy import (
     copy_project,
     insert_after_column,
     online_values,
+    remove_column,
     run_dbt,
     run_pitstop,
 )
@@ -44,6 +47,13 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def _online_value(data: Path, view: str, feature: str, user: int) -> object:
     return online_values(data, view, "user_id", [user], [feature])[user][feature]
+
+
+def _stored_features(data: Path, view: str) -> set[str]:
+    """The feature names the SQLite online store holds rows of for ``view``."""
+    with sqlite3.connect(data / "online_store.db") as connection:
+        rows = connection.execute(f"select distinct feature_name from pitstop_{view}").fetchall()
+    return {name for (name,) in rows}
 
 
 def test_add_a_feature_then_an_event_type(project: Path, tmp_path: Path) -> None:
@@ -132,4 +142,19 @@ def test_add_a_feature_then_an_event_type(project: Path, tmp_path: Path) -> None
         assert value == expected, at
     assert max(checkouts.values()) == 3
     assert _online_value(data, "user_activity", "checkouts_7d", 1) == checkouts[max(checkouts)]
+
+    # ---- Remove a feature: delete its entry, then `pitstop run` ----
+    assert "purchases_90d" in _stored_features(data, "user_activity")
+    remove_column(marts_yaml, "purchases_90d")
+    out = run_pitstop(project, "run", *folder)
+    assert "rebuilt user_activity from its inputs: removed purchases_90d" in out
+    built = {
+        name for (name, *_) in connection.execute(f"describe select * from {activity}").fetchall()
+    }
+    registered = FileRegistry(data / "registry.db", "pitstop").read().views["user_activity"]
+    assert "purchases_90d" not in built and "checkouts_7d" in built
+    assert "purchases_90d" not in {feature.name for feature in registered.features}
+    assert "checkouts_7d" in {feature.name for feature in registered.features}
+    stored = _stored_features(data, "user_activity")
+    assert "purchases_90d" not in stored and "checkouts_7d" in stored
     connection.close()

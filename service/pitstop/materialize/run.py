@@ -103,12 +103,17 @@ def materialize(
     writing = time.perf_counter()
     writer = open_writer(settings, project)
     try:
+        changed = [view for view in views if _layout_changed(settings, project, writer, view)]
         for view in views:
             count, was_full = _materialize_view(
                 settings, writer, project, view, end, rows, full, progress, throttle_seconds
             )
             written[view.name] = count
             all_full = all_full and was_full
+        if changed:
+            # A feature removed from a view leaves the store and the API with it
+            # (docs/architecture.md §3, "Declared once").
+            writer.forget_features(views)
     finally:
         writer.close()
     return feast_repo.MaterializeReport(
@@ -161,6 +166,16 @@ def _materialize_view(
         writer.mark_complete(view)
         change_set.commit_state(state, identity)
         return change_set.changed_rows, previous is None
+
+
+def _layout_changed(settings: Settings, project: str, writer: OnlineStore, view: ViewDef) -> bool:
+    """Whether the view's last materialization into this store wrote another layout (other
+    features, keys or types): the registry changed since."""
+    state = changes.state_path(settings.online_state_dir, view.name)
+    recorded = changes.read_state_identity(state) if state.exists() else None
+    if recorded is None or recorded.get("store") != writer.identity:
+        return False
+    return recorded.get("view") != changes.state_identity(project, view, writer.identity)["view"]
 
 
 def _usable_state(path: Path, identity: dict[str, str]) -> Path | None:

@@ -29,6 +29,7 @@ first used, so the API's start-up does not load them.
 from __future__ import annotations
 
 import os
+import re
 import sqlite3
 import threading
 from collections.abc import Iterable, Sequence
@@ -125,6 +126,11 @@ class OnlineStore(Protocol):
 
     def mark_complete(self, view: ViewDef) -> None:
         """Record that every entity of the view was written (after a materialization)."""
+        ...
+
+    def forget_features(self, views: Sequence[ViewDef]) -> int:
+        """Delete every stored value of a feature that none of ``views`` (the registry's
+        online views) has: after a feature or a view is removed. Returns how many it deleted."""
         ...
 
     def ping(self) -> None:
@@ -357,6 +363,22 @@ class SqliteStore:
     def mark_complete(self, view: ViewDef) -> None:
         """Nothing to do: a lost file or table is seen by :meth:`present`."""
 
+    def forget_features(self, views: Sequence[ViewDef]) -> int:
+        deleted = 0
+        connection = self._bulk()
+        for view in views:
+            if not self.has_table(view):
+                continue
+            kept = [feature.name for feature in view.features]
+            marks = ",".join("?" * len(kept)) or "null"
+            table = sql.identifier(self.table(view.online_name))
+            with connection:
+                cursor = connection.execute(
+                    f"delete from {table} where feature_name not in ({marks})", kept
+                )
+            deleted += max(cursor.rowcount, 0)
+        return deleted
+
     def ping(self) -> None:
         with self._lock:
             try:
@@ -577,6 +599,45 @@ class RedisStore:
     def mark_complete(self, view: ViewDef) -> None:
         """Record that the view's keys are in this database (a flush removes the marker)."""
         self._client.set(self._marker(view), b"1")
+
+    def forget_features(self, views: Sequence[ViewDef]) -> int:
+        """One pass over the project's hashes (``SCAN``): a field that is no feature or event
+        time of a current view is removed. Every entity is read once, so this runs only after
+        a view's features changed (pitstop.materialize.run)."""
+        expected = {codec.redis_timestamp_field(view.online_name) for view in views}
+        expected |= {
+            codec.redis_field(view.online_name, feature.name)
+            for view in views
+            for feature in view.features
+        }
+        project = self.project.encode("utf8")
+        pattern = b"*" + re.sub(rb"([\\*?\[\]])", rb"\\\1", project)
+        deleted = 0
+        keys: list[bytes] = []
+
+        def sweep() -> int:
+            with self._client.pipeline(transaction=False) as pipe:
+                for key in keys:
+                    pipe.hkeys(key)
+                stored = pipe.execute()
+            stale = [
+                (key, [field for field in fields if field not in expected])
+                for key, fields in zip(keys, stored, strict=True)
+            ]
+            stale = [(key, fields) for key, fields in stale if fields]
+            if stale:
+                with self._client.pipeline(transaction=False) as pipe:
+                    for key, fields in stale:
+                        pipe.hdel(key, *fields)
+                    pipe.execute()
+            keys.clear()
+            return sum(len(fields) for _, fields in stale)
+
+        for key in self._client.scan_iter(match=pattern, count=1000, _type="HASH"):
+            keys.append(key)
+            if len(keys) >= PIPELINE_ENTITIES:
+                deleted += sweep()
+        return deleted + (sweep() if keys else 0)
 
     def _marker(self, view: ViewDef) -> str:
         return MARKER.format(project=self.project, view=view.online_name)
