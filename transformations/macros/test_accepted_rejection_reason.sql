@@ -19,9 +19,5 @@
 {%- endmacro -%}
 
 {% test accepted_rejection_reason(model, column_name) %}
-  select {{ column_name }} as value, count(*) as rows
-  from {{ model }}
-  where {{ column_name }} is not null
-      and not ({{ is_one_of(column_name, rejection_reasons()) }})
-  group by 1
+  {{ values_not_in(model, column_name, rejection_reasons()) }}
 {% endtest %}
