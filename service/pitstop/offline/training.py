@@ -107,25 +107,42 @@ def build_training_set(
     feast_repo.require_registry(settings)
     if isinstance(entities, TimeRange):
         # The store is opened and the service resolved once, for the spine and the join.
-        store = feast_repo.open_store(settings)
-        service = feast_repo.feature_service(store, feature_service)
-        needs = feast_repo.service_inputs(store, service)
+        store, service, needs = _resolve(settings, feature_service)
         with tempfile.TemporaryDirectory(prefix="pitstop-spine-") as folder:
             spine = Path(folder) / "spine.parquet"
             write_spine(settings, store, service, needs, entities, spine)
+            header = entity_file.columns(spine)
             return _join(
-                store, service, needs, spine, Path(out), note, stream, source_timestamps, started
+                store,
+                service,
+                needs,
+                spine,
+                header,
+                Path(out),
+                note,
+                stream,
+                source_timestamps,
+                started,
             )
     path = Path(entities)
-    header = entity_file.columns(path)
+    header = entity_file.columns(path)  # before opening Feast: a wrong file fails fast
     if ENTITY_TIMESTAMP not in header:
         raise InvalidInputError(
             f"{path} has no `{ENTITY_TIMESTAMP}` column (columns: {', '.join(header)})"
         )
+    store, service, needs = _resolve(settings, feature_service)
+    return _join(
+        store, service, needs, path, header, Path(out), note, stream, source_timestamps, started
+    )
+
+
+def _resolve(
+    settings: Settings, feature_service: str
+) -> tuple[FeatureStore, FeatureService, ServiceInputs]:
+    """The store, the feature service and what it needs, read from the registry once."""
     store = feast_repo.open_store(settings)
     service = feast_repo.feature_service(store, feature_service)
-    needs = feast_repo.service_inputs(store, service)
-    return _join(store, service, needs, path, Path(out), note, stream, source_timestamps, started)
+    return store, service, feast_repo.service_inputs(store, service)
 
 
 def _join(
@@ -133,14 +150,15 @@ def _join(
     service: FeatureService,
     needs: ServiceInputs,
     entities: Path,
+    header: list[str],
     out: Path,
     note: Callable[[str], None],
     stream: bool,
     source_timestamps: bool,
     started: float,
 ) -> TrainingSetReport:
-    """The entity file checked against what the service needs, joined, and written."""
-    header = entity_file.columns(entities)
+    """The entity file (its columns ``header``) checked against what the service needs,
+    joined, and written."""
     missing = [key for key in needs.join_keys if key not in header]
     if missing:
         raise InvalidInputError(
