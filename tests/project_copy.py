@@ -10,7 +10,7 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from pitstop.online import codec
@@ -26,9 +26,10 @@ def copy_project(root: Path) -> Path:
     return root
 
 
-def run_pitstop(project: Path, *args: str) -> str:
-    """`pitstop ARGS` with the copy's code; its stdout, after asserting it succeeded."""
-    env = {**os.environ, "PYTHONPATH": str(project / "service")}
+def run_pitstop(project: Path, *args: str, environment: Mapping[str, str] | None = None) -> str:
+    """`pitstop ARGS` with the copy's code (and ``environment`` added to this process's);
+    its stdout, after asserting it succeeded."""
+    env = {**os.environ, **(environment or {}), "PYTHONPATH": str(project / "service")}
     env.pop("PITSTOP_DATA_DIR", None)
     result = subprocess.run(
         [sys.executable, "-m", "pitstop.cli", *args],

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import shutil
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import pyarrow.parquet as pq
 import pytest
 
 from tests.clickstream_log import CHECKOUT_STEPS, FIELDS, VOCABULARY, ClickLog, Event, clickstream
@@ -51,12 +53,26 @@ CART_ENTRY = f"""\
         config: {{meta: {{window: {{sum: cart_size, over: purchase, days: 30}}}}}}
         data_tests: [not_null]
 """
+# Values that do not add up, over the log's own fields (macros/event_aggregates.sql).
+PAGES_FEATURE = "pages_seen_7d"
+LAST_CART_FEATURE = "last_cart_size"
+AGGREGATE_ENTRIES = f"""\
+      - name: {PAGES_FEATURE}
+        data_type: bigint
+        description: "Distinct pages viewed in the 7 days before T."
+        config: {{meta: {{window: {{distinct: page, over: page_view, days: 7}}}}}}
+      - name: {LAST_CART_FEATURE}
+        data_type: double
+        description: "cart_size of the user's last purchase before T that has one; null if none."
+        config: {{meta: {{window: {{latest: cart_size, over: purchase}}}}}}
+"""
 TTL = dt.timedelta(days=9)  # feature_repo/feature_views.py
 
 
 @dataclass(frozen=True)
 class Run:
     log: ClickLog
+    project: Path
     data: Path
     output: str
 
@@ -97,6 +113,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Run:
     marts_yaml = project / "transformations" / "models" / "marts" / "_marts__models.yml"
     insert_after_column(marts_yaml, "purchases_30d", CHECKOUT_ENTRY)
     insert_after_column(marts_yaml, CHECKOUT_FEATURE, CART_ENTRY)
+    insert_after_column(marts_yaml, CART_FEATURE, AGGREGATE_ENTRIES)
     # the log has no support tickets, so the feature counting them goes with the shipped type
     remove_column(marts_yaml, "support_tickets_30d")
 
@@ -108,7 +125,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Run:
             "".join(line + "\n" for line in lines)
         )
     output = run_pitstop(project, "run", "--data-dir", str(data))
-    return Run(log, data, output)
+    return Run(log, project, data, output)
 
 
 # ---- the lines ----
@@ -209,6 +226,17 @@ USER_FEATURES: dict[str, Callable[[list[Event], dt.datetime], Any]] = {
     CART_FEATURE: lambda events, at: float(
         sum(e.cart_size or 0 for e in _window(events, at, 30) if e.event_type == "purchase")
     ),
+    PAGES_FEATURE: lambda events, at: len(
+        {e.page for e in _window(events, at, 7) if e.event_type == "page_view" and e.page}
+    ),
+    LAST_CART_FEATURE: lambda events, at: max(
+        (
+            (e.ts, e.event_id, float(e.cart_size))
+            for e in events
+            if e.ts < at and e.event_type == "purchase" and e.cart_size is not None
+        ),
+        default=(None, None, None),
+    )[2],
     "days_active_30d": lambda events, at: len({e.ts.date() for e in _window(events, at, 30)}),
     "sessions_7d": lambda events, at: 0,  # the log has no session ids
     "unpriced_purchases_30d": lambda events, at: sum(
@@ -339,3 +367,41 @@ def test_the_online_store_serves_the_values_at_the_data_s_end(run: Run) -> None:
     )
     assert len(online_users) == len(users) and len(online_items) == len(items)
     assert _same(online_users, users) + _same(online_items, items) == []
+
+
+# ---- the same project on Spark ----
+
+
+def test_spark_builds_the_same_tables(run: Run, tmp_path: Path) -> None:
+    """The log's own vocabulary, fields and declared aggregates on the Spark engine: the same
+    feature tables cell for cell, and the same quarantine (tests/test_spark_parity.py does the
+    shipped project; this is the user's own)."""
+    data = tmp_path / "data"
+    shutil.copytree(run.data / "raw", data / "raw")
+    run_pitstop(
+        run.project, "build", "--data-dir", str(data), environment={"PITSTOP_ENGINE": "spark"}
+    )
+    for name, keys in (
+        ("user_activity", ["user_id"]),
+        ("user_profile", ["user_id"]),
+        ("item_popularity", ["item_id"]),
+        ("churn_labels", ["user_id"]),
+    ):
+        order = [(key, "ascending") for key in [*keys, "event_timestamp"]]
+        spark = pq.read_table(data / "features" / f"{name}.parquet").sort_by(order)
+        duck = pq.read_table(run.data / "features" / f"{name}.parquet").sort_by(order)
+        assert spark.schema.names == duck.schema.names, name
+        assert spark.schema.types == duck.schema.types, name
+        assert spark.num_rows == duck.num_rows > 0, name
+        for column in duck.schema.names:
+            assert spark.column(column).to_pylist() == duck.column(column).to_pylist(), column
+    quarantined = [
+        sorted(
+            pq.read_table(folder / "quarantine" / "stg_events__quarantine.parquet")
+            .select(["line_number", "raw_line", "rejection_reason"])
+            .to_pylist(),
+            key=str,
+        )
+        for folder in (data, run.data)
+    ]
+    assert quarantined[0] == quarantined[1] != []

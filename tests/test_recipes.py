@@ -64,7 +64,7 @@ def test_add_a_feature_then_an_event_type(project: Path, tmp_path: Path) -> None
     marts_yaml = project / "transformations" / "models" / "marts" / "_marts__models.yml"
 
     # ---- Add a feature: one entry, then `pitstop run` ----
-    [purchases_90d] = _yaml_blocks("Add a feature")
+    purchases_90d = _yaml_blocks("Add a feature")[0]  # the second: test_declared_aggregates
     insert_after_column(marts_yaml, "purchases_30d", purchases_90d)
     # Plain dbt on the changed mart stops and names the fix, before anything is written.
     dbt = run_dbt(project, data, "build", "--select", "user_activity")

@@ -7,7 +7,10 @@
     window: {sum: <field>, over: <event type>}  a number field of your own (vars.event_fields)
     window: {of: <day column>, days: N}        a column of the mart's day rows (events, revenue)
     window: {of: ..., leaves: <day column>}    what leaves the window, when not what entered
-    no `days`                                  a lifetime total that never leaves
+    window: {distinct|min|max|latest: <field>, over: <type>, days: N}
+                                               values that do not add up: computed from the
+                                               clean events (macros/event_aggregates.sql)
+    no `days`                                  a lifetime value that never leaves
 
   The name, type, description and window are one entry; the mart's SQL, its contract column
   and the Feast Field (feature_repo/dbt_contract.py) all come from it.
@@ -28,6 +31,8 @@
   {%- for column in node.columns.values() -%}
     {%- set window = (column.meta or {}).get('window') -%}
     {%- if window -%}
+      {%- set aggregate = none -%}
+      {%- set enters = none -%}
       {%- if window.get('count') -%}
         {%- if window['count'] not in event_types() -%}
           {{ exceptions.raise_compiler_error(
@@ -49,19 +54,33 @@
       {%- elif window.get('of') -%}
         {%- set enters = window['of'] -%}
       {%- else -%}
+        {%- set kinds = ['distinct', 'min', 'max', 'latest'] | select('in', window) | list -%}
+        {%- if kinds | length != 1 -%}
+          {{ exceptions.raise_compiler_error(
+              mart ~ "." ~ column.name ~ ": a window needs one of `count: <event type>`, "
+              ~ "`sum: <field>, over: <event type>`, `of: <day column>`, or `distinct:`, "
+              ~ "`min:`, `max:` or `latest:` a field (README \"Add a feature\")"
+          ) }}
+        {%- endif -%}
+        {%- set aggregate = event_aggregate_feature(mart ~ "." ~ column.name, window, kinds[0]) -%}
+      {%- endif -%}
+      {%- set days = window.get('days') -%}
+      {%- if days is not none and (days is not number or days < 1 or days != days | int) -%}
         {{ exceptions.raise_compiler_error(
-            mart ~ "." ~ column.name ~ ": a window needs `count: <event type>`, "
-            ~ "`sum: <field>, over: <event type>` or `of: <day column>`; windows add up, so "
-            ~ "count distinct, min, max and latest are not declarable (docs/architecture.md §3)"
+            mart ~ "." ~ column.name ~ ": `days: " ~ days ~ "` should be a whole number of days, "
+            ~ "1 or more (or no `days` for a lifetime value)"
         ) }}
       {%- endif -%}
-      {%- do features.append({
+      {%- set feature = {
           'name': column.name,
           'enters': enters,
           'leaves': window.get('leaves'),
-          'days': window.get('days'),
+          'days': days,
           'data_type': column.data_type,
-      }) -%}
+          'aggregate': none,
+      } -%}
+      {%- if aggregate is not none -%}{%- do feature.update(aggregate) -%}{%- endif -%}
+      {%- do features.append(feature) -%}
     {%- endif -%}
   {%- endfor -%}
   {%- if not features -%}

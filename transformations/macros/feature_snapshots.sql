@@ -34,7 +34,7 @@
     select
         {{ entity_key }},
         activity_date + 1 as snapshot_date,
-        {%- for f in features %}
+        {%- for f in features if not f.aggregate %}
         {{ f.enters }} as {{ f.name }},
         {%- endfor %}
         latest_arrival_date + 1 as arrived_by_date
@@ -48,7 +48,7 @@
     select
         {{ entity_key }},
         activity_date + {{ n + 1 }} as snapshot_date,
-        {%- for f in features %}
+        {%- for f in features if not f.aggregate %}
         {% if f.days == n %}-{{ f.leaves or f.enters }}{% else %}0{% endif %} as {{ f.name }},
         {%- endfor %}
         null as arrived_by_date
@@ -61,7 +61,7 @@
     select
         first_days.{{ entity_key }},
         mondays.snapshot_date,
-        {%- for f in features %}
+        {%- for f in features if not f.aggregate %}
         0 as {{ f.name }},
         {%- endfor %}
         null as arrived_by_date
@@ -104,7 +104,7 @@
     select
         {{ entity_key }},
         snapshot_date,
-        {%- for f in features %}
+        {%- for f in features if not f.aggregate %}
         {{ f.name }},
         {%- endfor %}
         arrived_by_date

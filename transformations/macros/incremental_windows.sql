@@ -207,7 +207,7 @@ carried as (
     select
         mart.{{ entity_key }},
         {{ utc_date('mart.event_timestamp') }} as snapshot_date,
-        {%- for f in features %}
+        {%- for f in features if not f.aggregate %}
         {%- if f.enters in day_types %}
         cast(mart.{{ f.name }} as {{ day_types[f.enters] }}) as {{ f.name }},
         {%- else %}

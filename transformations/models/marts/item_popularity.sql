@@ -7,6 +7,7 @@
 
 {#- The windowed features: one entry each in _marts__models.yml (macros/declared_features.sql) -#}
 {%- set features = declared_window_features('item_popularity') -%}
+-- depends_on: {{ ref('stg_events__events') }} (declared aggregates read the clean events)
 
 with
 
@@ -29,12 +30,18 @@ snapshots as (
     select
         item_id,
         snapshot_date,
-        {%- for f in features %}
+        {%- for f in features if not f.aggregate %}
         {{ running_total(f.name, 'item_id') }} as {{ f.name }},
         {%- endfor %}
         {{ knowable_at('item_id') }} as created_timestamp
     from changes
     group by item_id, snapshot_date
+
+),
+
+aggregated as (
+
+    {{ with_event_aggregates('snapshots', 'item_id', features) }}
 
 ),
 
@@ -51,7 +58,7 @@ final as (
 
         -- ---- derived ----
         cast(item_purchases_7d / nullif(item_views_7d, 0) as double) as item_conversion_rate_7d
-    from snapshots
+    from aggregated
     {%- if is_incremental() %}
     inner join rebuilt using (item_id)
     {%- endif %}

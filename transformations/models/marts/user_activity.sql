@@ -8,6 +8,7 @@
 
 {#- The windowed features: one entry each in _marts__models.yml (macros/declared_features.sql) -#}
 {%- set features = declared_window_features('user_activity') -%}
+-- depends_on: {{ ref('stg_events__events') }} (declared aggregates read the clean events)
 
 with
 
@@ -30,12 +31,18 @@ snapshots as (
     select
         user_id,
         snapshot_date,
-        {%- for f in features %}
+        {%- for f in features if not f.aggregate %}
         {{ running_total(f.name, 'user_id') }} as {{ f.name }},
         {%- endfor %}
         {{ knowable_at('user_id') }} as created_timestamp
     from changes
     group by user_id, snapshot_date
+
+),
+
+aggregated as (
+
+    {{ with_event_aggregates('snapshots', 'user_id', features) }}
 
 ),
 
@@ -54,7 +61,7 @@ final as (
         -- an average over the purchases whose price is known (docs/architecture.md §3)
         cast({{ divide('revenue_30d', 'purchases_30d - unpriced_purchases_30d') }} as double)
             as avg_order_value_30d
-    from snapshots
+    from aggregated
     {%- if is_incremental() %}
     inner join rebuilt using (user_id)
     {%- endif %}

@@ -7,6 +7,7 @@
 
 {#- The lifetime totals: one entry each in _marts__models.yml (macros/declared_features.sql) -#}
 {%- set features = declared_window_features('user_profile') -%}
+-- depends_on: {{ ref('stg_events__events') }} (declared aggregates read the clean events)
 
 with
 
@@ -50,7 +51,7 @@ snapshots as (
     select
         user_id,
         snapshot_date,
-        {%- for f in features %}
+        {%- for f in features if not f.aggregate %}
         {{ running_total(f.name, 'user_id') }} as {{ f.name }},
         {%- endfor %}
         {{ knowable_at('user_id') }} as created_timestamp
@@ -75,6 +76,12 @@ with_times as (
 
 ),
 
+aggregated as (
+
+    {{ with_event_aggregates('with_times', 'user_id', features) }}
+
+),
+
 final as (
 
     select
@@ -88,7 +95,7 @@ final as (
         last_event_at,
         last_purchase_at,
         {{- declared_feature_columns(features) }}
-    from with_times
+    from aggregated
     {%- if is_incremental() %}
     inner join rebuilt using (user_id)
     {%- endif %}
