@@ -160,6 +160,8 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     feast_repo.require_registry(settings)
     # The app (and every worker process uvicorn starts) finds the data folder here.
     os.environ.update(settings.environment())
+    if args.workers > 1:
+        _share_metrics_between_workers()
     import uvicorn
 
     # No request limit per worker (uvicorn's default): a limit restarts the worker and leaves
@@ -180,6 +182,21 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         log_level="warning" if args.quiet else "info",
     )
     return 0
+
+
+def _share_metrics_between_workers() -> None:
+    """prometheus_client's multiprocess mode for ``serve --workers N`` (pitstop.api.metrics):
+    a fresh folder every worker writes its counters to, removed when the server stops. A
+    PROMETHEUS_MULTIPROC_DIR of the user's own is used as it is (empty it between runs)."""
+    import atexit
+    import shutil
+    import tempfile
+
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return
+    folder = tempfile.mkdtemp(prefix="pitstop-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = folder
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
 
 
 def _training_set(args: argparse.Namespace, settings: Settings) -> int:

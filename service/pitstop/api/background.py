@@ -62,13 +62,16 @@ class BackgroundApi:
 
 
 @contextlib.contextmanager
-def api_in_background(settings: Settings, *, log_path: Path) -> Iterator[BackgroundApi]:
+def api_in_background(
+    settings: Settings, *, log_path: Path, workers: int = 1
+) -> Iterator[BackgroundApi]:
     """``pitstop serve`` for ``settings.data_dir`` on a free port until the block ends."""
     port = free_port()
     log_path.parent.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, **settings.environment()}
     command = [sys.executable, "-m", "pitstop.cli", "serve", "--quiet"]
     command += ["--data-dir", str(settings.data_dir), "--host", "127.0.0.1", "--port", str(port)]
+    command += ["--workers", str(workers)] if workers != 1 else []
     with log_path.open("wb") as log:
         process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:

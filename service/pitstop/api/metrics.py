@@ -4,22 +4,36 @@ Requests by route and status, a latency histogram per route, entity rows looked 
 features answered NOT_FOUND or OUTSIDE_MAX_AGE. A plain ASGI middleware (not Starlette's
 ``BaseHTTPMiddleware``, which costs a task per request) counts every request; the route is its
 template (``/features/{feature_service}``), so labels stay few.
+
+With several workers (``pitstop serve --workers N``) each is a process of its own and a scrape
+lands on one of them, so the counters live in prometheus_client's multiprocess mode: the CLI
+points ``PROMETHEUS_MULTIPROC_DIR`` at a fresh folder before the workers start, each worker
+writes its values there, and :func:`exposition` adds them up. The monitoring collector reads
+the status each process caches, so it is added to the scrape as it is
+(:func:`register_collector`).
 """
 
 from __future__ import annotations
 
+import os
 import time
 from typing import Any
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     REGISTRY,
+    CollectorRegistry,
     Counter,
     Histogram,
     disable_created_metrics,
     generate_latest,
 )
+from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+# Set by `pitstop serve --workers N` (N > 1) before the workers import this module.
+MULTIPROCESS_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 # The *_created series double what Prometheus stores for no use here.
 disable_created_metrics()  # type: ignore[no-untyped-call]
@@ -53,9 +67,26 @@ def count_lookup(service: str | None, rows: int, not_found: int, outside_max_age
         OUTSIDE_MAX_AGE.inc(outside_max_age)
 
 
+_process_collectors: list[Collector] = []
+
+
+def register_collector(collector: Collector) -> None:
+    """Add a collector of this process's own values (not counted per worker) to the scrape."""
+    REGISTRY.register(collector)
+    _process_collectors.append(collector)
+
+
 def exposition() -> tuple[bytes, str]:
-    """The text exposition format of every registered metric."""
-    return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
+    """The text exposition format of every metric: with several workers, their counters added
+    up from the multiprocess folder, and this process's own collectors."""
+    folder = os.environ.get(MULTIPROCESS_DIR_ENV)
+    if not folder:
+        return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry, path=folder)  # type: ignore[no-untyped-call]
+    for collector in _process_collectors:
+        registry.register(collector)
+    return generate_latest(registry), CONTENT_TYPE_LATEST
 
 
 class MetricsMiddleware:

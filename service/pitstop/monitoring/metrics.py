@@ -1,8 +1,9 @@
-"""Prometheus metrics of the monitoring status, on prometheus_client's default REGISTRY.
+"""Prometheus metrics of the monitoring status.
 
-A custom collector: each scrape of ``GET /metrics`` (``generate_latest(REGISTRY)``) reads the
-latest status the API computed (cached; computing it is a DuckDB pass per view, not something
-to do per scrape), so the values never go stale behind a stopped updater.
+A custom collector, which the API adds to its scrape (``pitstop.api.metrics.register_collector``):
+each scrape of ``GET /metrics`` reads the latest status the API computed (cached; computing it
+is a DuckDB pass per view, not something to do per scrape), so the values never go stale
+behind a stopped updater.
 
 =============================================  ==========================================
 metric                                         labels
@@ -81,12 +82,3 @@ class MonitoringCollector:
                     skew.add_metric([view, feature, "stale"], measured.skew.stale_rate or 0.0)
                     skew.add_metric([view, feature, "wrong"], measured.skew.wrong_rate or 0.0)
         yield from (newest, psi, nulls, skew, overall)
-
-
-def register(latest: Callable[[], MonitoringStatus | None]) -> MonitoringCollector:
-    """Register a collector on prometheus_client's default REGISTRY (once per process)."""
-    from prometheus_client import REGISTRY
-
-    collector = MonitoringCollector(latest)
-    REGISTRY.register(collector)
-    return collector

@@ -18,7 +18,8 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import HTMLResponse
 from starlette.concurrency import run_in_threadpool
 
-from pitstop.monitoring import metrics
+from pitstop.api.metrics import register_collector
+from pitstop.monitoring.metrics import MonitoringCollector
 from pitstop.monitoring.report import html_page
 from pitstop.monitoring.serving_log import ServingLogger
 from pitstop.monitoring.status import MonitoringStatus, compute_status
@@ -126,4 +127,4 @@ async def _status(request: Request, settings: Settings) -> MonitoringStatus:
     return status
 
 
-metrics.register(_latest.for_metrics)
+register_collector(MonitoringCollector(_latest.for_metrics))
