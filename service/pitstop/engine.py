@@ -55,19 +55,15 @@ class Engine:
     # Whether a build extends the tables of the previous one, kept in the warehouse file; an
     # engine without (Spark's in-memory catalog) builds every model whole every time.
     incremental: bool
-    # feature_store.yaml's `offline_store` section; None keeps the committed one.
-    feast_offline_store: Callable[[Settings], dict[str, Any] | None]
-    # What must happen in this process before Feast opens a store.
-    prepare_feast: Callable[[Settings], object]
+    # feature_store.yaml's `offline_store` section; None (the default) keeps the committed one.
+    feast_offline_store: Callable[[Settings], dict[str, Any] | None] = lambda settings: None
+    # What must happen in this process before Feast opens a store (by default nothing).
+    prepare_feast: Callable[[Settings], object] = lambda settings: None
     # Extra arguments of `feast apply`.
-    feast_apply_flags: tuple[str, ...]
+    feast_apply_flags: tuple[str, ...] = ()
 
     def __repr__(self) -> str:
         return f"Engine({self.name!r})"
-
-
-def _nothing(settings: Settings) -> None:
-    return None
 
 
 def _spark_offline_store(settings: Settings) -> dict[str, Any]:
@@ -80,15 +76,8 @@ def _spark_offline_store(settings: Settings) -> dict[str, Any]:
 
 # The one mapping from PITSTOP_ENGINE (settings.ENGINES) to an engine.
 _ENGINES = {
-    "duckdb": Engine(
-        name="duckdb",
-        run_dbt=dbt.run_in_child,
-        read_line_counts=dbt.read_line_counts,
-        incremental=True,
-        feast_offline_store=_nothing,
-        prepare_feast=_nothing,
-        feast_apply_flags=(),
-    ),
+    # Feast reads feature_store.yaml as committed: pitstop's ASOF store.
+    "duckdb": Engine("duckdb", dbt.run_in_child, dbt.read_line_counts, incremental=True),
     "spark": Engine(
         name="spark",
         run_dbt=spark.run_in_process,
