@@ -35,7 +35,7 @@ METHODS = ("pitstop", "feast")
 _CHILD = textwrap.dedent(
     """
     import contextlib, dataclasses, io, json, sys, time
-    from pitstop import feast_repo
+    from pitstop.feast_adapter import repo
     from pitstop.materialize import materialize
     from pitstop.online.stores import open_write_connection
     from pitstop.settings import Settings
@@ -74,7 +74,7 @@ _CHILD = textwrap.dedent(
     started = time.perf_counter()
     if method == "feast":
         with contextlib.redirect_stdout(io.StringIO()):
-            report = feast_repo.materialize(settings)
+            report = repo.materialize(settings)
     elif method == "sqlite_floor":
         copy_in_sqlite(settings.online_store_path)
     else:
@@ -85,7 +85,7 @@ _CHILD = textwrap.dedent(
         "seconds": seconds,
         "write_seconds": report.write_seconds,
         "entities": report.entities,
-        "peak_mb": feast_repo.peak_memory_bytes() / 2**20,
+        "peak_mb": repo.peak_memory_bytes() / 2**20,
     }))
     """
 )

@@ -39,10 +39,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "service"))
 
-from pitstop import feast_repo  # noqa: E402
 from pitstop.api.background import free_port  # noqa: E402
-from pitstop.build import build  # noqa: E402
-from pitstop.feast_config import feast_environment  # noqa: E402
+from pitstop.build.run import build  # noqa: E402
+from pitstop.feast_adapter import repo  # noqa: E402
+from pitstop.feast_adapter.config import feast_environment  # noqa: E402
 from pitstop.generator import generate_events  # noqa: E402
 from pitstop.settings import FEATURE_REPO_DIR, Settings  # noqa: E402
 
@@ -109,7 +109,7 @@ def main() -> int:
         if store == "redis" and not (args.data_dir and _redis_keys(args.redis_url)):
             _progress(f"materializing into Redis ({args.redis_url}) with Feast")
             _flush_redis(args.redis_url)
-            feast_repo.materialize(settings)
+            repo.materialize(settings)
         with (
             _server("pitstop", settings) as (pitstop_url, pitstop_start),
             _server("feast", settings) as (feast_url, feast_start),
@@ -139,8 +139,8 @@ def _prepare(settings: Settings, args: argparse.Namespace) -> None:
     _progress("dbt build")
     build(settings, echo=None)
     _progress("feast apply, materialize into SQLite with Feast")
-    feast_repo.apply(settings, echo=None)
-    feast_repo.materialize(settings)
+    repo.apply(settings, echo=None)
+    repo.materialize(settings)
 
 
 def _item_count(settings: Settings) -> int:

@@ -143,7 +143,7 @@ def _materialize_all(
 def _feast(folder: Path, env: dict[str, str]) -> list[str]:
     """Feast's own CLI over the registry and feature_store.yaml pitstop generated."""
     sys.path.insert(0, str(ROOT / "service"))
-    from pitstop.feast_config import feast_environment
+    from pitstop.feast_adapter.config import feast_environment
     from pitstop.settings import Settings
 
     previous = {k: os.environ.get(k) for k in ("PITSTOP_ONLINE_STORE", "PITSTOP_REDIS_URL")}

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 import pytest
 
-from pitstop.build import BuildReport, build
+from pitstop.build.run import BuildReport, build
 from pitstop.settings import Settings
 from tests import trap_log
 
@@ -92,18 +92,18 @@ def trap_store(trap_build: tuple[Settings, BuildReport]) -> Settings:
 
     Shared by the Feast, training-set and API tests; none of them may write to it.
     """
-    from pitstop import feast_repo
+    from pitstop.feast_adapter import repo
 
     settings, _ = trap_build
-    feast_repo.apply(settings, echo=None)
-    feast_repo.materialize(settings)
+    repo.apply(settings, echo=None)
+    repo.materialize(settings)
     return settings
 
 
 @pytest.fixture(scope="session")
 def local_store(trap_store: Settings) -> FeatureStore:
     """Feast itself on the trap data folder, in the test process: the reference answers."""
-    from pitstop import feast_repo
+    from pitstop.feast_adapter import repo
 
-    store: FeatureStore = feast_repo.open_store(trap_store)
+    store: FeatureStore = repo.open_store(trap_store)
     return store

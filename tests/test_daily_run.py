@@ -16,12 +16,12 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from pitstop.build import BuildReport, build
+from pitstop.build.run import BuildReport, build
 from pitstop.errors import MissingInputError
 from pitstop.generator import append_day, generate_events
 from pitstop.settings import Settings
+from tests.build.test_build import _digest
 from tests.conftest import write_raw_logs
-from tests.test_build import _digest
 
 # A session crossing midnight whose second half arrives ten days late, in the daily partition:
 # the day before the late event must be recomputed too (its session no longer ends there).
@@ -99,7 +99,7 @@ def test_daily_run_equals_a_full_rebuild(
 
 
 def build_counts(settings: Settings) -> object:
-    from pitstop.build import read_line_counts
+    from pitstop.build.run import read_line_counts
 
     return read_line_counts(settings)
 

@@ -9,7 +9,7 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
-from pitstop import feast_repo
+from pitstop.feast_adapter import repo
 from pitstop.settings import FEATURE_REPO_DIR, Settings
 
 MARTS_YAML = FEATURE_REPO_DIR.parent / "transformations" / "models" / "marts" / "_marts__models.yml"
@@ -31,7 +31,7 @@ DBT_TO_FEAST = {
 
 
 def test_views_and_services_are_described_and_share_the_snapshot_ttl(trap_store: Settings) -> None:
-    store = feast_repo.open_store(trap_store)
+    store = repo.open_store(trap_store)
     views = {view.name: view for view in store.list_feature_views()}
     assert set(views) == {"user_activity", "user_profile", "item_popularity"}
     for view in views.values():
@@ -48,7 +48,7 @@ def test_request_time_as_datetime_or_epoch_seconds(
     # user 6's latest event before the data's end is the refund at 2026-03-21 09:00 UTC
     request_time = dt.datetime(2026, 3, 22, 9, 0, tzinfo=dt.timezone.utc)
     value: object = int(request_time.timestamp()) if as_epoch_seconds else request_time
-    store = feast_repo.open_store(trap_store)
+    store = repo.open_store(trap_store)
     result = store.get_online_features(
         features=["user_recency:hours_since_last_event"],
         entity_rows=[{"user_id": 6, "request_time": value}],
@@ -62,7 +62,7 @@ def test_registered_schemas_are_the_dbt_contracts_and_the_built_tables(
     """The registry, the marts' enforced contracts and the Parquet files Feast reads agree on
     every feature's name, order (registry = contract) and type."""
     contracts = {model["name"]: model for model in yaml.safe_load(MARTS_YAML.read_text())["models"]}
-    store = feast_repo.open_store(trap_store)
+    store = repo.open_store(trap_store)
     for view in store.list_feature_views():
         keys = {column.name for column in view.entity_columns}
         skipped = keys | {"event_timestamp", "created_timestamp"}

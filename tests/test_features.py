@@ -11,7 +11,7 @@ import datetime as dt
 import duckdb
 import pytest
 
-from pitstop.build import BuildReport
+from pitstop.build.run import BuildReport
 from pitstop.settings import Settings
 from tests.conftest import Lookup
 

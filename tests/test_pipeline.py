@@ -19,9 +19,9 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from pitstop import feast_repo
 from pitstop.api.background import api_in_background
 from pitstop.cli import main
+from pitstop.feast_adapter import repo
 from pitstop.settings import Settings
 
 USERS, DAYS, SEED = 300, 20, 11
@@ -157,7 +157,7 @@ def test_lookup_over_http_equals_feast_and_the_feature_tables(
     }
     assert served["user_id"] == users
 
-    store = feast_repo.open_store(pipeline)
+    store = repo.open_store(pipeline)
     feast_answer = store.get_online_features(
         features=store.get_feature_service("churn_v1"),
         entity_rows=[{"user_id": user, "request_time": request_time} for user in users],

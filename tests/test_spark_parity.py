@@ -24,8 +24,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from pitstop import feast_repo
-from pitstop.build import BuildReport, build
+from pitstop.build.run import BuildReport, build
+from pitstop.feast_adapter import repo
 from pitstop.generator import generate_events
 from pitstop.offline import build_training_set
 from pitstop.settings import Settings
@@ -56,7 +56,7 @@ class EngineRun:
 @pytest.fixture(scope="session")
 def spark(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """The one Spark session of the test run, with pitstop's settings; stopped at the end."""
-    from pitstop.spark_session import spark_session
+    from pitstop.build.spark_session import spark_session
 
     settings = Settings.from_env(tmp_path_factory.mktemp("spark-session"))
     session = spark_session(settings)
@@ -117,12 +117,12 @@ def _entities(settings: Settings, out: Path) -> dict[str, Path]:
 
 def _online(settings: Settings, entity_files: dict[str, Path]) -> dict[str, dict[str, list[Any]]]:
     """Feast's get_online_features for the last time of every entity row, per service."""
-    store = feast_repo.open_store(settings)
+    store = repo.open_store(settings)
     values = {}
     for service in SERVICES:
         frame = pd.read_parquet(entity_files[service]).drop(columns="event_timestamp")
         rows = [
-            {**row, feast_repo.REQUEST_TIME: REQUEST_TIME}
+            {**row, repo.REQUEST_TIME: REQUEST_TIME}
             for row in frame.drop_duplicates().to_dict("records")
         ]
         values[service] = store.get_online_features(
@@ -138,10 +138,10 @@ def _run(settings: Settings, raw: Path, work: Path) -> EngineRun:
     built = build(settings, echo=None)
     seconds["build"] = time.perf_counter() - started
     started = time.perf_counter()
-    feast_repo.apply(settings, echo=None)
+    repo.apply(settings, echo=None)
     seconds["apply"] = time.perf_counter() - started
     started = time.perf_counter()
-    feast_repo.materialize(settings)
+    repo.materialize(settings)
     seconds["materialize"] = time.perf_counter() - started
     entity_files = _entities(settings, work)
     training = {}

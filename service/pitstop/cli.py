@@ -85,7 +85,7 @@ def _generate(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _build(args: argparse.Namespace, settings: Settings) -> int:
-    from pitstop.build import build
+    from pitstop.build.run import build
 
     report = build(
         settings,
@@ -109,17 +109,17 @@ def _build(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _apply(args: argparse.Namespace, settings: Settings) -> int:
-    from pitstop import feast_repo
+    from pitstop.feast_adapter import repo
 
     started = time.perf_counter()
-    feast_repo.apply(settings, echo=None if args.quiet else print)
+    repo.apply(settings, echo=None if args.quiet else print)
     print(f"registry {_registry_name(settings)} applied in {time.perf_counter() - started:.1f} s")
     return 0
 
 
 def _materialize(args: argparse.Namespace, settings: Settings) -> int:
     if args.with_feast:
-        from pitstop import feast_repo
+        from pitstop.feast_adapter import repo
 
         if args.full or args.batch_rows or args.throttle:
             from pitstop.errors import InvalidInputError
@@ -128,7 +128,7 @@ def _materialize(args: argparse.Namespace, settings: Settings) -> int:
                 "--full, --batch-rows and --throttle are pitstop's, not Feast's"
             )
         with _feast_output(quiet=args.quiet):
-            report = feast_repo.materialize(settings)
+            report = repo.materialize(settings)
     else:
         from pitstop.materialize import materialize
 
@@ -153,11 +153,11 @@ def _materialize(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
-    from pitstop import feast_repo
+    from pitstop.feast_adapter import repo
 
     # Nothing built or applied: say what to run instead of serving 503s. Without an online
     # store the API starts (/ready answers 503 until `pitstop materialize` has run).
-    feast_repo.require_registry(settings)
+    repo.require_registry(settings)
     # The app (and every worker process uvicorn starts) finds the data folder here.
     os.environ.update(settings.environment())
     if args.workers > 1:
@@ -329,7 +329,7 @@ def _registry_name(settings: Settings) -> str:
     """Where the registry is, without a password that may be in its URL."""
     if settings.registry_url is None:
         return str(settings.registry_path)
-    from pitstop.sql_registry import display
+    from pitstop.feast_adapter.sql_registry import display
 
     return display(settings.registry_url)
 

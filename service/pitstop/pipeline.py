@@ -11,8 +11,8 @@ import time
 from dataclasses import dataclass
 from datetime import date
 
-from pitstop import feast_repo
-from pitstop.build import BuildReport, build
+from pitstop.build.run import BuildReport, build
+from pitstop.feast_adapter import repo
 from pitstop.materialize import materialize
 from pitstop.settings import Settings
 
@@ -23,7 +23,7 @@ class DailyRunReport:
 
     build: BuildReport
     apply_seconds: float
-    materialize: feast_repo.MaterializeReport
+    materialize: repo.MaterializeReport
     seconds: float
 
 
@@ -39,7 +39,7 @@ def run_daily(
     began = time.perf_counter()
     built = build(settings, full_refresh=full_refresh, run_date=run_date, echo=None)
     started = time.perf_counter()
-    feast_repo.apply(settings, echo=None)
+    repo.apply(settings, echo=None)
     apply_seconds = time.perf_counter() - started
     with contextlib.redirect_stdout(io.StringIO()):
         materialized = materialize(settings)

@@ -203,7 +203,7 @@ class Settings:
 
     @property
     def dbt_pending_dir(self) -> Path:
-        """Where a build writes its external tables before they are published (see build.py)."""
+        """Where a build writes its external tables before they are published (see build/run.py)."""
         return self.data_dir / "dbt" / "pending"
 
     def environment(self) -> dict[str, str]:

@@ -19,8 +19,8 @@ import httpx
 import pytest
 import redis
 
-from pitstop import feast_repo
 from pitstop.api.background import api_in_background
+from pitstop.feast_adapter import repo
 from pitstop.settings import Settings
 from tests.api.test_online import (
     LOOKUPS,
@@ -51,7 +51,7 @@ def on_redis(trap_store: Settings, tmp_path_factory: pytest.TempPathFactory) -> 
     client = redis.Redis.from_url(REDIS_URL)
     client.ping()  # fails loudly when the server is missing: this test needs it
     client.flushdb()
-    feast_repo.materialize(settings)  # Feast's own materialization writes Redis
+    repo.materialize(settings)  # Feast's own materialization writes Redis
     assert client.dbsize() > 0
     return settings
 
@@ -70,7 +70,7 @@ def redis_api(
 
 @pytest.fixture(scope="module")
 def feast_on_redis(on_redis: Settings) -> FeatureStore:
-    store: FeatureStore = feast_repo.open_store(on_redis)
+    store: FeatureStore = repo.open_store(on_redis)
     assert store.config.online_store.type == "redis"
     return store
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from pitstop import feast_repo
+from pitstop.feast_adapter import repo
 from pitstop.settings import Settings
 from tests.materialize.tables import write_feature_tables
 
@@ -30,7 +30,7 @@ def applied_template(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     """Feature tables (version 0) and a file registry applied for them."""
     settings = Settings.from_env(tmp_path_factory.mktemp("materialize-template"))
     write_feature_tables(settings.features_dir, users=USERS, items=ITEMS)
-    feast_repo.apply(settings, echo=None)
+    repo.apply(settings, echo=None)
     return settings
 
 

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import redis
 
-from pitstop import feast_repo
+from pitstop.feast_adapter import repo
 from pitstop.materialize import materialize
 from pitstop.settings import Settings
 from tests.materialize.conftest import ITEMS, USERS, Folder
@@ -23,7 +23,7 @@ VIEW_TABLES = ("pitstop_user_activity", "pitstop_user_profile", "pitstop_item_po
 
 def online_responses(settings: Settings) -> list[Any]:
     """Feast's get_online_features for every user and item (and two unknown ones)."""
-    store = feast_repo.open_store(settings)
+    store = repo.open_store(settings)
     users = [{"user_id": user} for user in [*range(1, USERS + 1), 10**9]]
     items = [{"item_id": item} for item in [*range(1, ITEMS + 1), 10**9]]
     user_features = [
@@ -53,7 +53,7 @@ def sqlite_rows(settings: Settings, table: str) -> list[tuple[Any, ...]]:
 
 def test_sqlite_equals_feast(folder: Folder) -> None:
     with_feast, with_pitstop = folder("feast"), folder("pitstop")
-    feast_repo.materialize(with_feast)
+    repo.materialize(with_feast)
     report = materialize(with_pitstop)
 
     assert report.entities == {
@@ -80,7 +80,7 @@ def redis_hashes(url: str) -> dict[bytes, dict[bytes, bytes]]:
 def test_redis_equals_feast(folder: Folder, redis_urls: tuple[str, str]) -> None:
     with_feast = folder("feast", online_store="redis", redis_url=redis_urls[0])
     with_pitstop = folder("pitstop", online_store="redis", redis_url=redis_urls[1])
-    feast_repo.materialize(with_feast)
+    repo.materialize(with_feast)
     report = materialize(with_pitstop)
 
     assert report.entities_written == 2 * USERS + ITEMS
@@ -101,7 +101,7 @@ def test_values_are_read_back(folder: Folder, request: pytest.FixtureRequest, st
     table = pq.read_table(settings.features_dir / "user_activity.parquet").to_pandas()
     latest = table.sort_values("event_timestamp").groupby("user_id").tail(1).set_index("user_id")
     response = (
-        feast_repo.open_store(settings)
+        repo.open_store(settings)
         .get_online_features(
             features=["user_activity:events_7d", "user_activity:avg_order_value_30d"],
             entity_rows=[{"user_id": 7}, {"user_id": 8}],

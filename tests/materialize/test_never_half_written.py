@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from pitstop import feast_repo
+from pitstop.feast_adapter import repo
 from pitstop.materialize import materialize
 from pitstop.settings import (
     ONLINE_STORE_ENV,
@@ -28,7 +28,7 @@ Values = dict[int, tuple[Any, ...]]
 
 def read_all(settings: Settings, store: Any = None) -> Values:
     """Every user's user_activity values through Feast's SDK."""
-    store = store or feast_repo.open_store(settings)
+    store = store or repo.open_store(settings)
     view = store.get_feature_view("user_activity")
     names = [field.name for field in view.features]
     users = list(range(1, USERS + 1))
@@ -88,7 +88,7 @@ def old_and_new(
 
 def test_lookups_during_a_run_see_old_or_new(old_and_new: tuple[Settings, Values, Values]) -> None:
     settings, old, new = old_and_new
-    store = feast_repo.open_store(settings)
+    store = repo.open_store(settings)
     child = start_child(settings)
     mixed_seen = 0
     while child.poll() is None:
@@ -104,7 +104,7 @@ def test_killed_run_leaves_old_values_and_next_run_finishes(
     old_and_new: tuple[Settings, Values, Values],
 ) -> None:
     settings, old, new = old_and_new
-    store = feast_repo.open_store(settings)
+    store = repo.open_store(settings)
     child = start_child(settings)
     try:
         deadline = time.monotonic() + 120

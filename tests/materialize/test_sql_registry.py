@@ -18,8 +18,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from pitstop import feast_repo
 from pitstop.cli import main
+from pitstop.feast_adapter import repo
 from pitstop.settings import PROJECT_ROOT, REGISTRY_URL_ENV, Settings
 from tests.materialize.conftest import ITEMS, USERS
 from tests.materialize.tables import DAY, write_feature_tables
@@ -58,7 +58,7 @@ def test_processes_share_the_sql_registry(tmp_path: Path, registry_url: str) -> 
     settings = dataclasses.replace(Settings.from_env(tmp_path), registry_url=registry_url)
     write_feature_tables(settings.features_dir, users=USERS, items=ITEMS)
 
-    feast_repo.apply(settings, echo=None)
+    repo.apply(settings, echo=None)
     assert not settings.registry_path.exists()
     with psycopg.connect(registry_url) as db:
         views = db.execute("select feature_view_name from feature_views").fetchall()
@@ -68,7 +68,7 @@ def test_processes_share_the_sql_registry(tmp_path: Path, registry_url: str) -> 
     assert child.returncode == 0, child.stderr
     assert f"{USERS:,} entities written" in child.stdout
 
-    store = feast_repo.open_store(settings)
+    store = repo.open_store(settings)
     assert store.config.registry.registry_type == "sql"
     response = store.get_online_features(
         features=["user_profile:lifetime_purchases"], entity_rows=[{"user_id": 1}]
@@ -81,7 +81,7 @@ def test_training_set_reads_the_sql_registry(
 ) -> None:
     settings = dataclasses.replace(Settings.from_env(tmp_path), registry_url=registry_url)
     write_feature_tables(settings.features_dir, users=50, items=5)
-    feast_repo.apply(settings, echo=None)
+    repo.apply(settings, echo=None)
     monkeypatch.setenv(REGISTRY_URL_ENV, registry_url)  # main() reads the settings from it
 
     out = tmp_path / "training.parquet"
@@ -131,11 +131,11 @@ def test_the_lookup_api_serves_from_the_sql_registry(tmp_path: Path, registry_ur
 
     settings = dataclasses.replace(Settings.from_env(tmp_path), registry_url=registry_url)
     write_feature_tables(settings.features_dir, users=USERS, items=ITEMS)
-    feast_repo.apply(settings, echo=None)
+    repo.apply(settings, echo=None)
     materialize(settings)
     refs = ["user_profile:lifetime_purchases", "user_activity:events_7d"]
     expected = (
-        feast_repo.open_store(settings)
+        repo.open_store(settings)
         .get_online_features(features=refs, entity_rows=[{"user_id": 1}, {"user_id": 2}])
         .to_dict()
     )

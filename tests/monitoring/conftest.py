@@ -28,7 +28,7 @@ class Monitored:
 
 @pytest.fixture(scope="session")
 def monitored(tmp_path_factory: pytest.TempPathFactory) -> Monitored:
-    from pitstop import feast_repo
+    from pitstop.feast_adapter import repo
     from pitstop.monitoring import create_baseline
     from pitstop.offline import build_training_set
 
@@ -36,8 +36,8 @@ def monitored(tmp_path_factory: pytest.TempPathFactory) -> Monitored:
     settings = Settings.from_env(data_dir)
     last = dt.datetime.now(dt.timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
     write_feature_tables(settings.features_dir, snapshot_days(last))
-    feast_repo.apply(settings, echo=None)
-    feast_repo.materialize(settings)
+    repo.apply(settings, echo=None)
+    repo.materialize(settings)
     # The baseline: two weeks of (user, random item) rows before the current window.
     rng = np.random.default_rng(11)
     days = [last - dt.timedelta(days=back) for back in range(20, 6, -1)]

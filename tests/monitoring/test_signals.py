@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 
-from pitstop.build import BuildReport
+from pitstop.build.run import BuildReport
 from pitstop.cli import main
 from pitstop.monitoring import compute_status, load_baseline
 from pitstop.monitoring.freshness import dbt_signals, run_source_freshness

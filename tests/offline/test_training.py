@@ -17,9 +17,9 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from pitstop import feast_repo
 from pitstop.cli import main
 from pitstop.errors import InvalidInputError, MissingInputError, UnknownFeatureServiceError
+from pitstop.feast_adapter import repo
 from pitstop.offline import TrainingSetReport, build_training_set
 from pitstop.settings import Settings
 
@@ -208,7 +208,7 @@ def ranking_set(
 @pytest.fixture(scope="module")
 def feast_churn_set(trap_store: Settings) -> pd.DataFrame:
     """The same entity rows through Feast's SDK directly, as a training job would."""
-    store = feast_repo.open_store(trap_store)
+    store = repo.open_store(trap_store)
     entity_df = _entity_frame()
     entity_df["request_time"] = entity_df["event_timestamp"]
     with warnings.catch_warnings():

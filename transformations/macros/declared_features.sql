@@ -102,7 +102,7 @@
 {#-
   An incremental run extends the mart from its own rows, which were computed for the columns it
   was built with: after a feature is added or removed, fail with the fix instead of a binder
-  error deep in the SQL (`pitstop run` rebuilds such a mart by itself, pitstop.mart_declarations).
+  error deep in the SQL (`pitstop run` rebuilds such a mart by itself, pitstop.build.declarations).
 -#}
 {%- macro require_built_columns(mart, declared) -%}
   {%- if is_incremental() -%}

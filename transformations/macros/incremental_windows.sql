@@ -27,7 +27,7 @@
 {#-
   Where an incremental model starts reading arrival partitions, as a date literal: the var
   redo_since when `pitstop build` passes it (the earliest partition with a raw file that is
-  new, changed or gone since the last successful build; service/pitstop/arrivals.py), else
+  new, changed or gone since the last successful build; service/pitstop/build/arrivals.py), else
   `back_days` before the model's own high-water mark of `column` (high_water_date).
 -#}
 {%- macro redo_since(column, back_days) -%}

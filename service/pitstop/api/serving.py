@@ -14,9 +14,9 @@ import logging
 import threading
 from dataclasses import dataclass
 
-from pitstop import feast_repo
 from pitstop.api.catalog import Catalog
 from pitstop.errors import MissingInputError, OnlineStoreUnavailableError, PitstopError
+from pitstop.feast_adapter import repo
 from pitstop.online.plans import PlanCompiler
 from pitstop.online.registry import open_registry
 from pitstop.online.stores import OnlineStore, open_online_store
@@ -80,7 +80,7 @@ class Serving:
             if self.compiled is None and self.settings.registry_url is None:
                 # Nothing applied yet: name the first step that is missing (build or apply).
                 try:
-                    feast_repo.require_feature_tables(self.settings)
+                    repo.require_feature_tables(self.settings)
                 except MissingInputError as earlier:
                     problem = earlier
             self._log_change(self.registry_problem, problem)

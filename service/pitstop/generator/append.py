@@ -27,7 +27,7 @@ import numpy as np
 import pyarrow as pa
 from tqdm import tqdm
 
-from pitstop.arrivals import partition_day
+from pitstop.build.arrivals import partition_day
 from pitstop.errors import ConfigurationError, MissingInputError
 from pitstop.generator.delivery import MAX_DUPLICATE_DELAY_DAYS
 from pitstop.generator.population import draw_catalogue, draw_population

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from pitstop import event_vocabulary
+from pitstop.build import vocabulary
 
 EVENT_TYPES: Final = (
     "page_view",
@@ -26,12 +26,12 @@ PAGE_VIEW, SEARCH, ADD_TO_CART, PURCHASE, REFUND, LOGIN, SUPPORT_TICKET = range(
 ITEM_EVENT_TYPES: Final = frozenset(
     code
     for code, name in enumerate(EVENT_TYPES)
-    if name in event_vocabulary.types_with("item_id", ("required",))
+    if name in vocabulary.types_with("item_id", ("required",))
 )
 PRICED_EVENT_TYPES: Final = frozenset(
     code
     for code, name in enumerate(EVENT_TYPES)
-    if name in event_vocabulary.types_with("price", ("required",))
+    if name in vocabulary.types_with("price", ("required",))
 )
 
 DEVICES: Final = ("mobile", "desktop", "tablet")

@@ -18,7 +18,7 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
-from pitstop.arrivals import partition_day
+from pitstop.build.arrivals import partition_day
 
 # No part file holds more lines than this (about 70 MB); a larger day takes more parts. dbt's
 # stg_events__lines holds a file whole in memory while it splits it (twice its size when the

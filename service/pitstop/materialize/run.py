@@ -13,14 +13,14 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from pitstop import feast_repo
 from pitstop.errors import (
     ConfigurationError,
     FeastError,
     OnlineStoreUnavailableError,
     one_line,
 )
-from pitstop.feast_config import feast_config
+from pitstop.feast_adapter import repo
+from pitstop.feast_adapter.config import feast_config
 from pitstop.materialize import changes
 from pitstop.materialize.progress import Progress
 from pitstop.online.registry import ViewDef, open_registry
@@ -79,7 +79,7 @@ def materialize(
     batch_rows: int | None = None,
     progress: bool = False,
     throttle_seconds: float = 0.0,
-) -> feast_repo.MaterializeReport:
+) -> repo.MaterializeReport:
     """Write each online view's changed entities (every entity with ``full``) online.
 
     ``end`` (default now) bounds the rows read, as ``feast materialize``'s end date.
@@ -87,7 +87,7 @@ def materialize(
     is read, encoded and committed at a time. ``throttle_seconds`` pauses after each batch
     (to spare a busy online store).
     """
-    feast_repo.require_registry(settings)
+    repo.require_registry(settings)
     started = time.perf_counter()
     end = end or dt.datetime.now(dt.timezone.utc)
     rows = batch_rows or settings.materialize_batch_rows
@@ -95,7 +95,7 @@ def materialize(
         project, views = online_views(settings)
         if settings.online_store == "sqlite":
             # Feast creates its tables (its schema); a deleted file comes back empty.
-            feast_repo.ensure_online_tables(feast_repo.open_store(settings))
+            repo.ensure_online_tables(repo.open_store(settings))
     except Exception as error:
         raise FeastError(f"materialize failed: {one_line(error)}") from error
     written: dict[str, int] = {}
@@ -116,13 +116,13 @@ def materialize(
             writer.forget_features(views)
     finally:
         writer.close()
-    return feast_repo.MaterializeReport(
+    return repo.MaterializeReport(
         views=[view.name for view in views],
         end=end,
         seconds=time.perf_counter() - started,
         method="pitstop",
         entities=written,
-        peak_memory_bytes=feast_repo.peak_memory_bytes(),
+        peak_memory_bytes=repo.peak_memory_bytes(),
         full=all_full,
         write_seconds=time.perf_counter() - writing,
     )

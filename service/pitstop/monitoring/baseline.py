@@ -158,10 +158,10 @@ def monitored_views(settings: Settings, baseline: Baseline) -> dict[str, ViewSpe
 
 def registry_views(settings: Settings) -> dict[str, ViewSpec]:
     """Every batch feature view of the Feast registry with one join key (imports Feast)."""
-    from pitstop import feast_repo
+    from pitstop.feast_adapter import repo
 
-    feast_repo.require_registry(settings)
-    store = feast_repo.open_store(settings)
+    repo.require_registry(settings)
+    store = repo.open_store(settings)
     specs: dict[str, ViewSpec] = {}
     for view in store.list_feature_views():
         if len(view.join_keys) != 1:

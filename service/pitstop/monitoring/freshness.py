@@ -145,7 +145,7 @@ def newest_online(settings: Settings, view: str) -> tuple[dt.datetime | None, st
 # ---- dbt ---------------------------------------------------------------------------------------
 def run_source_freshness(settings: Settings) -> None:
     """Run ``dbt source freshness`` (writes ``sources.json``); its exit code says nothing new."""
-    from pitstop.build import dbt_environment
+    from pitstop.build.dbt import dbt_environment
 
     entry = "import sys; from dbt.cli.main import cli; sys.exit(cli())"
     subprocess.run(

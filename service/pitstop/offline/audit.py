@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
-from pitstop import feast_repo
 from pitstop.errors import InvalidInputError
+from pitstop.feast_adapter import repo
 from pitstop.settings import Settings
 from pitstop.sql import identifier, literal
 
@@ -54,8 +54,8 @@ def audit_training_set(settings: Settings, path: Path) -> AuditReport:
             f"{path} has no <view>{SUFFIX} columns; write it with "
             "`pitstop training-set --with-source-timestamps`"
         )
-    feast_repo.require_registry(settings)
-    store = feast_repo.open_store(settings)
+    repo.require_registry(settings)
+    store = repo.open_store(settings)
     known = {view.name: view for view in store.list_feature_views()}
     unknown = [view for view in views if view not in known]
     if unknown:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pitstop.errors import InvalidInputError, one_line
-from pitstop.feast_repo import REQUEST_TIME, ServiceInputs
+from pitstop.feast_adapter.repo import REQUEST_TIME, ServiceInputs
 
 if TYPE_CHECKING:
     import pandas as pd

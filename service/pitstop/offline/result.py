@@ -9,9 +9,9 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pitstop import feast_repo
 from pitstop.errors import InvalidInputError
-from pitstop.feast_repo import ServiceInputs
+from pitstop.feast_adapter import repo
+from pitstop.feast_adapter.repo import ServiceInputs
 from pitstop.offline.entity_file import ROW_NUMBER
 
 if TYPE_CHECKING:
@@ -65,7 +65,7 @@ def write_streamed(
     try:
         iterator = batches()
         while True:
-            table = feast_repo.run_feast(lambda: next(iterator, None))
+            table = repo.run_feast(lambda: next(iterator, None))
             if table is None:
                 break
             table = table.select(columns)
@@ -103,7 +103,7 @@ def restore_shape(
         if pd.api.types.is_datetime64_any_dtype(column):
             if getattr(column.dt, "tz", None) is None:
                 # Feast's Spark store returns zone-less timestamps: UTC wall clock (pitstop
-                # pins the Spark session to UTC, service/pitstop/spark_session.py).
+                # pins the Spark session to UTC, service/pitstop/build/spark_session.py).
                 column = column.dt.tz_localize("UTC")
             result[name] = column.dt.tz_convert("UTC").astype("datetime64[us, UTC]")
     return result[[*entity_columns, *needs.features]]

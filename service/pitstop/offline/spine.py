@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pitstop import feast_repo
 from pitstop.errors import InvalidInputError
-from pitstop.feast_repo import ServiceInputs
+from pitstop.feast_adapter import repo
+from pitstop.feast_adapter.repo import ServiceInputs
 from pitstop.offline.entity_file import ENTITY_TIMESTAMP
 from pitstop.settings import Settings
 from pitstop.sql import identifier, literal
@@ -79,7 +79,7 @@ def write_spine(
             "spine for more than one entity; pass --entities FILE"
         )
     key = needs.join_keys[0]
-    paths = feast_repo.source_paths(store, service, key)
+    paths = repo.source_paths(store, service, key)
     labels_path = None
     if window.labels:
         labels_path = settings.features_dir / f"{window.labels}.parquet"

@@ -286,8 +286,8 @@ class PitstopRetrievalJob(RetrievalJob):
     ) -> None:
         import ibis
 
-        # Feast's DuckDB store's own writer (no public one); tests/test_feast_private_calls.py
-        # pins its shape.
+        # Feast's DuckDB store's own writer (no public one);
+        # tests/feast_adapter/test_private_calls.py pins its shape.
         _write_data_source(
             ibis.memtable(self.to_arrow()),
             storage.to_data_source(),

@@ -2,7 +2,7 @@
 
 This module runs the job; the entity file's rules are :mod:`pitstop.offline.entity_file`, a
 time range's spine :mod:`pitstop.offline.spine`, the output :mod:`pitstop.offline.result`, and
-what it asks of Feast :mod:`pitstop.feast_repo`.
+what it asks of Feast :mod:`pitstop.feast_adapter.repo`.
 
     from pitstop import Settings
     from pitstop.offline import build_training_set
@@ -47,9 +47,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pitstop import feast_repo
 from pitstop.errors import InvalidInputError
-from pitstop.feast_repo import REQUEST_TIME, ServiceInputs
+from pitstop.feast_adapter import repo
+from pitstop.feast_adapter.repo import REQUEST_TIME, ServiceInputs
 from pitstop.offline import entity_file
 from pitstop.offline.entity_file import ENTITY_TIMESTAMP
 from pitstop.offline.result import restore_shape, write_parquet, write_streamed
@@ -104,7 +104,7 @@ def build_training_set(
     """
     started = time.perf_counter()
     note = echo or _to_stderr
-    feast_repo.require_registry(settings)
+    repo.require_registry(settings)
     if isinstance(entities, TimeRange):
         # The store is opened and the service resolved once, for the spine and the join.
         store, service, needs = _resolve(settings, feature_service)
@@ -140,9 +140,9 @@ def _resolve(
     settings: Settings, feature_service: str
 ) -> tuple[FeatureStore, FeatureService, ServiceInputs]:
     """The store, the feature service and what it needs, read from the registry once."""
-    store = feast_repo.open_store(settings)
-    service = feast_repo.feature_service(store, feature_service)
-    return store, service, feast_repo.service_inputs(store, service)
+    store = repo.open_store(settings)
+    service = repo.feature_service(store, feature_service)
+    return store, service, repo.service_inputs(store, service)
 
 
 def _join(
@@ -176,7 +176,7 @@ def _join(
     frame = entity_file.read(entities)
     entity_columns = list(frame.columns)
     frame = entity_file.prepare(frame, entities, needs, note)
-    job = feast_repo.historical_job(store, service, frame)
+    job = repo.historical_job(store, service, frame)
     del frame
     # pitstop's offline store streams, and can add each view's source timestamps (Feast's
     # imported by now: the store is open)
@@ -194,7 +194,7 @@ def _join(
         rows, nulls = write_streamed(job, out, entity_columns, needs, extra)
         null_share = {name: (nulls[name] / rows if rows else 0.0) for name in needs.features}
     else:
-        result = feast_repo.run_feast(lambda: job.to_df())
+        result = repo.run_feast(lambda: job.to_df())
         result = restore_shape(result, entity_columns, needs)
         write_parquet(result, out)
         rows = len(result)

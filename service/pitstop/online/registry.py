@@ -348,7 +348,7 @@ class SqlRegistry:
 def open_registry(settings: Settings) -> tuple[str, RegistrySource]:
     """The Feast project and the registry ``settings`` name (file, or SQL with
     ``PITSTOP_REGISTRY_URL``), read without Feast."""
-    from pitstop.feast_config import feast_config, sqlalchemy_url
+    from pitstop.feast_adapter.config import feast_config, sqlalchemy_url
 
     config = feast_config(settings)
     project = str(config["project"])

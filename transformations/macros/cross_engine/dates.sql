@@ -1,7 +1,7 @@
 {#-
   Date helpers shared by the models; each dispatches to the engine's version. DuckDB's are in
   macros/dates.sql. Spark's compute from epoch numbers, so they do not depend on the session
-  time zone (pinned to UTC anyway, service/pitstop/spark_session.py).
+  time zone (pinned to UTC anyway, service/pitstop/build/spark_session.py).
 -#}
 
 {#- The UTC calendar day of a timestamp. -#}

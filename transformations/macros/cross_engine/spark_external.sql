@@ -38,7 +38,7 @@
 
 {#-
   stg_events__lines is incremental with DuckDB's delete+insert strategy, which dbt-spark does not
-  know. On Spark the catalog is in memory (service/pitstop/spark_session.py): every build starts
+  know. On Spark the catalog is in memory (service/pitstop/build/spark_session.py): every build starts
   without the table, so an incremental model is always built whole and the strategy never runs.
   Accept it here; should a persistent catalog ever make it run, dbt-spark's get_incremental_sql
   fails loudly ("No known SQL for the incremental strategy").

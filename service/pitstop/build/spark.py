@@ -3,9 +3,9 @@ session method, in this process.
 
 dbt runs in-process here (on DuckDB it runs in a child): dbt-spark's session method takes the
 active Spark session, so the build, the training sets and materialization of one pitstop
-process share one JVM started with pitstop's settings (:mod:`pitstop.spark_session`). Spark's
-catalog is in memory, so every build starts empty and builds every model whole; the Parquet
-files are the hand-off, as with DuckDB.
+process share one JVM started with pitstop's settings (:mod:`pitstop.build.spark_session`).
+Spark's catalog is in memory, so every build starts empty and builds every model whole; the
+Parquet files are the hand-off, as with DuckDB.
 
 Spark writes each external table as a folder of part files; :func:`merge_part_folders` turns
 each into the single ``<name>.parquet`` file the DuckDB build writes, so Feast, DuckDB and
@@ -17,14 +17,22 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from pitstop.build.dbt import (
+    PUBLISHED_FOLDERS,
+    DbtVars,
+    Echo,
+    LineCounts,
+    dbt_environment,
+    line_count_queries,
+)
+from pitstop.build.spark_session import DBT_SCHEMA, spark_session
 from pitstop.errors import BuildError
 from pitstop.settings import DBT_PROJECT_DIR, Settings
-from pitstop.spark_session import DBT_SCHEMA, spark_session
 
 # dbt's unit tests carry DuckDB-typed fixture rows; they run on the DuckDB build, and the
 # parity tests check that Spark's tables equal DuckDB's.
@@ -33,16 +41,10 @@ _SPARK_DBT_FLAGS = ["--target", "spark", "--exclude-resource-type", "unit_test"]
 _ECHO_LEVELS = ("info", "warn", "error")
 
 
-def run_dbt(
-    settings: Settings,
-    args: list[str],
-    *,
-    environment: dict[str, str],
-    echo: Callable[[str], None] | None,
-    dbt_vars: dict[str, Any] | None = None,
-) -> None:
+def run_in_process(settings: Settings, args: list[str], *, dbt_vars: DbtVars, echo: Echo) -> None:
     """``dbt <args>`` on the Spark target in this process, with ``dbt_vars`` (e.g. run_date)
-    as dbt vars; :class:`BuildError` on failure."""
+    as dbt vars, then each table it wrote under the pending folder merged into one file;
+    :class:`BuildError` on failure."""
     from dbt.cli.main import dbtRunner
 
     session = spark_session(settings)
@@ -54,15 +56,14 @@ def run_dbt(
         if echo is not None and event.info.level in _ECHO_LEVELS and event.info.msg:
             echo(str(event.info.msg))
 
-    with _environment(environment):
+    output_root = settings.dbt_pending_dir
+    with _environment(dbt_environment(settings, output_root)):
         result = dbtRunner(callbacks=[forward]).invoke(
             [
                 *args,
                 *_SPARK_DBT_FLAGS,
                 "--vars",
-                json.dumps(
-                    {**(dbt_vars or {}), "spark_empty_raw_files": _empty_raw_files(settings)}
-                ),
+                json.dumps({**dbt_vars, "spark_empty_raw_files": _empty_raw_files(settings)}),
                 "--quiet",
                 "--project-dir",
                 str(DBT_PROJECT_DIR),
@@ -70,6 +71,8 @@ def run_dbt(
         )
     if not result.success:
         raise BuildError(f"dbt build on Spark failed: {_failure_reason(result)}")
+    for folder in PUBLISHED_FOLDERS:
+        merge_part_folders(output_root / folder)
 
 
 def merge_part_folders(folder: Path) -> None:
@@ -93,21 +96,12 @@ def merge_part_folders(folder: Path) -> None:
         os.replace(merged, directory)
 
 
-def read_line_counts(settings: Settings) -> tuple[tuple[int, int, int, int], dict[str, int]]:
-    """(raw, clean, duplicates, quarantined) and lines per rejection reason, from the tables
-    of the last Spark build in this process."""
+def read_line_counts(settings: Settings) -> LineCounts:
+    """The accounting of the last build, from the tables of the last Spark build in this
+    process."""
     session = spark_session(settings)
-    totals = session.sql(
-        "select coalesce(sum(raw_lines), 0), coalesce(sum(clean_events), 0), "
-        "coalesce(sum(duplicate_lines), 0), coalesce(sum(quarantined_lines), 0) "
-        f"from {DBT_SCHEMA}.stg_events__line_counts"
-    ).collect()[0]
-    reasons = session.sql(
-        f"select rejection_reason, count(*) from {DBT_SCHEMA}.stg_events__lines "
-        "where rejection_reason is not null group by 1"
-    ).collect()
-    raw, clean, duplicates, quarantined = (int(value) for value in totals)
-    return (raw, clean, duplicates, quarantined), {str(r[0]): int(r[1]) for r in reasons}
+    totals, by_reason = line_count_queries(DBT_SCHEMA)
+    return LineCounts.from_rows(session.sql(totals).collect()[0], session.sql(by_reason).collect())
 
 
 def _empty_raw_files(settings: Settings) -> list[dict[str, Any]]:

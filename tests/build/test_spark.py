@@ -9,8 +9,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from pitstop.build.spark import merge_part_folders
 from pitstop.errors import BuildError
-from pitstop.spark_build import merge_part_folders
 
 
 def _part(folder: Path, name: str, ids: list[int]) -> None:

@@ -1,4 +1,4 @@
-"""Which arrival partitions an incremental build reads again (pitstop.arrivals)."""
+"""Which arrival partitions an incremental build reads again (pitstop.build.arrivals)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import duckdb
 
-from pitstop.arrivals import list_raw_files, partition_day, record_loaded, redo_since
+from pitstop.build.arrivals import list_raw_files, partition_day, record_loaded, redo_since
 from tests.conftest import write_raw_logs
 
 LINE = '{"event_id":"e1","event_type":"login","user_id":1,"ts":"2026-03-01T10:00:00Z"}'

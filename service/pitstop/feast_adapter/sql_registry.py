@@ -11,7 +11,7 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from pitstop.errors import ConfigurationError, FeastError, MissingInputError
-from pitstop.feast_config import sqlalchemy_url
+from pitstop.feast_adapter.config import sqlalchemy_url
 from pitstop.settings import REGISTRY_URL_ENV
 
 CONNECT_TIMEOUT_SECONDS = 5

@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from pitstop.errors import ConfigurationError
-from pitstop.feast_config import (
+from pitstop.feast_adapter.config import (
     feast_config,
     redis_connection_string,
     sqlalchemy_url,
@@ -72,7 +72,7 @@ def test_the_spark_engine_selects_feasts_spark_store(
     assert offline["type"] == "spark"
     conf = offline["spark_conf"]
     assert conf["spark.master"] == "spark://spark-master:7077"
-    # the settings each seen failing without them (service/pitstop/spark_session.py)
+    # the settings each seen failing without them (service/pitstop/build/spark_session.py)
     assert conf["spark.sql.session.timeZone"] == "UTC"
     assert conf["spark.sql.parquet.outputTimestampType"] == "TIMESTAMP_MICROS"
     assert conf["spark.sql.catalogImplementation"] == "in-memory"

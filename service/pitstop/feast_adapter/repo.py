@@ -2,8 +2,8 @@
 training set asks of Feast (a feature service's inputs, its historical retrieval).
 
 Feast is imported inside the functions (it takes seconds to import). Feast reads the
-feature_store.yaml that :mod:`pitstop.feast_config` generates for the settings (online store,
-registry, engine); :func:`open_store` and :func:`apply` point Feast at it.
+feature_store.yaml that :mod:`pitstop.feast_adapter.config` generates for the settings (online
+store, registry, engine); :func:`open_store` and :func:`apply` point Feast at it.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from pitstop.engine import engine_for
 from pitstop.errors import (
     FeastError,
     InvalidInputError,
@@ -25,7 +26,7 @@ from pitstop.errors import (
     UnknownFeatureServiceError,
     one_line,
 )
-from pitstop.feast_config import feast_environment, write_feature_store_yaml
+from pitstop.feast_adapter.config import feast_environment, write_feature_store_yaml
 from pitstop.settings import FEATURE_REPO_DIR, Settings
 
 if TYPE_CHECKING:
@@ -57,7 +58,7 @@ def require_registry(settings: Settings) -> None:
     its database cannot be reached)."""
     require_feature_tables(settings)
     if settings.registry_url is not None:
-        from pitstop.sql_registry import require_reachable
+        from pitstop.feast_adapter.sql_registry import require_reachable
 
         require_reachable(settings.registry_url, applied=True)
     elif not settings.registry_path.exists():
@@ -70,12 +71,7 @@ def open_store(settings: Settings) -> FeatureStore:
     """A FeatureStore on the repo in feature_repo/, configured for ``settings`` (the
     feature_store.yaml generated for them, passed to Feast: the process environment is left
     alone)."""
-    if settings.engine == "spark":
-        # Before Feast's Spark store looks for a session: it takes the active one, with
-        # pitstop's settings (Feast ignores Spark settings under batch_engine).
-        from pitstop.spark_session import spark_session
-
-        spark_session(settings)
+    engine_for(settings).prepare_feast(settings)
     from feast import FeatureStore
 
     return FeatureStore(
@@ -91,17 +87,21 @@ def apply(settings: Settings, echo: Callable[[str], None] | None = print) -> Non
     """
     require_feature_tables(settings)
     if settings.registry_url is not None:
-        from pitstop.sql_registry import require_reachable
+        from pitstop.feast_adapter.sql_registry import require_reachable
 
         require_reachable(settings.registry_url, applied=False)
     else:
         claim_online_tables(settings)
     env = {**os.environ, **feast_environment(settings)}
-    command = [sys.executable, "-c", _FEAST_ENTRY, "-c", str(FEATURE_REPO_DIR), "apply"]
-    if settings.engine == "spark":
-        # Validating SparkSources starts a Spark JVM in the child just to read four Parquet
-        # schemas (30-50 s here); the tables were checked above and the views declare schemas.
-        command.append("--skip-source-validation")
+    command = [
+        sys.executable,
+        "-c",
+        _FEAST_ENTRY,
+        "-c",
+        str(FEATURE_REPO_DIR),
+        "apply",
+        *engine_for(settings).feast_apply_flags,
+    ]
     result = subprocess.run(
         command,
         env=env,
@@ -224,7 +224,7 @@ def peak_memory_bytes() -> int:
 def ensure_online_tables(store: FeatureStore) -> None:
     """Create missing online tables: `feast apply` does not when the registry is unchanged
     but the online store file was deleted (docs/architecture.md §6)."""
-    # Feast has no public call for this; tests/test_feast_private_calls.py pins its shape.
+    # Feast has no public call for this; tests/feast_adapter/test_private_calls.py pins its shape.
     store._get_provider().update_infra(  # noqa: SLF001
         project=store.project,
         tables_to_delete=[],

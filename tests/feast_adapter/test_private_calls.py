@@ -12,7 +12,7 @@ def _parameters(function: object) -> list[str]:
 
 
 def test_update_infra_for_ensure_online_tables() -> None:
-    """pitstop.feast_repo.ensure_online_tables: FeatureStore._get_provider().update_infra(...)
+    """pitstop.repo.ensure_online_tables: FeatureStore._get_provider().update_infra(...)
     creates the online tables of an unchanged registry (feast apply does not)."""
     from feast import FeatureStore
     from feast.infra.provider import Provider

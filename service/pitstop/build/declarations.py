@@ -22,7 +22,7 @@ from typing import Any
 import duckdb
 import yaml  # type: ignore[import-untyped,unused-ignore]
 
-from pitstop import event_vocabulary
+from pitstop.build import vocabulary
 from pitstop.settings import DBT_PROJECT_DIR, Settings
 
 MARTS_DIR = DBT_PROJECT_DIR / "models" / "marts"
@@ -59,7 +59,7 @@ def fingerprint(name: str, model: dict[str, Any]) -> str:
 
 
 def _record_path(settings: Settings) -> Path:
-    return settings.data_dir / "dbt" / "mart_declarations.json"
+    return settings.data_dir / "dbt" / "declarations.json"
 
 
 def changed_marts(settings: Settings) -> dict[str, str]:
@@ -110,8 +110,8 @@ def vocabulary_changed(settings: Settings) -> bool:
 
 
 def _vocabulary_fingerprint() -> str:
-    declared: object = event_vocabulary.event_types()
-    if fields := event_vocabulary.event_fields():
+    declared: object = vocabulary.event_types()
+    if fields := vocabulary.event_fields():
         # only when there are any, so the record of a project without them stays as it was
         declared = {"event_types": declared, "event_fields": fields}
     text = json.dumps(declared, sort_keys=True)

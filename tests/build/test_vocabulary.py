@@ -6,7 +6,7 @@ import re
 
 import yaml
 
-from pitstop import event_vocabulary
+from pitstop.build import vocabulary
 from pitstop.generator import vocab
 from pitstop.settings import PROJECT_ROOT
 
@@ -15,15 +15,15 @@ def test_the_readme_shows_the_shipped_vocabulary() -> None:
     readme = (PROJECT_ROOT / "README.md").read_text()
     blocks = re.findall(r"```yaml\n(event_types:\n.*?)```", readme, flags=re.DOTALL)
     assert len(blocks) == 1
-    assert yaml.safe_load(blocks[0])["event_types"] == event_vocabulary.event_types()
+    assert yaml.safe_load(blocks[0])["event_types"] == vocabulary.event_types()
 
 
 def test_the_shipped_vocabulary_keeps_the_e_commerce_rules() -> None:
-    assert list(event_vocabulary.event_types()) == list(vocab.EVENT_TYPES)
-    required_item = event_vocabulary.types_with("item_id", ("required",))
+    assert list(vocabulary.event_types()) == list(vocab.EVENT_TYPES)
+    required_item = vocabulary.types_with("item_id", ("required",))
     assert required_item == {"add_to_cart", "purchase", "refund"}
-    assert event_vocabulary.types_with("item_id") == required_item | {"page_view"}
-    assert event_vocabulary.types_with("price") == {"purchase", "refund"}
+    assert vocabulary.types_with("item_id") == required_item | {"page_view"}
+    assert vocabulary.types_with("price") == {"purchase", "refund"}
     # The generator's faults follow it: only a required field's absence is a fault.
     assert {vocab.EVENT_TYPES[code] for code in vocab.ITEM_EVENT_TYPES} == required_item
 

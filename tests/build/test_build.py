@@ -9,7 +9,7 @@ import duckdb
 import pyarrow.parquet as pq
 import pytest
 
-from pitstop.build import BuildReport, build
+from pitstop.build.run import BuildReport, build
 from pitstop.errors import BuildError, MissingInputError
 from pitstop.settings import Settings
 from tests import trap_log

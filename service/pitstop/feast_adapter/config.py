@@ -8,7 +8,8 @@ the sections those settings change, substitutes the data folder, and writes the 
 ``<data>/feast/feature_store.yaml``. Every pitstop command hands that file to Feast (through
 ``FEAST_FS_YAML_FILE_PATH``), so there is one place that decides what Feast talks to.
 
-This module imports no Feast (the API's start-up must not wait for it).
+The offline store is the engine's (:func:`pitstop.engine.engine_for`). This module imports no
+Feast (the API's start-up must not wait for it).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from urllib.parse import unquote, urlsplit
 
 import yaml  # type: ignore[import-untyped,unused-ignore]
 
+from pitstop.engine import engine_for
 from pitstop.errors import ConfigurationError
 from pitstop.settings import DATA_DIR_ENV, FEATURE_REPO_DIR, REDIS_URL_ENV, Settings
 
@@ -37,8 +39,9 @@ def feast_config(settings: Settings) -> dict[str, Any]:
             "type": "redis",
             "connection_string": redis_connection_string(settings.redis_url),
         }
-    if settings.engine == "spark":
-        config["offline_store"] = spark_offline_store(settings)
+    offline_store = engine_for(settings).feast_offline_store(settings)
+    if offline_store is not None:
+        config["offline_store"] = offline_store
     if settings.registry_url:
         config["registry"] = {
             "registry_type": "sql",
@@ -48,19 +51,6 @@ def feast_config(settings: Settings) -> dict[str, Any]:
             "sqlalchemy_config_kwargs": {"pool_pre_ping": True},
         }
     return config
-
-
-def spark_offline_store(settings: Settings) -> dict[str, Any]:
-    """Feast's Spark offline store, with pitstop's Spark settings.
-
-    feature_repo/data_sources.py reads the offline store's type from this file and declares
-    its Parquet tables as SparkSources for it. pitstop starts the Spark session itself before
-    Feast needs one (pitstop.spark_session), so these settings matter only to a process that
-    Feast starts Spark in (``feast`` on the command line).
-    """
-    from pitstop.spark_session import spark_conf
-
-    return {"type": "spark", "spark_conf": spark_conf(settings)}
 
 
 def write_feature_store_yaml(settings: Settings) -> Path:
