@@ -93,9 +93,6 @@ def materialize(
     rows = batch_rows or settings.materialize_batch_rows
     try:
         project, views = online_views(settings)
-        if settings.online_store == "sqlite":
-            # Feast creates its tables (its schema); a deleted file comes back empty.
-            repo.ensure_online_tables(repo.open_store(settings))
     except Exception as error:
         raise FeastError(f"materialize failed: {one_line(error)}") from error
     written: dict[str, int] = {}
@@ -103,6 +100,7 @@ def materialize(
     writing = time.perf_counter()
     writer = open_writer(settings, project)
     try:
+        writer.create_tables(views)  # a deleted SQLite file comes back empty
         changed = [view for view in views if _layout_changed(settings, project, writer, view)]
         for view in views:
             count, was_full = _materialize_view(
