@@ -1,8 +1,8 @@
 """`pitstop materialize` runs without `import feast`, into tables Feast reads as its own.
 
 A deleted online store file is recreated by pitstop itself, with the tables of Feast's SQLite
-store (columns, keys and indexes compared here with the tables `feast apply` made), and the whole command, as a
-user runs it, never imports Feast.
+store (columns, keys and indexes compared here with the tables `feast apply` made), and the
+whole command, as a user runs it, never imports Feast.
 """
 
 from __future__ import annotations
