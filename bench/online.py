@@ -99,7 +99,7 @@ def main() -> int:
     data_dir = args.data_dir or Path(tempfile.mkdtemp(prefix="pitstop-bench-online-"))
     base = Settings.from_env(data_dir)
     _prepare(base, args)
-    items = _item_count(base)
+    items = item_count(base)
     print(f"data: {data_dir} ({args.users:,} users, {items:,} items, {args.days} days)")
 
     table: list[tuple[str, str, str, Run, Run]] = []
@@ -111,8 +111,8 @@ def main() -> int:
             _flush_redis(args.redis_url)
             repo.materialize(settings)
         with (
-            _server("pitstop", settings) as (pitstop_url, pitstop_start),
-            _server("feast", settings) as (feast_url, feast_start),
+            server_for("pitstop", settings) as (pitstop_url, pitstop_start),
+            server_for("feast", settings) as (feast_url, feast_start),
         ):
             starts.setdefault((store, "pitstop"), []).append(pitstop_start)
             starts.setdefault((store, "feast"), []).append(feast_start)
@@ -121,11 +121,19 @@ def main() -> int:
                     runs: dict[str, list[Run]] = {"pitstop": [], "feast": []}
                     for repeat in range(args.repeats):
                         for name, url in (("pitstop", pitstop_url), ("feast", feast_url)):
-                            script = _script(data_dir, service, rows, args.users, items, repeat)
-                            runs[name].append(_wrk(url, script, connections, args.duration))
+                            script = request_script(
+                                data_dir, service, rows, args.users, items, repeat
+                            )
+                            runs[name].append(run_wrk(url, script, connections, args.duration))
                     _progress(f"{store} {service} {case}: done")
                     table.append(
-                        (store, service, case, _median(runs["pitstop"]), _median(runs["feast"]))
+                        (
+                            store,
+                            service,
+                            case,
+                            median_run(runs["pitstop"]),
+                            median_run(runs["feast"]),
+                        )
                     )
     _print(table, starts, args)
     return 0
@@ -143,11 +151,11 @@ def _prepare(settings: Settings, args: argparse.Namespace) -> None:
     repo.materialize(settings)
 
 
-def _item_count(settings: Settings) -> int:
-    return _largest_id(settings, "item_popularity", "item_id")
+def item_count(settings: Settings) -> int:
+    return largest_id(settings, "item_popularity", "item_id")
 
 
-def _largest_id(settings: Settings, table: str, column: str) -> int:
+def largest_id(settings: Settings, table: str, column: str) -> int:
     """The largest id in a feature table (ids are 1..n): the range the Lua script draws from."""
     import duckdb
 
@@ -169,7 +177,7 @@ def _redis_keys(url: str) -> int:
 
 
 @contextlib.contextmanager
-def _server(
+def server_for(
     kind: str,
     settings: Settings,
     extra_env: Mapping[str, str] | None = None,
@@ -215,7 +223,9 @@ def _server(
         process.wait(timeout=20)
 
 
-def _script(folder: Path, service: str, rows: int, users: int, items: int, seed: int) -> Path:
+def request_script(
+    folder: Path, service: str, rows: int, users: int, items: int, seed: int
+) -> Path:
     path = folder / f"wrk-{service}-{rows}.lua"
     path.write_text(
         _LUA
@@ -232,7 +242,7 @@ def _script(folder: Path, service: str, rows: int, users: int, items: int, seed:
     return path
 
 
-def _wrk(url: str, script: Path, connections: int, duration: int) -> Run:
+def run_wrk(url: str, script: Path, connections: int, duration: int) -> Run:
     threads = min(2, connections)
     result = subprocess.run(
         [
@@ -267,7 +277,7 @@ def _latency(out: str, percentile: str) -> float:
     return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
 
 
-def _median(runs: list[Run]) -> Run:
+def median_run(runs: list[Run]) -> Run:
     return Run(
         requests_per_s=statistics.median(run.requests_per_s for run in runs),
         p50_ms=statistics.median(run.p50_ms for run in runs),

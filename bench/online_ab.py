@@ -44,8 +44,8 @@ def main() -> int:
     if not settings.registry_path.exists():
         sys.exit(f"{args.data_dir} has no registry: run bench/online.py --data-dir first")
     settings = replace(settings, online_store=args.store, redis_url=args.redis_url)
-    users = online._largest_id(settings, "user_profile", "user_id")
-    items = online._item_count(settings)
+    users = online.largest_id(settings, "user_profile", "user_id")
+    items = online.item_count(settings)
     variants = [_variant(text) for text in args.variant]
     with contextlib.ExitStack() as stack:
         urls = {
@@ -53,19 +53,23 @@ def main() -> int:
             for name, checkout, rate in variants
         }
         print(f"{args.store}, {users:,} users, {items:,} items; medians of {args.repeats} runs")
-        warm_up = online._script(args.data_dir, args.services.split(",")[0], 1, users, items, 0)
+        warm_up = online.request_script(
+            args.data_dir, args.services.split(",")[0], 1, users, items, 0
+        )
         for url in urls.values():  # first requests compile plans and fill caches: not measured
-            online._wrk(url, warm_up, 1, 1)
+            online.run_wrk(url, warm_up, 1, 1)
         for service in args.services.split(","):
             for case in args.cases.split(","):
                 rows, connections = CASES[case]
                 runs: dict[str, list[online.Run]] = {name: [] for name in urls}
                 for repeat in range(args.repeats):
-                    script = online._script(args.data_dir, service, rows, users, items, repeat)
+                    script = online.request_script(
+                        args.data_dir, service, rows, users, items, repeat
+                    )
                     for name, url in urls.items():
-                        runs[name].append(online._wrk(url, script, connections, args.duration))
+                        runs[name].append(online.run_wrk(url, script, connections, args.duration))
                 for name, measured in runs.items():
-                    median = online._median(measured)
+                    median = online.median_run(measured)
                     p99s = ", ".join(f"{run.p99_ms:.1f}" for run in measured)
                     print(
                         f"{service:<11} {rows:>3} entities {connections:>2} conn  {name:<10} "
@@ -93,7 +97,7 @@ def _server(settings: Settings, service: Path, rate: str | None) -> Iterator[str
     extra = {"PYTHONPATH": str(service)}
     if rate is not None:
         extra[SERVING_LOG_RATE_ENV] = rate
-    with online._server("pitstop", settings, extra, cwd=service.parent) as (url, _):
+    with online.server_for("pitstop", settings, extra, cwd=service.parent) as (url, _):
         yield url
 
 
