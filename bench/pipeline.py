@@ -24,6 +24,7 @@ materialization; nothing else on the server is touched. The data folder is tempo
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
 import json
 import os
@@ -146,16 +147,12 @@ def _feast(folder: Path, env: dict[str, str]) -> list[str]:
     from pitstop.feast_adapter.config import feast_environment
     from pitstop.settings import Settings
 
-    previous = {k: os.environ.get(k) for k in ("PITSTOP_ONLINE_STORE", "PITSTOP_REDIS_URL")}
-    os.environ.update({k: env[k] for k in previous})
-    try:
-        env.update(feast_environment(Settings.from_env(folder)))
-    finally:
-        for key, value in previous.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+    settings = dataclasses.replace(
+        Settings.from_env(folder),
+        online_store=env["PITSTOP_ONLINE_STORE"],
+        redis_url=env["PITSTOP_REDIS_URL"],
+    )
+    env.update(feast_environment(settings))
     end = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
     return [
         PYTHON,
