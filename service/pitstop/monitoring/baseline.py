@@ -134,16 +134,20 @@ def load_baseline(settings: Settings) -> Baseline:
 
 
 def monitored_views(settings: Settings, baseline: Baseline) -> dict[str, ViewSpec]:
-    """The views monitoring looks at: the registry's as it is now, read without Feast, so a
-    feature added since the baseline is monitored at once (``insufficient_data`` until a
-    baseline covers it) and a removed one leaves; the baseline's views when the registry
-    cannot be read."""
-    from pitstop.online.registry import open_registry
-
+    """The views monitoring looks at: the registry's as it is now, so a feature added since the
+    baseline is monitored at once (``insufficient_data`` until a baseline covers it) and a
+    removed one leaves; the baseline's views when the registry cannot be read."""
     try:
-        registry = open_registry(settings)[1].read()
+        return registry_views(settings)
     except PitstopError:
         return dict(baseline.views)
+
+
+def registry_views(settings: Settings) -> dict[str, ViewSpec]:
+    """Every batch feature view of the registry with one join key, read without Feast (the
+    registry snapshot of ``pitstop.online.registry``, the API's)."""
+    from pitstop.online.registry import open_registry
+
     return {
         view.name: ViewSpec(
             name=view.name,
@@ -151,29 +155,9 @@ def monitored_views(settings: Settings, baseline: Baseline) -> dict[str, ViewSpe
             ttl_seconds=view.ttl_seconds,
             features={feature.name: feature.dtype for feature in view.features},
         )
-        for view in registry.views.values()
+        for view in open_registry(settings)[1].read().views.values()
         if len(view.join_keys) == 1
     }
-
-
-def registry_views(settings: Settings) -> dict[str, ViewSpec]:
-    """Every batch feature view of the Feast registry with one join key (imports Feast)."""
-    from pitstop.feast_adapter import repo
-
-    repo.require_registry(settings)
-    store = repo.open_store(settings)
-    specs: dict[str, ViewSpec] = {}
-    for view in store.list_feature_views():
-        if len(view.join_keys) != 1:
-            continue
-        specs[view.name] = ViewSpec(
-            name=view.name,
-            join_key=view.join_keys[0],
-            # Feast stores "no ttl" as a zero timedelta.
-            ttl_seconds=int(view.ttl.total_seconds()) if view.ttl else None,
-            features={feature.name: str(feature.dtype) for feature in view.features},
-        )
-    return specs
 
 
 def create_baseline(
