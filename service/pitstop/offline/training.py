@@ -173,14 +173,17 @@ def _join(
             f"{', '.join(clashes)}; rename them"
         )
 
-    frame = entity_file.read(entities)
-    entity_columns = list(frame.columns)
-    frame = entity_file.prepare(frame, entities, needs, note)
-    job = feast_repo.historical_job(store, service, frame)
-    del frame
-    # pitstop's offline store streams, and can add each view's source timestamps (Feast's
-    # imported by now: the store is open)
-    from pitstop.offline.store import PitstopRetrievalJob
+    table = entity_file.read(entities)
+    entity_columns = list(table.column_names)
+    table = entity_file.prepare(table, entities, needs, note)
+    # pitstop's offline store takes the Arrow rows as they are, streams, and can add each
+    # view's source timestamps; another store gets a pandas frame (Feast's imported by now:
+    # the store is open)
+    from pitstop.offline.store import PitstopOfflineStoreConfig, PitstopRetrievalJob
+
+    pitstop_store = isinstance(store.config.offline_store, PitstopOfflineStoreConfig)
+    job = feast_repo.historical_job(store, service, table if pitstop_store else table.to_pandas())
+    del table
 
     extra: list[str] = []
     if source_timestamps:
