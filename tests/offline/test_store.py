@@ -346,17 +346,17 @@ def test_plugin_equals_feast_with_on_demand_views_of_both_modes(stores: Any, ful
 def test_on_demand_views_get_only_the_columns_they_read(
     stores: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from feast.on_demand_feature_view import OnDemandFeatureView
+    from pitstop.offline import store as offline_store
 
     _, pitstop_store, entities = stores
     seen: dict[str, list[str]] = {}
-    original = OnDemandFeatureView.transform_arrow
+    original = offline_store._transform
 
-    def spy(self: Any, table: pa.Table, full_feature_names: bool = False) -> pa.Table:
-        seen[self.name] = list(table.column_names)
-        return original(self, table, full_feature_names)
+    def spy(view: Any, table: pa.Table, full_feature_names: bool) -> pa.Table:
+        seen[view.name] = list(table.column_names)
+        return original(view, table, full_feature_names)
 
-    monkeypatch.setattr(OnDemandFeatureView, "transform_arrow", spy)
+    monkeypatch.setattr(offline_store, "_transform", spy)
     service = pitstop_store.get_feature_service("everything")
     features = ["profile_x:amount_times_x", "profile_x:seen_before_2026"]
     _retrieve(pitstop_store, entities, service, full=True)
@@ -447,3 +447,36 @@ def test_unique_event_timestamps_option_on_data_without_ties(tmp_path: Path) -> 
     _assert_equal_cells(expected, _retrieve(pitstop_store, entities, features, full=True))
     job = pitstop_store.get_historical_features(entity_df=entities, features=features)
     assert "__order" not in job.to_sql()
+
+
+def test_python_columns_are_to_pydict_value_for_value() -> None:
+    """The python-mode input conversion gives what pyarrow's to_pydict gives: the same
+    datetimes (zone, wall time, type), None for nulls, for every unit and zone kind."""
+    from pitstop.offline.store import python_columns
+
+    rng = np.random.default_rng(5)
+    micros = rng.integers(-2 * 10**15, 4 * 10**15, 3000)
+    mask = rng.random(3000) < 0.2
+    columns: dict[str, pa.Array] = {"int": pa.array(micros, mask=mask), "float": micros / 3.0}
+    for unit, per in (("s", 10**6), ("ms", 1000), ("us", 1), ("ns", 1)):
+        for zone in (None, "UTC", "+05:30", "Europe/Berlin", "America/New_York"):
+            columns[f"{unit}-{zone}"] = pa.array(micros // per, mask=mask).cast(
+                pa.timestamp(unit, tz=zone)
+            )
+    table = pa.table(columns)
+    expected, actual = table.to_pydict(), python_columns(table)
+    assert list(actual) == list(expected)
+    for name, values in expected.items():
+        assert [repr(value) for value in actual[name]] == [repr(value) for value in values], name
+
+
+def test_the_feast_calls_of_the_python_mode_step_exist() -> None:
+    """pitstop.offline.store._transform calls these of Feast's OnDemandFeatureView and
+    PythonTransformation (Feast 0.67); without them it falls back to transform_arrow, slower."""
+    from feast.on_demand_feature_view import OnDemandFeatureView
+    from feast.transformation.python_transformation import PythonTransformation
+
+    assert callable(OnDemandFeatureView._preprocess_arrow_table)
+    assert callable(OnDemandFeatureView._postprocess_arrow_table)
+    source = PythonTransformation.transform_arrow.__code__.co_names
+    assert "udf" in source and "to_pydict" in source and "from_pydict" in source
