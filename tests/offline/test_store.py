@@ -464,7 +464,10 @@ def test_python_columns_are_to_pydict_value_for_value() -> None:
                 pa.timestamp(unit, tz=zone)
             )
     table = pa.table(columns)
+    # A column again under another name, as the view's preprocessing adds it.
+    table = table.append_column("again", table.column("us-UTC"))
     expected, actual = table.to_pydict(), python_columns(table)
+    assert actual["again"] is not actual["us-UTC"]
     assert list(actual) == list(expected)
     for name, values in expected.items():
         assert [repr(value) for value in actual[name]] == [repr(value) for value in values], name

@@ -653,10 +653,23 @@ def python_columns(table: pa.Table) -> dict[str, list[Any]]:
     """``table.to_pydict()``, value for value (aware timestamps are datetimes in the column's
     zone, nulls None), with timestamps of second to microsecond units converted by numpy."""
     columns: dict[str, list[Any]] = {}
+    # The view's preprocessing adds each input again under its other name: the same buffers,
+    # converted once (two lists, the same immutable datetimes in both).
+    converted: dict[tuple[Any, ...], list[Any]] = {}
     for name, column in zip(table.column_names, table.columns, strict=True):
         kind = column.type
         if not pa.types.is_timestamp(kind) or kind.unit == "ns":
             columns[name] = column.to_pylist()
+            continue
+        same = (
+            str(kind),
+            *(
+                (chunk.offset, len(chunk), *(b.address if b else 0 for b in chunk.buffers()))
+                for chunk in column.chunks
+            ),
+        )
+        if same in converted:
+            columns[name] = list(converted[same])
             continue
         # numpy makes naive datetimes of the UTC instants (NaT -> None) at C speed.
         values = column.to_numpy(zero_copy_only=False).astype("datetime64[us]").tolist()
@@ -671,7 +684,7 @@ def python_columns(table: pa.Table) -> dict[str, list[Any]]:
                     None if value is None else value.replace(tzinfo=utc).astimezone(zone)
                     for value in values
                 ]
-        columns[name] = values
+        columns[name] = converted[same] = values
     return columns
 
 
