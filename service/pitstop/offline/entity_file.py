@@ -4,6 +4,10 @@ Parquet or CSV with the feature service's join keys (integers) and ``event_times
 other column passes through. A zone-less timestamp is UTC (said once, through ``note``); CSV
 strings are parsed as UTC unless they carry an offset; sub-microsecond parts are floored.
 ``request_time`` defaults to the row's ``event_timestamp``.
+
+The rows are checked as Arrow columns, never as a pandas frame of the whole file: a Parquet
+file is read by pyarrow; a CSV is parsed by pandas' reader (its type inference), then Arrow
+too. Only text timestamps go through pandas, one column at a time.
 """
 
 from __future__ import annotations

@@ -23,11 +23,15 @@ cell for cell):
 join keys and event time, as pitstop's dbt marts test); the join then orders by event time
 alone, about a fifth faster.
 
-What it adds: rows come back in the entity frame's order; the result can be streamed
+What it adds: rows come back in the entity frame's order; each on-demand view's stored
+transformation gets only the columns it reads (its source views' features, its request fields,
+the join keys), not the whole joined result, and a python-mode view's timestamps become Python
+objects through numpy instead of pyarrow's slow ``to_pydict`` (the same values; outputs,
+names and types as Feast's ``to_arrow`` appends them); the result can be streamed
 (``job.iter_batches()``, ``job.to_parquet(path)``: Arrow batches from DuckDB, on-demand views
-applied per batch by Feast's own transformation, DuckDB's memory capped by
-``stream_memory_limit``), optionally with each view's matched source time
-(``job.with_source_timestamps = True`` adds ``<view>__event_timestamp``, for leakage audits);
+applied per batch, DuckDB's memory capped by ``stream_memory_limit``), optionally with each
+view's matched source time (``job.with_source_timestamps = True`` adds
+``<view>__event_timestamp``, for leakage audits);
 the entity frame may be a pandas frame, an Arrow table, a Parquet path or a SQL query (over
 DuckDB); zone-less timestamps are UTC. Everything else (materialization, ``pull_all``,
 logging, writes, monitoring) and anything the ASOF plan does not cover

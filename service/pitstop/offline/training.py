@@ -20,7 +20,9 @@ row gets the features of the latest snapshot with ``event_timestamp <= `` its ow
 (docs/architecture.md §3), computed by the standard ``FeatureStore.get_historical_features``, so
 a training job that calls Feast directly gets the same values. What pitstop adds around Feast:
 
-- one-line errors before any heavy work (missing columns, string keys, unknown service);
+- one-line errors before any heavy work (missing columns, string keys, unknown service); the
+  rows are then checked as Arrow columns and go to pitstop's offline store as an Arrow table
+  (a pandas frame only for another store);
 - timestamps: a zone-less timestamp is UTC (said once on stderr); CSV strings are parsed as
   UTC unless they carry an offset; sub-microsecond parts are floored (Feast and Parquet keep
   microseconds; flooring never moves a row into a later snapshot);
