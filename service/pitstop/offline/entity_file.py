@@ -120,7 +120,12 @@ def prepare(
             )
         if column.null_count:
             raise InvalidInputError(f"join key column {key} in {path} has empty values")
-        table = _replace(table, key, column.cast(pa.int64()))
+        try:
+            table = _replace(table, key, column.cast(pa.int64()))
+        except pa.ArrowInvalid as error:  # an unsigned key past int64
+            raise InvalidInputError(
+                f"join key column {key} in {path} does not fit 64-bit integers: {one_line(error)}"
+            ) from error
 
     naive: list[str] = []
     table = _replace(
@@ -172,7 +177,7 @@ def utc_timestamps(
             # Flooring never moves a row into a later snapshot (no look-ahead).
             column = pc.floor_temporal(column, unit="microsecond")
         return column.cast(pa.timestamp("us", tz="UTC"))
-    if pa.types.is_string(kind) or pa.types.is_large_string(kind):
+    if pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_string_view(kind):
         parsed = _parse_text(column.to_pandas(), name, path, naive)
         return pa.chunked_array([pa.array(parsed, type=pa.timestamp("us", tz="UTC"))])
     raise InvalidInputError(
