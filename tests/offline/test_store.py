@@ -187,8 +187,26 @@ def _repo_objects(paths: dict[str, Path]) -> list[Any]:
         outputs["score_plus_x"] = inputs["score"] + inputs["request_x"]
         return outputs
 
+    @on_demand_feature_view(
+        sources=[profile, request],
+        schema=[
+            Field(name="amount_times_x", dtype=Float64),
+            Field(name="seen_before_2026", dtype=Int64),
+        ],
+        mode="python",
+    )
+    def profile_x(inputs: dict[str, Any]) -> dict[str, Any]:
+        # Python mode, as pitstop's user_recency: plain lists in, plain lists out.
+        rows = list(zip(inputs["amount"], inputs["request_x"], inputs["last_seen"], strict=True))
+        return {
+            "amount_times_x": [None if a is None else a * x for a, x, _ in rows],
+            "seen_before_2026": [
+                None if seen is None else int(seen.year < 2026) for _, _, seen in rows
+            ],
+        }
+
     service = FeatureService(name="everything", features=[activity, profile, pair, pair_plus])
-    return [user, item, activity, profile, pair, pair_plus, service]
+    return [user, item, activity, profile, pair, pair_plus, profile_x, service]
 
 
 def _store(folder: Path, offline_type: str, objects: list[Any], **options: Any) -> Any:
@@ -300,6 +318,58 @@ def test_plugin_equals_feast_with_short_names(stores: Any) -> None:
     _assert_equal_cells(expected, actual)
 
 
+@pytest.mark.parametrize("full", [True, False], ids=["full-names", "short-names"])
+def test_plugin_equals_feast_with_on_demand_views_of_both_modes(stores: Any, full: bool) -> None:
+    """Column order, names and types of the on-demand outputs are Feast's, python mode too."""
+    feast_store, pitstop_store, entities = stores
+    features = [
+        "activity:clicks",
+        "profile_x:amount_times_x",
+        "pair:score",
+        "pair_plus:score_plus_x",
+        "profile_x:seen_before_2026",
+    ]
+    if full:
+        features.insert(1, "profile:amount")  # the ODFV's source under its long name too
+    expected = _retrieve(feast_store, entities, features, full=full)
+    actual = _retrieve(pitstop_store, entities, features, full=full)
+    _assert_equal_cells(expected, actual)
+    expected = expected.sort_values("rid").reset_index(drop=True)
+    actual = actual.sort_values("rid").reset_index(drop=True)
+    prefix = "profile_x__" if full else ""
+    for name in (f"{prefix}amount_times_x", f"{prefix}seen_before_2026"):
+        assert actual[name].dtype == expected[name].dtype, name
+        pd.testing.assert_series_equal(actual[name], expected[name])
+    assert expected[f"{prefix}amount_times_x"].notna().any()
+
+
+def test_on_demand_views_get_only_the_columns_they_read(
+    stores: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pitstop.offline import store as offline_store
+
+    _, pitstop_store, entities = stores
+    seen: dict[str, list[str]] = {}
+    original = offline_store._transform
+
+    def spy(view: Any, table: pa.Table, full_feature_names: bool) -> pa.Table:
+        seen[view.name] = list(table.column_names)
+        return original(view, table, full_feature_names)
+
+    monkeypatch.setattr(offline_store, "_transform", spy)
+    service = pitstop_store.get_feature_service("everything")
+    features = ["profile_x:amount_times_x", "profile_x:seen_before_2026"]
+    _retrieve(pitstop_store, entities, service, full=True)
+    _retrieve(pitstop_store, entities, features, full=True)
+    keys = {"user_id", "item_id"}
+    # Only the source views' features (either name), the request fields and the join keys.
+    assert set(seen["pair_plus"]) <= keys | {"pair__score", "score", "request_x"}
+    assert "pair__score" in seen["pair_plus"] and "request_x" in seen["pair_plus"]
+    profile = {"profile__amount", "amount", "profile__last_seen", "last_seen"}
+    assert set(seen["profile_x"]) <= keys | profile | {"request_x"}
+    assert "rid" not in seen["profile_x"] and "activity__clicks" not in seen["pair_plus"]
+
+
 def test_plugin_keeps_entity_order(stores: Any) -> None:
     _, pitstop_store, entities = stores
     shuffled = entities.sample(frac=1, random_state=3)
@@ -377,3 +447,39 @@ def test_unique_event_timestamps_option_on_data_without_ties(tmp_path: Path) -> 
     _assert_equal_cells(expected, _retrieve(pitstop_store, entities, features, full=True))
     job = pitstop_store.get_historical_features(entity_df=entities, features=features)
     assert "__order" not in job.to_sql()
+
+
+def test_python_columns_are_to_pydict_value_for_value() -> None:
+    """The python-mode input conversion gives what pyarrow's to_pydict gives: the same
+    datetimes (zone, wall time, type), None for nulls, for every unit and zone kind."""
+    from pitstop.offline.store import python_columns
+
+    rng = np.random.default_rng(5)
+    micros = rng.integers(-2 * 10**15, 4 * 10**15, 3000)
+    mask = rng.random(3000) < 0.2
+    columns: dict[str, pa.Array] = {"int": pa.array(micros, mask=mask), "float": micros / 3.0}
+    for unit, per in (("s", 10**6), ("ms", 1000), ("us", 1), ("ns", 1)):
+        for zone in (None, "UTC", "+05:30", "Europe/Berlin", "America/New_York"):
+            columns[f"{unit}-{zone}"] = pa.array(micros // per, mask=mask).cast(
+                pa.timestamp(unit, tz=zone)
+            )
+    table = pa.table(columns)
+    # A column again under another name, as the view's preprocessing adds it.
+    table = table.append_column("again", table.column("us-UTC"))
+    expected, actual = table.to_pydict(), python_columns(table)
+    assert actual["again"] is not actual["us-UTC"]
+    assert list(actual) == list(expected)
+    for name, values in expected.items():
+        assert [repr(value) for value in actual[name]] == [repr(value) for value in values], name
+
+
+def test_the_feast_calls_of_the_python_mode_step_exist() -> None:
+    """pitstop.offline.store._transform calls these of Feast's OnDemandFeatureView and
+    PythonTransformation (Feast 0.67); without them it falls back to transform_arrow, slower."""
+    from feast.on_demand_feature_view import OnDemandFeatureView
+    from feast.transformation.python_transformation import PythonTransformation
+
+    assert callable(OnDemandFeatureView._preprocess_arrow_table)
+    assert callable(OnDemandFeatureView._postprocess_arrow_table)
+    source = PythonTransformation.transform_arrow.__code__.co_names
+    assert "udf" in source and "to_pydict" in source and "from_pydict" in source

@@ -53,6 +53,41 @@ def test_streamed_file_equals_the_to_df_path(
     assert streamed.null_share == pytest.approx(whole.null_share)
 
 
+def test_the_entity_file_reaches_pitstops_store_as_arrow_never_as_pandas(
+    trap_store: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The checks run over Arrow columns: the file is never read whole into a pandas frame."""
+    import pyarrow as pa
+
+    from pitstop.feast_adapter import repo as feast_repo
+
+    entities = tmp_path / "entities.parquet"
+    frame = _entity_frame()
+    frame.to_parquet(entities, index=False)
+    expected = build_training_set(
+        trap_store, feature_service="churn_v1", entities=entities, out=tmp_path / "a.parquet"
+    )
+
+    def refuse(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("the entity file was read into pandas")
+
+    handed: list[Any] = []
+    original = feast_repo.historical_job
+
+    def spy(store: Any, service: Any, rows: Any) -> Any:
+        handed.append(rows)
+        return original(store, service, rows)
+
+    monkeypatch.setattr(pd, "read_parquet", refuse)
+    monkeypatch.setattr(feast_repo, "historical_job", spy)
+    report = build_training_set(
+        trap_store, feature_service="churn_v1", entities=entities, out=tmp_path / "b.parquet"
+    )
+    assert [type(rows) for rows in handed] == [pa.Table]
+    assert report.rows == expected.rows == len(frame)
+    assert pq.read_table(tmp_path / "b.parquet").equals(pq.read_table(tmp_path / "a.parquet"))
+
+
 # ---- retrieval by time range -------------------------------------------------------------------
 
 

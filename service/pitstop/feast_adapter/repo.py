@@ -31,6 +31,7 @@ from pitstop.settings import FEATURE_REPO_DIR, Settings
 
 if TYPE_CHECKING:
     import pandas as pd
+    import pyarrow as pa
     from feast import FeatureService, FeatureStore
     from feast.infra.offline_stores.offline_store import RetrievalJob
 
@@ -309,9 +310,10 @@ def service_inputs(store: FeatureStore, service: FeatureService) -> ServiceInput
 
 
 def historical_job(
-    store: FeatureStore, service: FeatureService, frame: pd.DataFrame
+    store: FeatureStore, service: FeatureService, frame: pd.DataFrame | pa.Table
 ) -> RetrievalJob:
-    """``get_historical_features`` for a service's features on an entity frame."""
+    """``get_historical_features`` for a service's features on an entity frame (an Arrow
+    table for pitstop's offline store, which takes one)."""
     return run_feast(  # type: ignore[no-any-return]
         lambda: store.get_historical_features(entity_df=frame, features=service)
     )

@@ -20,7 +20,9 @@ row gets the features of the latest snapshot with ``event_timestamp <= `` its ow
 (docs/architecture.md §3), computed by the standard ``FeatureStore.get_historical_features``, so
 a training job that calls Feast directly gets the same values. What pitstop adds around Feast:
 
-- one-line errors before any heavy work (missing columns, string keys, unknown service);
+- one-line errors before any heavy work (missing columns, string keys, unknown service); the
+  rows are then checked as Arrow columns and go to pitstop's offline store as an Arrow table
+  (a pandas frame only for another store);
 - timestamps: a zone-less timestamp is UTC (said once on stderr); CSV strings are parsed as
   UTC unless they carry an offset; sub-microsecond parts are floored (Feast and Parquet keep
   microseconds; flooring never moves a row into a later snapshot);
@@ -173,14 +175,17 @@ def _join(
             f"{', '.join(clashes)}; rename them"
         )
 
-    frame = entity_file.read(entities)
-    entity_columns = list(frame.columns)
-    frame = entity_file.prepare(frame, entities, needs, note)
-    job = repo.historical_job(store, service, frame)
-    del frame
-    # pitstop's offline store streams, and can add each view's source timestamps (Feast's
-    # imported by now: the store is open)
-    from pitstop.offline.store import PitstopRetrievalJob
+    table = entity_file.read(entities)
+    entity_columns = list(table.column_names)
+    table = entity_file.prepare(table, entities, needs, note)
+    # pitstop's offline store takes the Arrow rows as they are, streams, and can add each
+    # view's source timestamps; another store gets a pandas frame (Feast's imported by now:
+    # the store is open)
+    from pitstop.offline.store import PitstopOfflineStoreConfig, PitstopRetrievalJob
+
+    pitstop_store = isinstance(store.config.offline_store, PitstopOfflineStoreConfig)
+    job = repo.historical_job(store, service, table if pitstop_store else table.to_pandas())
+    del table
 
     extra: list[str] = []
     if source_timestamps:
