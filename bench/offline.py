@@ -137,10 +137,15 @@ def _generate(folder: Path, users: int, days: int) -> None:
 
 
 def _entities(folder: Path, users: int, days: int, rows: int) -> Path:
+    path = folder / f"entities_{rows}.parquet"
+    return write_entities(path, users, f"{START} 00:00:00+00", (days + 14) * 86400, rows)
+
+
+def write_entities(path: Path, users: int, start: str, span_seconds: int, rows: int) -> Path:
+    """``rows`` entity rows (user_id, event_timestamp, label) at random users (5 % unknown)
+    and times from ``start`` over ``span_seconds``, seeded, as Parquet at ``path``."""
     import duckdb
 
-    path = folder / f"entities_{rows}.parquet"
-    span = (days + 14) * 86400
     with duckdb.connect() as connection:
         connection.execute("SET TimeZone = 'UTC'")
         connection.execute("SELECT setseed(0.42)")
@@ -148,8 +153,8 @@ def _entities(folder: Path, users: int, days: int, rows: int) -> Path:
             f"""
             COPY (
                 SELECT (1 + floor(random() * {users} * 1.05))::BIGINT AS user_id,
-                       TIMESTAMPTZ '{START}' + to_microseconds(
-                           (random() * {span} * 1000000)::BIGINT) AS event_timestamp,
+                       TIMESTAMPTZ '{start}' + to_microseconds(
+                           (random() * {span_seconds} * 1000000)::BIGINT) AS event_timestamp,
                        (random() < 0.1)::INTEGER AS label
                 FROM range({rows})
             ) TO '{path}' (FORMAT parquet)

@@ -43,6 +43,10 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 SERVICE = HERE.parent / "service"
+sys.path.insert(0, str(HERE))
+
+import offline  # noqa: E402 - bench/offline.py: its entity file
+
 FEATURE_SERVICE = "churn_v1"
 METHODS = ("pitstop", "feast", "pitstop_inner")
 
@@ -98,27 +102,10 @@ def _entities(folder: Path, users: int, days: int, rows: int) -> Path:
     yesterday, UTC midnight) plus two days."""
     import datetime as dt
 
-    import duckdb
-
-    path = folder / f"entities_{rows}.parquet"
     today = dt.datetime.now(dt.timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
     start = (today - dt.timedelta(days=days)).strftime("%Y-%m-%d %H:%M:%S+00")
-    span = (days + 2) * 86400
-    with duckdb.connect() as connection:
-        connection.execute("SET TimeZone = 'UTC'")
-        connection.execute("SELECT setseed(0.42)")
-        connection.execute(
-            f"""
-            COPY (
-                SELECT (1 + floor(random() * {users} * 1.05))::BIGINT AS user_id,
-                       TIMESTAMPTZ '{start}' + to_microseconds(
-                           (random() * {span} * 1000000)::BIGINT) AS event_timestamp,
-                       (random() < 0.1)::INTEGER AS label
-                FROM range({rows})
-            ) TO '{path}' (FORMAT parquet)
-            """
-        )
-    return path
+    path = folder / f"entities_{rows}.parquet"
+    return offline.write_entities(path, users, start, (days + 2) * 86400, rows)
 
 
 def _plain_feast_yaml(folder: Path) -> Path:
