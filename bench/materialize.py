@@ -45,7 +45,7 @@ _CHILD = textwrap.dedent(
     import contextlib, dataclasses, io, json, sys, time
     from pitstop.feast_adapter import repo
     from pitstop.materialize import materialize
-    from pitstop.online.stores import open_write_connection
+    from pitstop.online.sqlite_store import open_write_connection
     from pitstop.settings import Settings
     import feast  # imported before the clock starts, for both methods
     method, folder, store, url, batch = sys.argv[1:6]
@@ -226,7 +226,7 @@ def _command(method: str, folder: Path, store: str, url: str) -> tuple[list[str]
 def _empty_tables(folder: Path) -> None:
     """The online views' empty tables, as `feast apply` leaves them (Feast's schema)."""
     from pitstop.online.registry import open_registry
-    from pitstop.online.stores import SqliteStore
+    from pitstop.online.sqlite_store import SqliteStore
     from pitstop.settings import Settings
 
     settings = Settings.from_env(folder)

@@ -14,7 +14,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from pitstop.online import codec
-from pitstop.online.stores import SqliteStore, ViewRead
+from pitstop.online.sqlite_store import SqliteStore
+from pitstop.online.stores import ViewRead
 from pitstop.settings import PROJECT_ROOT
 
 

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 from pitstop.online.registry import open_registry
-from pitstop.online.stores import SqliteStore
+from pitstop.online.sqlite_store import SqliteStore
 from pitstop.settings import Settings
 from tests.materialize.conftest import Folder
 
