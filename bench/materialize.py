@@ -9,6 +9,8 @@ store, --repeats times. Every measurement runs in a fresh Python process so each
 (the child's max RSS, imports included) is its own; the time is that of the materialize call
 (registry read included, Python and Feast imports not). Prints medians and pitstop/Feast ratios.
 Redis: a dedicated database (--redis-url, default db 13), flushed before each measurement.
+Feast is plain Feast (bench/plain_feast.py): its own SQLite store and layout, not pitstop's
+plugin; pitstop writes its own layout (one row per entity and view).
 
 The whole processes, as users run them, beside the inner calls (the default --methods):
 ``pitstop_cli`` is ``pitstop materialize --full`` and ``feast_cli`` is ``feast materialize``
@@ -33,12 +35,16 @@ import time
 from pathlib import Path
 
 SERVICE = Path(__file__).resolve().parents[1] / "service"
+sys.path.insert(0, str(SERVICE.parent / "bench"))
+
+import plain_feast  # noqa: E402 - bench/plain_feast.py: the baseline's config
+
 METHODS = ("pitstop", "feast", "pitstop_cli", "feast_cli")
 CLI = {"pitstop_cli": "pitstop", "feast_cli": "feast"}  # whole process -> its inner call
 # pitstop_again (with --methods pitstop,pitstop_again,...): right after pitstop's run, the next
 # run on unchanged tables (it finds 0 changed entities: the incremental daily cost floor).
-# sqlite_floor (SQLite only): the rows pitstop wrote, copied into empty tables of Feast's schema
-# by INSERT ... SELECT, all in SQLite's C: the fastest any materializer could write that layout.
+# sqlite_floor (SQLite only): the rows pitstop wrote, copied into empty tables of pitstop's
+# layout by INSERT ... SELECT, all in SQLite's C: the fastest any materializer could write it.
 
 _CHILD = textwrap.dedent(
     """
@@ -48,13 +54,14 @@ _CHILD = textwrap.dedent(
     from pitstop.online.sqlite_store import open_write_connection
     from pitstop.settings import Settings
     import feast  # imported before the clock starts, for both methods
+    import plain_feast  # bench/plain_feast.py: Feast's own stores
     method, folder, store, url, batch = sys.argv[1:6]
     settings = dataclasses.replace(
         Settings.from_env(folder), online_store=store, redis_url=url
     )
 
     def copy_in_sqlite(written):
-        # The rows pitstop wrote, copied into empty tables of Feast's schema by one
+        # The rows pitstop wrote, copied into empty tables of the same schema by one
         # INSERT ... SELECT per table in key order: SQLite's own speed, no Python per row.
         floor = written.with_name("floor.db")
         for suffix in ("", "-wal", "-shm"):
@@ -71,8 +78,7 @@ _CHILD = textwrap.dedent(
         for name in tables:
             connection.execute("begin immediate")
             connection.execute(
-                f'insert into main."{name}" select * from written."{name}" '
-                "order by entity_key, feature_name"
+                f'insert into main."{name}" select * from written."{name}" order by entity_key'
             )
             connection.execute("commit")
         connection.close()
@@ -82,7 +88,8 @@ _CHILD = textwrap.dedent(
     started = time.perf_counter()
     if method == "feast":
         with contextlib.redirect_stdout(io.StringIO()):
-            report = repo.materialize(settings)
+            plain_feast.materialize(settings)  # Feast's own store, Feast's code
+        report = None
     elif method == "sqlite_floor":
         copy_in_sqlite(settings.online_store_path)
     else:
@@ -91,8 +98,8 @@ _CHILD = textwrap.dedent(
     seconds = time.perf_counter() - started
     print(json.dumps({
         "seconds": seconds,
-        "write_seconds": report.write_seconds,
-        "entities": report.entities,
+        "write_seconds": report.write_seconds if report else 0.0,
+        "entities": report.entities if report else {},
         "peak_mb": repo.peak_memory_bytes() / 2**20,
     }))
     """
@@ -174,8 +181,9 @@ def write_tables(features: Path, users: int, items: int, rows_per_entity: int) -
 
 def _reset(folder: Path, store: str, url: str) -> None:
     """An empty online store and no materializer state."""
-    for name in ("online_store.db", "online_store.db-wal", "online_store.db-shm"):
-        (folder / name).unlink(missing_ok=True)
+    for name in ("online_store.db", "feast/plain_online_store.db"):
+        for suffix in ("", "-wal", "-shm"):
+            (folder / f"{name}{suffix}").unlink(missing_ok=True)
     shutil.rmtree(folder / "online_state", ignore_errors=True)
     if store == "redis":
         import redis
@@ -186,7 +194,6 @@ def _reset(folder: Path, store: str, url: str) -> None:
 def _command(method: str, folder: Path, store: str, url: str) -> tuple[list[str], dict[str, str]]:
     """The command line a user runs for ``method`` (pitstop_cli, feast_cli), and its env."""
     sys.path.insert(0, str(SERVICE))
-    from pitstop.feast_adapter.config import feast_environment
     from pitstop.settings import Settings
 
     settings = Settings.from_env(folder)
@@ -207,7 +214,7 @@ def _command(method: str, folder: Path, store: str, url: str) -> tuple[list[str]
             str(folder),
         ], env
     settings = dataclasses.replace(settings, online_store=store, redis_url=url)
-    env.update(feast_environment(settings))
+    env.update(plain_feast.environment(settings))
     end = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
     feast = "import sys; from feast.cli.cli import cli; sys.exit(cli())"
     repo = SERVICE.parent / "feature_repo"
@@ -223,19 +230,14 @@ def _command(method: str, folder: Path, store: str, url: str) -> tuple[list[str]
     ], env
 
 
-def _empty_tables(folder: Path) -> None:
-    """The online views' empty tables, as `feast apply` leaves them (Feast's schema)."""
-    from pitstop.online.registry import open_registry
-    from pitstop.online.sqlite_store import SqliteStore
+def _empty_tables(folder: Path, store: str, url: str) -> None:
+    """The online views' empty tables in Feast's own SQLite store, as `feast apply` with plain
+    Feast leaves them (made before the clock starts)."""
+    from pitstop.feast_adapter import repo
     from pitstop.settings import Settings
 
-    settings = Settings.from_env(folder)
-    project, registry = open_registry(settings)
-    store = SqliteStore(settings.online_store_path, project)
-    try:
-        store.create_tables([view for view in registry.read().views.values() if view.online])
-    finally:
-        store.close()
+    settings = dataclasses.replace(Settings.from_env(folder), online_store=store, redis_url=url)
+    repo.ensure_online_tables(plain_feast.store(settings))
 
 
 def _measure_process(method: str, folder: Path, store: str, url: str) -> dict[str, object]:
@@ -243,7 +245,7 @@ def _measure_process(method: str, folder: Path, store: str, url: str) -> dict[st
     _reset(folder, store, url)
     command, env = _command(method, folder, store, url)
     if method == "feast_cli" and store == "sqlite":
-        _empty_tables(folder)  # `feast materialize` writes into the tables `feast apply` made
+        _empty_tables(folder, store, url)  # `feast materialize` writes into tables apply made
     with tempfile.TemporaryFile() as output:
         started = time.perf_counter()
         child = subprocess.Popen(command, env=env, stdout=output, stderr=subprocess.STDOUT)
@@ -262,7 +264,7 @@ def _measure(method: str, folder: Path, store: str, url: str, batch: int) -> dic
         return _measure_process(method, folder, store, url)
     if method != "pitstop_again":
         _reset(folder, store, url)
-    env = {**os.environ, "PYTHONPATH": str(SERVICE)}
+    env = {**os.environ, "PYTHONPATH": f"{SERVICE}{os.pathsep}{SERVICE.parent / 'bench'}"}
     result = subprocess.run(
         [sys.executable, "-c", _CHILD, method, str(folder), store, url, str(batch)],
         capture_output=True,

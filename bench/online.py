@@ -3,9 +3,11 @@
     python bench/online.py                       # 10k users x 30 days, SQLite and Redis
     python bench/online.py --stores sqlite --duration 10 --repeats 3
 
-Prepares one data folder (generate, build, apply) and materializes it with Feast into SQLite
-and into Redis (a dedicated Redis database, --redis-url), so both servers read what Feast
-wrote. Then, per store, starts `pitstop serve` and `feast serve` (one worker each; Feast with
+Prepares one data folder (generate, build, apply) and materializes it into pitstop's SQLite
+store (its layout, one row per entity and view), into Feast's own SQLite store with plain
+Feast (bench/plain_feast.py: the baseline reads Feast's layout with Feast's code), and with
+Feast into Redis (a dedicated database, --redis-url; Feast's layout, read by both). Then,
+per store, starts `pitstop serve` and `feast serve` (one worker each; Feast with
 --max-requests high and its access log off, so it is not restarted mid-run) and drives each
 with wrk (Debian's `wrk` package: `apt-get install wrk`) from a Lua script that asks for random
 users (and items) on every request:
@@ -38,12 +40,15 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "service"))
+sys.path.insert(0, str(ROOT / "bench"))
 
+import plain_feast  # noqa: E402 - bench/plain_feast.py: the baseline's config
 from pitstop.api.background import free_port  # noqa: E402
 from pitstop.build.run import build  # noqa: E402
 from pitstop.feast_adapter import repo  # noqa: E402
 from pitstop.feast_adapter.config import feast_environment  # noqa: E402
 from pitstop.generator import generate_events  # noqa: E402
+from pitstop.materialize import materialize  # noqa: E402
 from pitstop.settings import FEATURE_REPO_DIR, Settings  # noqa: E402
 
 CASES = (("1 entity, 1 conn", 1, 1), ("1 entity, 32 conn", 1, 32), ("100 entities, 1 conn", 100, 1))
@@ -140,15 +145,17 @@ def main() -> int:
 
 
 def _prepare(settings: Settings, args: argparse.Namespace) -> None:
-    if args.data_dir and settings.registry_path.exists():
-        return
-    _progress(f"generating {args.users:,} users x {args.days} days")
-    generate_events(settings, users=args.users, days=args.days, seed=7, progress=False)
-    _progress("dbt build")
-    build(settings, echo=None)
-    _progress("feast apply, materialize into SQLite with Feast")
-    repo.apply(settings, echo=None)
-    repo.materialize(settings)
+    if not (args.data_dir and settings.registry_path.exists()):
+        _progress(f"generating {args.users:,} users x {args.days} days")
+        generate_events(settings, users=args.users, days=args.days, seed=7, progress=False)
+        _progress("dbt build")
+        build(settings, echo=None)
+        _progress("feast apply, materialize into pitstop's SQLite store")
+        repo.apply(settings, echo=None)
+        materialize(settings)
+    if not plain_feast.online_store_path(settings).exists():
+        _progress("materialize into Feast's own SQLite store with plain Feast (the baseline)")
+        plain_feast.materialize(settings)
 
 
 def item_count(settings: Settings) -> int:
@@ -185,7 +192,9 @@ def server_for(
 ) -> Iterator[tuple[str, float]]:
     """A server on a free port, once it answers 200: its URL and seconds to ready."""
     port = free_port()
-    env = {**os.environ, **settings.environment(), **feast_environment(settings)}
+    # pitstop reads its own layout; `feast serve` is plain Feast (bench/plain_feast.py).
+    feast = feast_environment(settings) if kind == "pitstop" else plain_feast.environment(settings)
+    env = {**os.environ, **settings.environment(), **feast}
     env.update(extra_env or {})
     if kind == "pitstop":
         command = [sys.executable, "-m", "pitstop.cli", "serve", "--quiet", "--port", str(port)]

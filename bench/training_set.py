@@ -46,6 +46,8 @@ SERVICE = HERE.parent / "service"
 sys.path.insert(0, str(HERE))
 
 import offline  # noqa: E402 - bench/offline.py: its entity file
+import plain_feast  # noqa: E402 - bench/plain_feast.py: the baseline's config
+from pitstop.settings import Settings  # noqa: E402 - on the path through plain_feast
 
 FEATURE_SERVICE = "churn_v1"
 METHODS = ("pitstop", "feast", "pitstop_inner")
@@ -108,18 +110,6 @@ def _entities(folder: Path, users: int, days: int, rows: int) -> Path:
     return offline.write_entities(path, users, start, (days + 2) * 86400, rows)
 
 
-def _plain_feast_yaml(folder: Path) -> Path:
-    """pitstop's generated feature_store.yaml with Feast's own DuckDB offline store."""
-    import yaml  # type: ignore[import-untyped,unused-ignore]
-
-    config = yaml.safe_load((folder / "feast" / "feature_store.yaml").read_text())
-    config["offline_store"] = {"type": "duckdb"}
-    path = folder / "feast_plain" / "feature_store.yaml"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(yaml.safe_dump(config, sort_keys=False))
-    return path
-
-
 def _run(command: list[str]) -> dict[str, float]:
     """Run ``command``; its wall seconds, peak RSS (MiB) and the JSON of its last line, if any."""
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
@@ -150,7 +140,7 @@ def _measure(method: str, folder: Path, entities: Path) -> dict[str, float]:
         command += ["--out", str(out)]
     elif method == "feast":
         repo = str(SERVICE.parent / "feature_repo")
-        yaml_path = str(folder / "feast_plain" / "feature_store.yaml")
+        yaml_path = str(plain_feast.yaml_path(Settings.from_env(folder)))
         command = [python, "-c", _FEAST_CHILD, repo, yaml_path, str(entities), str(out)]
         command.append(FEATURE_SERVICE)
     else:
@@ -191,7 +181,6 @@ def main(argv: list[str] | None = None) -> None:
             check=True,
             capture_output=True,
         )
-        _plain_feast_yaml(folder)
         entities = _entities(folder, args.users, args.days, args.rows)
         load = os.getloadavg()[0]
         print(

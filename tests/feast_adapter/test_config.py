@@ -19,7 +19,10 @@ from pitstop.settings import Settings
 
 def test_default_settings_keep_the_committed_config(tmp_path: Path) -> None:
     config = feast_config(Settings(data_dir=tmp_path))
-    assert config["online_store"] == {"type": "sqlite", "path": f"{tmp_path}/online_store.db"}
+    assert config["online_store"] == {
+        "type": "pitstop.online.feast_store.PitstopOnlineStore",
+        "path": f"{tmp_path}/online_store.db",
+    }
     assert config["registry"] == f"{tmp_path}/registry.db"
     assert config["offline_store"]["type"] == "pitstop.offline.store.PitstopOfflineStore"
 

@@ -28,8 +28,8 @@ def _entities_per_table(online_store: Path) -> dict[str, int]:
             )
         ]
         counts = {
-            name.removeprefix("pitstop_"): connection.execute(
-                f'select count(distinct entity_key) from "{name}"'
+            name.removeprefix("pitstop__"): connection.execute(
+                f'select count(*) from "{name}"'
             ).fetchone()[0]
             for name in tables
         }

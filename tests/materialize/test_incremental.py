@@ -71,15 +71,15 @@ def test_deleted_sqlite_file_is_rewritten(folder: Folder) -> None:
     report = materialize(settings)
     assert report.entities == ALL and report.full
     with sqlite3.connect(settings.online_store_path) as connection:
-        count = connection.execute("select count(*) from pitstop_user_profile").fetchone()[0]
-    assert count == USERS * 5
+        count = connection.execute("select count(*) from pitstop__user_profile").fetchone()[0]
+    assert count == USERS  # one row per entity
 
 
 def test_dropped_sqlite_table_is_rewritten(folder: Folder) -> None:
     settings = folder("dropped")
     materialize(settings)
     with sqlite3.connect(settings.online_store_path) as connection:
-        connection.execute("delete from pitstop_item_popularity")
+        connection.execute("delete from pitstop__item_popularity")
     report = materialize(settings)
     assert report.entities == {"user_activity": 0, "user_profile": 0, "item_popularity": ITEMS}
 

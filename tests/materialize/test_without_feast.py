@@ -72,5 +72,5 @@ def test_the_command_does_not_import_feast(folder: Folder) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     assert "entities written" in result.stdout
     with sqlite3.connect(settings.online_store_path) as connection:
-        [(rows,)] = connection.execute("select count(*) from pitstop_user_profile").fetchall()
+        [(rows,)] = connection.execute("select count(*) from pitstop__user_profile").fetchall()
     assert rows > 0

@@ -1,4 +1,4 @@
-"""The column codec gives Feast's bytes exactly: entity keys, values, SQLite value_text."""
+"""The column codec gives Feast's bytes exactly: entity keys, values, timestamps."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import datetime as dt
 import pyarrow as pa
 import pytest
 from feast.infra.key_encoding_utils import serialize_entity_key
-from feast.infra.online_stores.helpers import extract_text_and_num
 from feast.protos.feast.types.EntityKey_pb2 import EntityKey
 from feast.type_map import python_values_to_proto_values
 from feast.value_type import ValueType
@@ -54,13 +53,6 @@ def test_value_bytes_equal_feast(name: str) -> None:
     column, value_type = COLUMNS[name]
     expected = [proto.SerializeToString() for proto in _feast_protos(column, value_type)]
     assert column_codec.value_bytes(column, value_type.name).to_pylist() == expected
-
-
-@pytest.mark.parametrize("name", COLUMNS)
-def test_value_text_equals_feast(name: str) -> None:
-    column, value_type = COLUMNS[name]
-    expected = [extract_text_and_num(p, False)[0] for p in _feast_protos(column, value_type)]
-    assert column_codec.value_texts(column, value_type.name) == expected
 
 
 def test_value_bytes_of_a_sliced_column() -> None:
@@ -130,6 +122,7 @@ def test_timestamp_protos_equal_feast_redis_ts() -> None:
     assert column_codec.timestamp_protos(TIMES).to_pylist() == expected
 
 
-def test_sqlite_seconds_equal_feast_event_ts() -> None:
-    naive = [value.replace(tzinfo=None) for value in TIMES.to_pylist()]
-    assert column_codec.sqlite_seconds(TIMES) == [int(value.timestamp()) for value in naive]
+def test_epoch_micros_are_each_times_microseconds() -> None:
+    epoch = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+    expected = [(value - epoch) // dt.timedelta(microseconds=1) for value in TIMES.to_pylist()]
+    assert column_codec.epoch_micros(TIMES) == expected

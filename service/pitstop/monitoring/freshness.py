@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import sqlite3
 import subprocess
 import sys
 from collections.abc import Mapping
@@ -24,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pitstop.errors import OnlineStoreUnavailableError
 from pitstop.monitoring.statuses import Status, worst
 from pitstop.settings import DBT_PROJECT_DIR, Settings
 
@@ -131,15 +131,18 @@ def newest_online(settings: Settings, view: str) -> tuple[dt.datetime | None, st
     path = settings.online_store_path
     if not path.is_file():
         return None, f"no online store at {path}; run `pitstop materialize`"
-    table = f"{FEAST_PROJECT}_{view}"
+    from pitstop.online.sqlite_store import SqliteStore
+
+    store = SqliteStore(path, FEAST_PROJECT)
     try:
-        with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as connection:
-            row = connection.execute(f'SELECT MAX(event_ts) FROM "{table}"').fetchone()
-    except sqlite3.Error as error:
-        return None, f"online table {table} unreadable: {error}"
-    if row is None or row[0] is None:
+        seconds = store.newest_event_seconds(view)
+    except OnlineStoreUnavailableError as error:
+        return None, str(error)
+    finally:
+        store.close()
+    if seconds is None:
         return None, ""
-    return _parse_timestamp(row[0]), ""
+    return dt.datetime.fromtimestamp(seconds, tz=dt.timezone.utc), ""
 
 
 # ---- dbt ---------------------------------------------------------------------------------------
@@ -213,19 +216,6 @@ def _read_json(path: Path) -> Mapping[str, Any] | None:
     except (OSError, ValueError):
         return None
     return data if isinstance(data, dict) else None
-
-
-def _parse_timestamp(value: object) -> dt.datetime:
-    if isinstance(value, dt.datetime):
-        parsed = value
-    elif isinstance(value, (int, float)) or str(value).lstrip("-").isdigit():
-        # Feast's SQLite store keeps event_ts as epoch seconds (it declares it `timestamp`).
-        return dt.datetime.fromtimestamp(float(str(value)), tz=dt.timezone.utc)
-    else:
-        parsed = dt.datetime.fromisoformat(str(value))
-    if parsed.tzinfo is None:
-        return parsed.replace(tzinfo=dt.timezone.utc)
-    return parsed.astimezone(dt.timezone.utc)
 
 
 def _iso(value: dt.datetime | None) -> str | None:

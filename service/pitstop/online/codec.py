@@ -43,8 +43,11 @@ def versioned_name(view: str, version: int | None = None) -> str:
 
 
 def table_name(project: str, view: str) -> str:
-    """The SQLite table of a view (its :func:`versioned_name`): Feast's ``compute_table_id``."""
-    return f"{project}_{view}"
+    """The SQLite table of a view (its :func:`versioned_name`) in pitstop's online layout
+    (:mod:`pitstop.online.sqlite_store`): ``<project>__<view>``. Feast's own SQLite store names
+    its table ``<project>_<view>`` (``compute_table_id``); the second underscore keeps the two
+    apart, so a file may hold both and Feast tearing down its own never drops pitstop's."""
+    return f"{project}__{view}"
 
 
 def entity_key(join_keys: Sequence[str], values: Sequence[Any], types: Sequence[str]) -> bytes:
@@ -206,19 +209,6 @@ def encode_value(value: Any, value_type: str) -> bytes:
     return result
 
 
-def value_text(payload: bytes) -> str | None:
-    """The ``value_text`` column Feast's SQLite store keeps beside a value (its text form)."""
-    if not payload:
-        return None
-    value = _value_class().FromString(payload)
-    which = value.WhichOneof("val")
-    if which == "string_val":
-        return str(value.string_val)
-    if which in ("int64_val", "int32_val", "double_val", "float_val", "bool_val"):
-        return str(getattr(value, which))
-    return None
-
-
 # ---- timestamps ---------------------------------------------------------------------------
 def epoch_seconds(value: Any) -> float | None:
     """A timestamp from JSON: epoch seconds (a number) or ISO 8601 (an offset converts to UTC,
@@ -260,30 +250,6 @@ def encode_redis_timestamp(seconds: float) -> bytes:
         seconds=whole, nanos=round((seconds - whole) * 1e6) * 1000
     ).SerializeToString()
     return result
-
-
-def sqlite_timestamp(stored: int | float | str) -> float:
-    """Epoch seconds of an ``event_ts`` in Feast's SQLite store.
-
-    Feast registers an sqlite3 adapter that stores datetimes as whole epoch seconds (an
-    integer); text (ISO 8601, naive = UTC) is read too, for stores written otherwise.
-    """
-    if isinstance(stored, (int, float)):
-        return float(stored)
-    return _iso_seconds(stored)
-
-
-@lru_cache(maxsize=65536)
-def _iso_seconds(text: str) -> float:
-    parsed = dt.datetime.fromisoformat(text)
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=dt.timezone.utc)
-    return parsed.timestamp()
-
-
-def sqlite_timestamp_value(seconds: float) -> int:
-    """What Feast's SQLite store writes for a datetime: whole epoch seconds."""
-    return int(seconds)
 
 
 @lru_cache(maxsize=65536)

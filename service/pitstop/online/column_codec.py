@@ -24,7 +24,6 @@ every fast path byte for byte with Feast's.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -69,24 +68,6 @@ def value_bytes(column: pa.Array, value_type: str) -> pa.BinaryArray:
         tag = packing.constant(_tag(_FIELD[value_type], _VARINT), rows)
         return packing.concat([tag, packing.varint(seconds)])
     return _with_feast(column, value_type)
-
-
-def value_texts(column: pa.Array, value_type: str) -> list[str | None]:
-    """Feast's SQLite ``value_text`` column: ``str()`` of numbers, strings as they are."""
-    if value_type in _INTEGERS:
-        present, integers = _integers(column)
-        texts = pa.array(integers).cast(pa.string()).to_pylist()
-        return [text if keep else None for text, keep in zip(texts, present.tolist(), strict=True)]
-    if value_type in _REALS:
-        numbers = column.cast(pa.float64()).to_numpy(zero_copy_only=False)
-        if value_type == "FLOAT":
-            numbers = numbers.astype(np.float32).astype(np.float64)
-        return [None if number != number else str(number) for number in numbers.tolist()]
-    if value_type == "UNIX_TIMESTAMP":
-        return [None] * len(column)
-    from feast.infra.online_stores.helpers import extract_text_and_num
-
-    return [extract_text_and_num(value, False)[0] for value in _feast_protos(column, value_type)]
 
 
 def entity_keys(
@@ -148,26 +129,12 @@ def _entity_keys_with_feast(
     return pa.array(keys, pa.binary())
 
 
-def sqlite_seconds(column: pa.Array) -> list[int | None]:
-    """Feast's SQLite ``event_ts``/``created_ts``: ``int(naive_utc_datetime.timestamp())``.
-
-    Python reads a naive datetime in the machine's time zone; in UTC that is the seconds
-    truncated toward zero, done here for the column. Elsewhere each value goes through
-    Python's own call, as in Feast.
-    """
-    micros = column.cast(pa.timestamp("us", tz="UTC")).cast(pa.int64())
-    if time.timezone == 0 and time.altzone == 0:
-        values = micros.to_numpy(zero_copy_only=False)
-        if micros.null_count:
-            return [_truncate(value) for value in micros.to_pylist()]
-        seconds = np.where(values >= 0, values // 1_000_000, -((-values) // 1_000_000))
-        return seconds.tolist()  # type: ignore[no-any-return]
-    naive = column.cast(pa.timestamp("us")).to_pylist()
-    return [None if value is None else int(value.timestamp()) for value in naive]
-
-
-def _truncate(micros: int | None) -> int | None:
-    return None if micros is None else int(micros / 1_000_000)
+def epoch_micros(column: pa.Array) -> list[int | None]:
+    """Each time as whole epoch microseconds (UTC): the SQLite store's ``event_ts`` column."""
+    as_micros: list[int | None] = (
+        column.cast(pa.timestamp("us", tz="UTC")).cast(pa.int64()).to_pylist()
+    )
+    return as_micros
 
 
 def timestamp_protos(column: pa.Array) -> pa.BinaryArray:
