@@ -50,10 +50,15 @@ def _online_value(data: Path, view: str, feature: str, user: int) -> object:
 
 
 def _stored_features(data: Path, view: str) -> set[str]:
-    """The feature names the SQLite online store holds rows of for ``view``."""
+    """The feature names the SQLite online store holds values of for ``view``: the layouts
+    its rows name (docs/architecture.md §1, "The online layout")."""
     with sqlite3.connect(data / "online_store.db") as connection:
-        rows = connection.execute(f"select distinct feature_name from pitstop_{view}").fetchall()
-    return {name for (name,) in rows}
+        rows = connection.execute(
+            f'select l.features from "pitstop__{view}" t join "pitstop:layouts" l '
+            "on l.id = t.layout group by l.id"
+        ).fetchall()
+    connection.close()
+    return {name for (text,) in rows for name in json.loads(text)}
 
 
 def test_add_a_feature_then_an_event_type(project: Path, tmp_path: Path) -> None:

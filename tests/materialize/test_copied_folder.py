@@ -24,7 +24,8 @@ def _entities_per_table(online_store: Path) -> dict[str, int]:
         tables = [
             name
             for (name,) in connection.execute(
-                "select name from sqlite_master where type = 'table' order by name"
+                "select name from sqlite_master where type = 'table' "
+                "and name like 'pitstop\\_\\_%' escape '\\' order by name"
             )
         ]
         counts = {

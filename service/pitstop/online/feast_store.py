@@ -10,7 +10,7 @@ so ``feast apply`` (tables), ``feast materialize`` and ``FeatureStore.write_to_o
 (writes), ``FeatureStore.get_online_features``, ``feast serve`` and Feast's remote client
 (reads) all go through :class:`~pitstop.online.sqlite_store.SqliteStore`, the code the lookup
 API, push and pitstop's materializer use: one layout, one implementation
-(docs/architecture.md §5, "The online layout"). Like every pitstop writer, and unlike Feast's
+(docs/architecture.md §1, "The online layout"). Like every pitstop writer, and unlike Feast's
 own SQLite store, a write keeps the newest row (an older row does not replace a newer one).
 
 This module imports Feast (it is Feast's plugin); nothing else in the online path does.
@@ -86,7 +86,7 @@ class PitstopOnlineStore(OnlineStore):
     ) -> None:
         store = self._store(config)
         view = self._view(config, table)
-        store.create_table(view, [feature.name for feature in table.features])
+        store.create_table(view)
         rows = [
             WriteRow(
                 entity_key=serialize_entity_key(key, entity_key_serialization_version=3),
@@ -140,9 +140,7 @@ class PitstopOnlineStore(OnlineStore):
         store = self._store(config)
         try:
             for table in tables_to_keep:
-                store.create_table(
-                    self._view(config, table), [feature.name for feature in table.features]
-                )
+                store.create_table(self._view(config, table))
             for table in tables_to_delete:
                 store.drop_table(self._view(config, table))
         finally:

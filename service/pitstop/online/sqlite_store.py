@@ -3,7 +3,7 @@
 One class, used by the lookup API (reads), push (row writes), the materializer (bulk writes)
 and Feast itself through the online-store plugin :mod:`pitstop.online.feast_store`
 (``online_store: type: pitstop.online.feast_store.PitstopOnlineStore``), so every reader and
-writer goes through the same code and the same layout (docs/architecture.md §5, "The online
+writer goes through the same code and the same layout (docs/architecture.md §1, "The online
 layout").
 
 Layout: a table ``<project>__<view>`` (:func:`~pitstop.online.codec.table_name`; two
@@ -12,13 +12,14 @@ per online view, ``WITHOUT ROWID``, one row per entity::
 
     entity_key BLOB PRIMARY KEY   -- Feast's serialized entity key (version 3)
     event_ts   INTEGER            -- the row's event time, epoch microseconds (UTC)
-    "<feature>" BLOB ...          -- one column per feature: its ValueProto bytes
+    layout     INTEGER            -- which features ``packed`` holds, in which order
+    packed     BLOB               -- their ValueProto bytes (:mod:`~pitstop.online.packed_row`)
 
-A stored null is an empty proto (``b""``); a NULL column is a value never written (a feature
-added since the entity was last written). Feast's own layout keeps one row per (entity,
-feature) with the value's text beside it: 18–23 rows per entity for a lookup to build and a
-materialization to write, where this layout has one (issue 18's measurements:
-docs/benchmarks.md).
+A stored null is an empty proto (``b""``); a feature the row's layout lacks is a value never
+written (a feature added since the entity was last written). Feast's own layout keeps one row
+per (entity, feature) with the value's text beside it: 18–23 rows per entity for a lookup to
+build and a materialization to write, where this layout has one row of four values (issue 18's
+measurements: docs/benchmarks.md).
 
 Every write keeps the newest row (:data:`~pitstop.online.stores.NEWEST_WINS`) and is never
 half-written: a batch's entities are one transaction in a WAL database, so a reader sees the
@@ -29,16 +30,17 @@ from a request. A store that cannot be read raises
 
 from __future__ import annotations
 
+import itertools
 import os
 import sqlite3
 import threading
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from pitstop import sql
-from pitstop.errors import ConfigurationError, OnlineStoreUnavailableError
-from pitstop.online import codec
+from pitstop.errors import OnlineStoreUnavailableError
+from pitstop.online import codec, packed_row
 from pitstop.online.stores import NEWEST_WINS, ViewRead, ViewRows, WriteRow
 
 if TYPE_CHECKING:
@@ -48,8 +50,9 @@ if TYPE_CHECKING:
 
 # How long a bulk writer waits for a table SQLite has locked (a reader never locks it in WAL).
 BUSY_TIMEOUT_MS = 60_000
-# The columns every view's table has; a feature may not take one of these names.
-KEY_COLUMN, TIME_COLUMN = "entity_key", "event_ts"
+_LAYOUTS = sql.identifier(packed_row.LAYOUTS)
+# Rows of a push or of Feast's writes read back per statement (SQLite's parameter limit).
+_KEYS_PER_STATEMENT = 500
 
 
 def open_write_connection(path: Path) -> sqlite3.Connection:
@@ -90,9 +93,10 @@ class SqliteStore:
         self._connection: sqlite3.Connection | None = None
         self._inode: int | None = None
         self._sql_cache: dict[_Shape, str] = {}
-        # Statements of reads with a feature the table has no column for, by the schema
-        # version they were made for.
-        self._partial: dict[_Shape, tuple[int, str]] = {}
+        # Layouts are never changed once stored: id -> feature names, and where a read's
+        # features sit in a layout.
+        self._layouts: dict[int, tuple[str, ...]] = {}
+        self._slots: dict[tuple[tuple[str, ...], int], tuple[int, list[int]]] = {}
         self._lock = threading.Lock()
         self._bulk_connection: sqlite3.Connection | None = None
 
@@ -124,7 +128,6 @@ class SqliteStore:
         if self._connection is not None:
             self._connection.close()
         self._connection = self._inode = None
-        self._partial.clear()
 
     def read(self, reads: Sequence[ViewRead], keys: Sequence[Sequence[bytes]]) -> list[ViewRows]:
         shape = tuple(
@@ -132,84 +135,63 @@ class SqliteStore:
             for read, view_keys in zip(reads, keys, strict=True)
         )
         parameters = [key for view_keys in keys for key in view_keys]
+        statement = self._sql_cache.get(shape)
+        if statement is None:
+            statement = self._sql_cache[shape] = _read_sql(
+                [(self.table(view), count) for view, _, count in shape]
+            )
         with self._lock:
             try:
-                rows = self._fetch(shape, parameters)
+                connection = self._connect()
+                rows = connection.execute(statement, parameters).fetchall()
+                stamps: list[list[float | None]] = [[None] * len(view_keys) for view_keys in keys]
+                values: list[list[list[bytes | None]]] = [
+                    [[None] * len(view_keys) for _ in read.features]
+                    for read, view_keys in zip(reads, keys, strict=True)
+                ]
+                for index, row, event_ts, layout, packed in rows:
+                    stamps[index][row] = event_ts / 1_000_000
+                    count, slots = self._slots_of(connection, reads[index].features, layout)
+                    picked = packed_row.pick(packed, count, slots)
+                    for column, value in zip(values[index], picked, strict=True):
+                        column[row] = value
             except sqlite3.Error as error:
                 self._drop()
                 raise OnlineStoreUnavailableError(self._problem(error)) from error
-        stamps: list[list[float | None]] = [[None] * len(view_keys) for view_keys in keys]
-        values: list[list[list[bytes | None]]] = [
-            [[None] * len(view_keys) for _ in read.features]
-            for read, view_keys in zip(reads, keys, strict=True)
-        ]
-        for index, row, event_ts, *stored in rows:
-            stamps[index][row] = event_ts / 1_000_000
-            for column, value in zip(values[index], stored, strict=False):
-                column[row] = value
         return [
             ViewRows(view_stamps, columns)
             for view_stamps, columns in zip(stamps, values, strict=True)
         ]
 
-    def _fetch(self, shape: _Shape, parameters: list[bytes]) -> list[Any]:
-        """The read's rows. A feature without a column (removed from the table, or not added
-        yet: a registry newer or older than the file) reads as not stored: its statement
-        selects NULL there, and is made again when the file's schema changes."""
-        connection = self._connect()
-        partial = self._partial.get(shape)
-        if partial is not None and partial[0] != _schema_version(connection):
-            del self._partial[shape]
-            partial = None
-        if partial is not None:
-            return connection.execute(partial[1], parameters).fetchall()
-        statement = self._sql_cache.get(shape)
-        if statement is None:
-            statement = self._sql_cache[shape] = self._read_sql(shape)
-        try:
-            return connection.execute(statement, parameters).fetchall()
-        except sqlite3.OperationalError as error:
-            if not str(error).startswith("no such column"):
-                raise
-        version = _schema_version(connection)
-        present = {view: set(_columns(connection, self.table(view))) for view, _, _ in shape}
-        statement = self._read_sql(shape, present)
-        self._partial[shape] = (version, statement)
-        return connection.execute(statement, parameters).fetchall()
+    def _slots_of(
+        self, connection: sqlite3.Connection, features: tuple[str, ...], layout: int
+    ) -> tuple[int, list[int]]:
+        """How many values a row of ``layout`` packs, and where ``features`` sit among them
+        (-1: not in the layout)."""
+        slots = self._slots.get((features, layout))
+        if slots is None:
+            names = self._layout(connection, layout)
+            where = {name: slot for slot, name in enumerate(names)}
+            slots = (len(names), [where.get(feature, -1) for feature in features])
+            self._slots[features, layout] = slots
+        return slots
 
-    def _read_sql(self, shape: _Shape, present: dict[str, set[str]] | None = None) -> str:
-        """``with k0(row, key) as (values (0, ?), ...) select 0, k.row, t.event_ts, t."f",
-        ... from k0 k join <table> t on t.entity_key = k.key union all ...``: one statement
-        (one snapshot) for every view of a lookup, the keys as parameters, each view's feature
-        columns padded with NULL to the widest view (and NULL for a column not ``present``)."""
-        width = max((len(features) for _, features, _ in shape), default=0)
-        keys = ", ".join(
-            f"k{index}(row, key) as (values {', '.join(f'({row}, ?)' for row in range(count))})"
-            for index, (_, _, count) in enumerate(shape)
-        )
-        selects = " union all ".join(
-            f"select {index}, k.row, t.{TIME_COLUMN}"
-            + "".join(
-                f", t.{sql.identifier(feature)}"
-                if present is None or feature in present[view]
-                else ", null"
-                for feature in features
-            )
-            + ", null" * (width - len(features))
-            + f" from k{index} k join {sql.identifier(self.table(view))} t"
-            f" on t.{KEY_COLUMN} = k.key"
-            for index, (view, features, _) in enumerate(shape)
-        )
-        return f"with {keys} {selects}"
+    def _layout(self, connection: sqlite3.Connection, layout: int) -> tuple[str, ...]:
+        names = self._layouts.get(layout)
+        if names is None:
+            rows = connection.execute(f"select id, features from {_LAYOUTS}").fetchall()
+            self._layouts.update((id_, packed_row.features_of(text)) for id_, text in rows)
+            names = self._layouts.get(layout)
+            if names is None:
+                raise sqlite3.DatabaseError(f"a row names layout {layout}, which is not stored")
+        return names
 
     def newest_event_seconds(self, view: str) -> float | None:
         """The newest event time of the view's rows (monitoring's freshness), None when empty."""
         table = sql.identifier(self.table(view))
         with self._lock:
             try:
-                (newest,) = (
-                    self._connect().execute(f"select max({TIME_COLUMN}) from {table}").fetchone()
-                )
+                (newest,) = self._connect().execute(f"select max(event_ts) from {table}").fetchone()
             except sqlite3.Error as error:
                 self._drop()
                 raise OnlineStoreUnavailableError(self._problem(error)) from error
@@ -217,27 +199,53 @@ class SqliteStore:
 
     # ---- row writes (push, Feast's online_write_batch) -------------------------------------
     def write(self, view: str, rows: Sequence[WriteRow]) -> None:
-        """Upsert ``rows``, newest wins, in one transaction; a feature the table has no column
-        for yet gets one (the table itself must exist: apply or materialize make it)."""
-        table = self.table(view)
+        """Write ``rows`` in one transaction, newest wins: a row older than the stored one is
+        dropped; a newer one replaces the values it carries and keeps the stored values of the
+        features it does not carry (the table must exist: apply or materialize make it)."""
+        table = sql.identifier(self.table(view))
         try:
-            with sqlite3.connect(self.path, timeout=10.0) as connection:
-                present = set(_columns(connection, table))
-                for features, group in _by_features(rows).items():
-                    for feature in features:
-                        if present and feature not in present:
-                            _add_column(connection, table, feature)
-                            present.add(feature)
-                    connection.executemany(
-                        _upsert_statement(table, features),
-                        [
-                            (row.entity_key, micros(row.event_seconds), *row.values.values())
-                            for row in group
-                        ],
-                    )
-            connection.close()
+            connection = sqlite3.connect(self.path, timeout=10.0, isolation_level=None)
+            try:
+                connection.execute("begin immediate")
+                merged = _merge(self._stored(connection, table, rows), rows)
+                layouts = {tuple(values) for _, values in merged.values()}
+                _store_layouts(connection, layouts)
+                connection.executemany(
+                    f"insert or replace into {table} values (?, ?, ?, ?)",
+                    [
+                        (
+                            key,
+                            event_ts,
+                            packed_row.layout_id(tuple(values)),
+                            packed_row.pack(list(values.values())),
+                        )
+                        for key, (event_ts, values) in merged.items()
+                    ],
+                )
+                connection.execute("commit")
+            finally:
+                connection.close()
         except sqlite3.Error as error:
             raise OnlineStoreUnavailableError(self._problem(error)) from error
+
+    def _stored(
+        self, connection: sqlite3.Connection, table: str, rows: Sequence[WriteRow]
+    ) -> dict[bytes, tuple[int, dict[str, bytes]]]:
+        """The stored rows of ``rows``' entities: key -> (event time, feature -> value)."""
+        keys = list({row.entity_key: None for row in rows})
+        stored: dict[bytes, tuple[int, dict[str, bytes]]] = {}
+        for start in range(0, len(keys), _KEYS_PER_STATEMENT):
+            chunk = keys[start : start + _KEYS_PER_STATEMENT]
+            marks = ", ".join("?" * len(chunk))
+            for key, event_ts, layout, packed in connection.execute(
+                f"select entity_key, event_ts, layout, packed from {table} "
+                f"where entity_key in ({marks})",
+                chunk,
+            ):
+                names = self._layout(connection, layout)
+                values = packed_row.unpack(packed, len(names))
+                stored[key] = (event_ts, dict(zip(names, values, strict=True)))
+        return stored
 
     # ---- tables (apply through Feast, the materializer) ------------------------------------
     def _bulk(self) -> sqlite3.Connection:
@@ -246,31 +254,22 @@ class SqliteStore:
         return self._bulk_connection
 
     def create_tables(self, views: Sequence[ViewDef]) -> None:
-        """Create the tables of ``views`` that are missing and add the feature columns they
-        lack (a new feature reads as not stored until it is written)."""
+        """Create the tables of ``views`` that are missing (a new feature reads as not stored
+        until a row with it is written)."""
         for view in views:
-            self.create_table(view.online_name, [feature.name for feature in view.features])
+            self.create_table(view.online_name)
 
-    def create_table(self, view: str, features: Sequence[str]) -> None:
-        """Create the view's table if it is missing, then add each missing feature column."""
-        taken = {KEY_COLUMN, TIME_COLUMN} & set(features)
-        if taken:
-            raise ConfigurationError(
-                f"view {view}: a feature may not be named {', '.join(sorted(taken))} "
-                "(a column of every online table)"
-            )
-        table = sql.identifier(self.table(view))
+    def create_table(self, view: str) -> None:
+        """Create the view's table and the file's layouts table if they are missing."""
         connection = self._bulk()
         connection.execute(
-            f"create table if not exists {table} ({KEY_COLUMN} blob primary key, "
-            f"{TIME_COLUMN} integer"
-            + "".join(f", {sql.identifier(feature)} blob" for feature in features)
-            + ") without rowid"
+            f"create table if not exists {_LAYOUTS} (id integer primary key, features text)"
         )
-        present = set(self._columns(view))
-        for feature in features:
-            if feature not in present:
-                _add_column(connection, self.table(view), feature)
+        connection.execute(
+            f"create table if not exists {sql.identifier(self.table(view))} ("
+            "entity_key blob primary key, event_ts integer not null, layout integer not null, "
+            "packed blob not null) without rowid"
+        )
 
     def drop_table(self, view: str) -> None:
         """Remove the view's table (its view left the registry)."""
@@ -299,31 +298,41 @@ class SqliteStore:
         table = sql.identifier(self.table(view.online_name))
         row = (
             self._bulk()
-            .execute(f"select count(*) from {table} where {KEY_COLUMN} in ({marks})", serialized)
+            .execute(f"select count(*) from {table} where entity_key in ({marks})", serialized)
             .fetchone()
         )
         return int(row[0]) if row else 0
 
     def write_batch(self, view: ViewDef, batch: pa.RecordBatch) -> None:
-        """Upsert the batch's entities, one row each, in one transaction."""
+        """Upsert the batch's entities, one row each, newest wins, in one transaction."""
         from pitstop.online import column_codec
 
         assert view.source is not None, view.name
         batch = _in_key_order(view, batch)
+        names = tuple(feature.name for feature in view.features)
+        packed = packed_row.pack_column(
+            [
+                column_codec.value_bytes(batch.column(feature.name), feature.value_type)
+                for feature in view.features
+            ]
+        )
         columns: list[Iterable[object]] = [
             column_codec.view_entity_keys(view.entity_columns, batch).to_pylist(),
             column_codec.epoch_micros(batch.column(view.source.timestamp_field)),
+            itertools.repeat(packed_row.layout_id(names), batch.num_rows),
+            packed.to_pylist(),
         ]
-        for feature in view.features:
-            column = batch.column(feature.name)
-            columns.append(column_codec.value_bytes(column, feature.value_type).to_pylist())
-        statement = _upsert_statement(
-            self.table(view.online_name), tuple(feature.name for feature in view.features)
-        )
+        table = sql.identifier(self.table(view.online_name))
         connection = self._bulk()
         connection.execute("begin immediate")
         try:
-            connection.executemany(statement, zip(*columns, strict=True))
+            _store_layouts(connection, {names})
+            connection.executemany(
+                f"insert into {table} values (?, ?, ?, ?) on conflict(entity_key) do update "
+                "set event_ts = excluded.event_ts, layout = excluded.layout, "
+                f"packed = excluded.packed where {NEWEST_WINS.format(table=table)}",
+                zip(*columns, strict=False),
+            )
         except BaseException:
             connection.execute("rollback")
             raise
@@ -332,20 +341,52 @@ class SqliteStore:
     def mark_complete(self, view: ViewDef) -> None:
         """Nothing to do: a lost file or table is seen by :meth:`present`."""
 
+    def stored_features(self, view: str) -> set[str]:
+        """The features some row of the view's table holds a value (or a stored null) of."""
+        table = sql.identifier(self.table(view))
+        connection = self._bulk()
+        layouts = connection.execute(f"select distinct layout from {table}").fetchall()
+        return {name for (layout,) in layouts for name in self._layout(connection, layout)}
+
     def forget_features(self, views: Sequence[ViewDef]) -> int:
-        """Drop each feature column none of ``views`` has; returns how many values it held."""
+        """Remove from every row the features its view no longer has (the rows are packed
+        again without them); returns how many values were removed."""
         deleted = 0
         connection = self._bulk()
-        for view in views:
-            kept = {KEY_COLUMN, TIME_COLUMN} | {feature.name for feature in view.features}
-            table = sql.identifier(self.table(view.online_name))
-            for column in self._columns(view.online_name):
-                if column in kept:
-                    continue
-                quoted = sql.identifier(column)
-                (count,) = connection.execute(f"select count({quoted}) from {table}").fetchone()
-                connection.execute(f"alter table {table} drop column {quoted}")
-                deleted += int(count)
+        connection.execute("begin immediate")
+        try:
+            for view in views:
+                kept = {feature.name for feature in view.features}
+                table = sql.identifier(self.table(view.online_name))
+                layouts = connection.execute(f"select distinct layout from {table}").fetchall()
+                for (layout,) in layouts:
+                    names = self._layout(connection, layout)
+                    keep = [slot for slot, name in enumerate(names) if name in kept]
+                    if len(keep) == len(names):
+                        continue
+                    smaller = tuple(names[slot] for slot in keep)
+                    _store_layouts(connection, {smaller})
+                    rows = connection.execute(
+                        f"select entity_key, packed from {table} where layout = ?", [layout]
+                    ).fetchall()
+                    connection.executemany(
+                        f"update {table} set layout = ?, packed = ? where entity_key = ?",
+                        [
+                            (
+                                packed_row.layout_id(smaller),
+                                packed_row.pack(
+                                    [packed_row.unpack(packed, len(names))[slot] for slot in keep]
+                                ),
+                                key,
+                            )
+                            for key, packed in rows
+                        ],
+                    )
+                    deleted += len(rows) * (len(names) - len(keep))
+        except BaseException:
+            connection.execute("rollback")
+            raise
+        connection.execute("commit")
         return deleted
 
     def ping(self) -> None:
@@ -376,41 +417,44 @@ class SqliteStore:
 _Shape = tuple[tuple[str, tuple[str, ...], int], ...]  # a read: (view, features, keys) each
 
 
-def _columns(connection: sqlite3.Connection, table: str) -> list[str]:
-    """The table's columns, none when it does not exist."""
-    rows = connection.execute("select name from pragma_table_info(?)", [table]).fetchall()
-    return [name for (name,) in rows]
-
-
-def _add_column(connection: sqlite3.Connection, table: str, feature: str) -> None:
-    quoted = sql.identifier(table)
-    connection.execute(f"alter table {quoted} add column {sql.identifier(feature)} blob")
-
-
-def _schema_version(connection: sqlite3.Connection) -> int:
-    (version,) = connection.execute("pragma schema_version").fetchone()
-    return int(version)
-
-
-def _by_features(rows: Sequence[WriteRow]) -> dict[tuple[str, ...], list[WriteRow]]:
-    """Rows grouped by the features they carry (one upsert statement per group)."""
-    groups: dict[tuple[str, ...], list[WriteRow]] = {}
-    for row in rows:
-        groups.setdefault(tuple(row.values), []).append(row)
-    return groups
-
-
-def _upsert_statement(table: str, features: Sequence[str]) -> str:
-    """Upsert one entity's row, newest wins: its key, its event time, then ``features``'
-    values; the features not named keep their stored values."""
-    quoted = sql.identifier(table)
-    columns = [KEY_COLUMN, TIME_COLUMN, *(sql.identifier(feature) for feature in features)]
-    updates = ", ".join(f"{column} = excluded.{column}" for column in columns[1:])
-    return (
-        f"insert into {quoted} ({', '.join(columns)}) "
-        f"values ({', '.join('?' * len(columns))}) on conflict({KEY_COLUMN}) do update set "
-        f"{updates} where {NEWEST_WINS.format(table=quoted)}"
+def _read_sql(tables: Sequence[tuple[str, int]]) -> str:
+    """``with k0(row, key) as (values (0, ?), ...) select 0, k.row, t.event_ts, t.layout,
+    t.packed from k0 k join <table> t on t.entity_key = k.key union all ...``: one statement
+    (one snapshot) for every view of a lookup, the keys as parameters."""
+    keys = ", ".join(
+        f"k{index}(row, key) as (values {', '.join(f'({row}, ?)' for row in range(count))})"
+        for index, (_, count) in enumerate(tables)
     )
+    selects = " union all ".join(
+        f"select {index}, k.row, t.event_ts, t.layout, t.packed from k{index} k "
+        f"join {sql.identifier(table)} t on t.entity_key = k.key"
+        for index, (table, _) in enumerate(tables)
+    )
+    return f"with {keys} {selects}"
+
+
+def _store_layouts(connection: sqlite3.Connection, layouts: Iterable[tuple[str, ...]]) -> None:
+    connection.executemany(
+        f"insert or ignore into {_LAYOUTS} values (?, ?)",
+        [(packed_row.layout_id(names), packed_row.layout_text(names)) for names in layouts],
+    )
+
+
+def _merge(
+    stored: dict[bytes, tuple[int, dict[str, bytes]]], rows: Sequence[WriteRow]
+) -> dict[bytes, tuple[int, dict[str, bytes]]]:
+    """The rows to write: each entity's stored row with ``rows`` applied in order, newest
+    wins (an equal event time replaces, as :data:`NEWEST_WINS`); unchanged entities left out."""
+    merged: dict[bytes, tuple[int, dict[str, bytes]]] = {}
+    for row in rows:
+        event_ts = micros(row.event_seconds)
+        current = merged.get(row.entity_key) or stored.get(row.entity_key)
+        if current is not None and current[0] > event_ts:
+            continue
+        values = dict(current[1]) if current is not None else {}
+        values.update(row.values)
+        merged[row.entity_key] = (event_ts, values)
+    return merged
 
 
 def _in_key_order(view: ViewDef, batch: pa.RecordBatch) -> pa.RecordBatch:
