@@ -22,6 +22,9 @@ if TYPE_CHECKING:
 
 # Entities per Redis pipeline of a bulk write: one is encoded while Redis runs the one before.
 PIPELINE_ENTITIES = 10_000
+# Entities per call of the bulk write script (:data:`WRITE_MANY_SCRIPT`): the script's call
+# and the field names are paid once per group, not once per entity.
+SCRIPT_ENTITIES = 100
 # Set in Redis when a view's bulk write completed; a flush removes it (the store lost data).
 MARKER = "pitstop:materialized:{project}:{view}"
 
@@ -53,6 +56,7 @@ class RedisStore:
         self._fields: dict[ViewRead, list[bytes]] = {}
         self._read_script = self._client.register_script(_READ_SCRIPT)
         self._write_script = self._client.register_script(WRITE_SCRIPT)
+        self._write_many_script = self._client.register_script(WRITE_MANY_SCRIPT)
         self._write_script_loaded = False
 
     def _hash_fields(self, read: ViewRead) -> list[bytes]:
@@ -132,7 +136,7 @@ class RedisStore:
         """Send the batch in pipelines of :data:`PIPELINE_ENTITIES` entities, their RESP bytes
         made for the whole pipeline with numpy; one is encoded while Redis runs the one before."""
         if not self._write_script_loaded:
-            self._client.script_load(WRITE_SCRIPT)
+            self._client.script_load(WRITE_MANY_SCRIPT)
             self._write_script_loaded = True
         connection: Any = self._client.connection_pool.get_connection()
         try:
@@ -142,7 +146,7 @@ class RedisStore:
                 payload = self._commands(view, part)
                 _read_integer_replies(connection, waiting)
                 connection.send_packed_command([payload])
-                waiting = part.num_rows
+                waiting = -(-part.num_rows // SCRIPT_ENTITIES)  # one reply per script call
             _read_integer_replies(connection, waiting)
         except BaseException:
             connection.disconnect()
@@ -151,27 +155,42 @@ class RedisStore:
             self._client.connection_pool.release(connection)
 
     def _commands(self, view: ViewDef, batch: pa.RecordBatch) -> bytes:
-        """The RESP bytes of one ``EVALSHA`` of :data:`WRITE_SCRIPT` per entity of ``batch``:
-        ``EVALSHA <sha> 1 <hash> _ts:<view> <timestamp> <field> <value> ...``."""
+        """The RESP bytes of one ``EVALSHA`` of :data:`WRITE_MANY_SCRIPT` per
+        :data:`SCRIPT_ENTITIES` entities of ``batch``: ``EVALSHA <sha> <m> <hash>... <n>
+        _ts:<view> <field>... then per entity <timestamp> <value>...``. Each entity's key and
+        its values are encoded for the whole batch at once with numpy; a group's command is
+        then slices of those two buffers."""
+        import numpy as np
+
         from pitstop.online import column_codec, packing
 
         assert view.source is not None, view.name
-        bulk, constant = column_codec.resp_bulk, column_codec.resp_bulk_constant
-        rows = batch.num_rows
-        fields = 1 + len(view.features)
-        head = (
-            f"*{4 + 2 * fields}\r\n$7\r\nEVALSHA\r\n$40\r\n{self._write_script.sha}\r\n$1\r\n1\r\n"
-        )
-        segments = [packing.constant(head.encode(), rows)]
-        segments += bulk(self._hash_keys(view, batch), rows)
-        segments += constant(codec.redis_timestamp_field(view.online_name), rows)
+        bulk, rows = column_codec.resp_bulk, batch.num_rows
+        keys = bulk(self._hash_keys(view, batch), rows)
         stamps = column_codec.timestamp_protos(batch.column(view.source.timestamp_field))
-        segments += bulk(stamps, rows)
+        values = bulk(stamps, rows)
         for feature in view.features:
-            segments += constant(codec.redis_field(view.online_name, feature.name), rows)
-            values = column_codec.value_bytes(batch.column(feature.name), feature.value_type)
-            segments += bulk(values, rows)
-        return packing.concat_bytes(segments)
+            column = column_codec.value_bytes(batch.column(feature.name), feature.value_type)
+            values += bulk(column, rows)
+        key_bytes, value_bytes = packing.concat_bytes(keys), packing.concat_bytes(values)
+        key_ends = np.concatenate([[0], np.cumsum(packing.lengths(keys))])
+        value_ends = np.concatenate([[0], np.cumsum(packing.lengths(values))])
+        fields = [codec.redis_timestamp_field(view.online_name)]
+        fields += [codec.redis_field(view.online_name, feature.name) for feature in view.features]
+        names = _resp(str(len(view.features)).encode()) + b"".join(_resp(f) for f in fields)
+        sha = self._write_many_script.sha.encode()
+        parts: list[bytes] = []
+        for start in range(0, rows, SCRIPT_ENTITIES):
+            end = min(start + SCRIPT_ENTITIES, rows)
+            count = end - start
+            arguments = 4 + count + len(fields) + count * len(fields)  # EVALSHA sha m, n
+            parts += (
+                b"*%d\r\n$7\r\nEVALSHA\r\n%s%s" % (arguments, _resp(sha), _resp(b"%d" % count)),
+                key_bytes[key_ends[start] : key_ends[end]],
+                names,
+                value_bytes[value_ends[start] : value_ends[end]],
+            )
+        return b"".join(parts)
 
     def _hash_keys(self, view: ViewDef, table: pa.RecordBatch | pa.Table) -> pa.BinaryArray:
         from pitstop.online import column_codec, packing
@@ -290,6 +309,41 @@ end
 redis.call('HSET', KEYS[1], unpack(ARGV))
 return 1
 """
+
+
+# The bulk write: KEYS = m hashes; ARGV = n, the view's _ts field, its n feature fields, then
+# per hash its Timestamp proto and its n values. Each hash is written as WRITE_SCRIPT writes
+# one (newest wins); replies how many were written.
+WRITE_MANY_SCRIPT = (
+    WRITE_SCRIPT.split("local stored")[0]
+    + """
+local n = tonumber(ARGV[1])
+local written, a, args = 0, 3 + n, {ARGV[2], false}
+for i = 1, n do args[2 * i + 1] = ARGV[2 + i] end
+for k = 1, #KEYS do
+  local new_stamp = ARGV[a]
+  local stored, newer = redis.call('HGET', KEYS[k], ARGV[2]), true
+  if stored then
+    local seconds, nanos = stamp(stored)
+    local new_seconds, new_nanos = stamp(new_stamp)
+    newer = not (seconds > new_seconds or (seconds == new_seconds and nanos > new_nanos))
+  end
+  if newer then
+    args[2] = new_stamp
+    for i = 1, n do args[2 * i + 2] = ARGV[a + i] end
+    redis.call('HSET', KEYS[k], unpack(args))
+    written = written + 1
+  end
+  a = a + 1 + n
+end
+return written
+"""
+)
+
+
+def _resp(value: bytes) -> bytes:
+    """One RESP bulk string."""
+    return b"$%d\r\n%s\r\n" % (len(value), value)
 
 
 def _read_integer_replies(connection: Any, count: int) -> None:
