@@ -145,23 +145,31 @@ class SqliteStore:
                 connection = self._connect()
                 rows = connection.execute(statement, parameters).fetchall()
                 stamps: list[list[float | None]] = [[None] * len(view_keys) for view_keys in keys]
-                values: list[list[list[bytes | None]]] = [
-                    [[None] * len(view_keys) for _ in read.features]
-                    for read, view_keys in zip(reads, keys, strict=True)
+                # Each entity's values, row by row (None: nothing stored), turned into columns
+                # at the end by one zip.
+                picked: list[list[Sequence[bytes | None] | None]] = [
+                    [None] * len(view_keys) for view_keys in keys
                 ]
+                layouts: dict[tuple[int, int], tuple[int, list[int]]] = {}
                 for index, row, event_ts, layout, packed in rows:
                     stamps[index][row] = event_ts / 1_000_000
-                    count, slots = self._slots_of(connection, reads[index].features, layout)
-                    picked = packed_row.pick(packed, count, slots)
-                    for column, value in zip(values[index], picked, strict=True):
-                        column[row] = value
+                    where = layouts.get((index, layout))
+                    if where is None:
+                        where = self._slots_of(connection, reads[index].features, layout)
+                        layouts[index, layout] = where
+                    picked[index][row] = packed_row.pick(packed, *where)
             except sqlite3.Error as error:
                 self._drop()
                 raise OnlineStoreUnavailableError(self._problem(error)) from error
-        return [
-            ViewRows(view_stamps, columns)
-            for view_stamps, columns in zip(stamps, values, strict=True)
-        ]
+        results = []
+        for read, view_stamps, view_rows in zip(reads, stamps, picked, strict=True):
+            missing = (None,) * len(read.features)
+            filled = [missing if values is None else values for values in view_rows]
+            columns = [list(column) for column in zip(*filled, strict=True)] or [
+                [] for _ in read.features
+            ]
+            results.append(ViewRows(view_stamps, columns))
+        return results
 
     def _slots_of(
         self, connection: sqlite3.Connection, features: tuple[str, ...], layout: int
