@@ -188,7 +188,8 @@ class Settings:
 
     @property
     def online_store_path(self) -> Path:
-        """Feast's SQLite online store, written by materialize, read by the API."""
+        """The SQLite online store (pitstop's layout), written by materialize, push and Feast's
+        plugin, read by the API and Feast's plugin."""
         return self.data_dir / "online_store.db"
 
     @property

@@ -1,23 +1,20 @@
-"""Feast's SQLite and Redis online stores, read and written: one class per store kind, used by
-the lookup API (reads), push (row writes) and the materializer (bulk writes, a batch at a time).
+"""The online store protocol: one class per store kind, used by the lookup API (reads), push
+(row writes) and the materializer (bulk writes, a batch at a time).
 
-Layouts (Feast 0.67, ``feast/infra/online_stores/sqlite.py`` and ``redis.py``):
+Layouts (docs/architecture.md §1, "The online layout"):
 
-- SQLite: a table ``<project>_<view>`` (:func:`~pitstop.online.codec.table_name`) with one row
-  per (entity_key, feature_name): the value proto in ``value``, its text in ``value_text``,
-  ``event_ts``/``created_ts`` as whole epoch seconds. A lookup reads every view it needs with
-  one ``UNION ALL`` query. The keys go in as a numbered ``VALUES`` list and the feature names
-  as parameters of a ``CASE``, so each row comes back as small integers (key number, feature
-  number) plus the value: no key bytes or name strings to build per row.
-- Redis: one hash per entity, key = serialized entity key + project; one field per feature
-  (murmur3 of ``view:feature``) and ``_ts:<view>`` (a protobuf Timestamp). A lookup runs one
-  Lua script doing an ``HMGET`` per (entity, view) on the server (a single Redis server; the
-  keys of one lookup would span slots of a cluster).
+- SQLite (:mod:`~pitstop.online.sqlite_store`): pitstop's, one row per entity and view, the
+  values packed in one blob; Feast reads and writes it through the plugin
+  :mod:`~pitstop.online.feast_store`. A lookup reads every view it needs with one
+  ``UNION ALL`` query.
+- Redis (:mod:`~pitstop.online.redis_store`): Feast 0.67's (``feast/infra/online_stores/
+  redis.py``), one hash per entity, key = serialized entity key + project; one field per
+  feature (murmur3 of ``view:feature``) and ``_ts:<view>`` (a protobuf Timestamp). A lookup
+  runs one Lua script doing an ``HMGET`` per (entity, view) on the server.
 
-Every write keeps the newest row (:data:`NEWEST_WINS`, :data:`WRITE_SCRIPT`), and is never
-half-written: in SQLite a batch's entities are one transaction in a WAL database, so a reader
-sees the last committed state without waiting; in Redis an entity is one script call, which
-Redis runs atomically.
+Every write keeps the newest row (:data:`NEWEST_WINS`), and is never half-written: in SQLite a
+batch's entities are one transaction in a WAL database, so a reader sees the last committed
+state without waiting; in Redis each script call runs atomically.
 
 Table names and hash fields come from the registry (its views' online names), never from a
 request. A store that cannot be reached for a lookup or a push raises
