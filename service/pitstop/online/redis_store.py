@@ -53,6 +53,7 @@ class RedisStore:
         self._fields: dict[ViewRead, list[bytes]] = {}
         self._read_script = self._client.register_script(_READ_SCRIPT)
         self._write_script = self._client.register_script(WRITE_SCRIPT)
+        self._write_sha: str = self._write_script.sha
         self._write_script_loaded = False
 
     def _hash_fields(self, read: ViewRead) -> list[bytes]:
@@ -76,6 +77,12 @@ class RedisStore:
             raise OnlineStoreUnavailableError(
                 f"cannot read the Redis online store at {_redacted(self.url)}: {error}"
             ) from error
+        return self._view_rows(reads, keys, replies)
+
+    def _view_rows(
+        self, reads: Sequence[ViewRead], keys: Sequence[Sequence[bytes]], replies: Sequence[Any]
+    ) -> list[ViewRows]:
+        """The read script's replies (one HMGET answer per hash, read after read) as rows."""
         results: list[ViewRows] = []
         position = 0
         for read, view_keys in zip(reads, keys, strict=True):
@@ -159,9 +166,7 @@ class RedisStore:
         bulk, constant = column_codec.resp_bulk, column_codec.resp_bulk_constant
         rows = batch.num_rows
         fields = 1 + len(view.features)
-        head = (
-            f"*{4 + 2 * fields}\r\n$7\r\nEVALSHA\r\n$40\r\n{self._write_script.sha}\r\n$1\r\n1\r\n"
-        )
+        head = f"*{4 + 2 * fields}\r\n$7\r\nEVALSHA\r\n$40\r\n{self._write_sha}\r\n$1\r\n1\r\n"
         segments = [packing.constant(head.encode(), rows)]
         segments += bulk(self._hash_keys(view, batch), rows)
         segments += constant(codec.redis_timestamp_field(view.online_name), rows)
@@ -188,40 +193,7 @@ class RedisStore:
         """One pass over the project's hashes (``SCAN``): a field that is no feature or event
         time of a current view is removed. Every entity is read once, so this runs only after
         a view's features changed (pitstop.materialize.run)."""
-        expected = {codec.redis_timestamp_field(view.online_name) for view in views}
-        expected |= {
-            codec.redis_field(view.online_name, feature.name)
-            for view in views
-            for feature in view.features
-        }
-        project = self.project.encode("utf8")
-        pattern = b"*" + re.sub(rb"([\\*?\[\]])", rb"\\\1", project)
-        deleted = 0
-        keys: list[bytes] = []
-
-        def sweep() -> int:
-            with self._client.pipeline(transaction=False) as pipe:
-                for key in keys:
-                    pipe.hkeys(key)
-                stored = pipe.execute()
-            stale = [
-                (key, [field for field in fields if field not in expected])
-                for key, fields in zip(keys, stored, strict=True)
-            ]
-            stale = [(key, fields) for key, fields in stale if fields]
-            if stale:
-                with self._client.pipeline(transaction=False) as pipe:
-                    for key, fields in stale:
-                        pipe.hdel(key, *fields)
-                    pipe.execute()
-            keys.clear()
-            return sum(len(fields) for _, fields in stale)
-
-        for key in self._client.scan_iter(match=pattern, count=1000, _type="HASH"):
-            keys.append(key)
-            if len(keys) >= PIPELINE_ENTITIES:
-                deleted += sweep()
-        return deleted + (sweep() if keys else 0)
+        return forget_stale_fields(self._client, self.project, views)
 
     def _marker(self, view: ViewDef) -> str:
         return MARKER.format(project=self.project, view=view.online_name)
@@ -236,6 +208,44 @@ class RedisStore:
 
     def close(self) -> None:
         self._client.close()
+
+
+def forget_stale_fields(client: Any, project: str, views: Sequence[ViewDef]) -> int:
+    """Remove, from every hash of ``project`` on the server ``client`` talks to, the fields
+    that are no feature or event time of ``views``; returns how many it removed."""
+    expected = {codec.redis_timestamp_field(view.online_name) for view in views}
+    expected |= {
+        codec.redis_field(view.online_name, feature.name)
+        for view in views
+        for feature in view.features
+    }
+    pattern = b"*" + re.sub(rb"([\\*?\[\]])", rb"\\\1", project.encode("utf8"))
+    deleted = 0
+    keys: list[bytes] = []
+
+    def sweep() -> int:
+        with client.pipeline(transaction=False) as pipe:
+            for key in keys:
+                pipe.hkeys(key)
+            stored = pipe.execute()
+        stale = [
+            (key, [field for field in fields if field not in expected])
+            for key, fields in zip(keys, stored, strict=True)
+        ]
+        stale = [(key, fields) for key, fields in stale if fields]
+        if stale:
+            with client.pipeline(transaction=False) as pipe:
+                for key, fields in stale:
+                    pipe.hdel(key, *fields)
+                pipe.execute()
+        keys.clear()
+        return sum(len(fields) for _, fields in stale)
+
+    for key in client.scan_iter(match=pattern, count=1000, _type="HASH"):
+        keys.append(key)
+        if len(keys) >= PIPELINE_ENTITIES:
+            deleted += sweep()
+    return deleted + (sweep() if keys else 0)
 
 
 # Every HMGET of a lookup in one script call: ARGV = [reads, then per read: keys, fields,
