@@ -3,6 +3,7 @@
     with running_cluster(tmp_path) as cluster:
         cluster.url        # redis://127.0.0.1:p1,127.0.0.1:p2,127.0.0.1:p3 (PITSTOP_REDIS_URL)
         cluster.stop()     # every node down: the online store is gone
+        cluster.start(); cluster.wait_until_serving()   # back, empty
 
 Three primaries, no replicas (``redis-cli --cluster create ... --cluster-replicas 0``), no
 persistence; each node's ``nodes.conf`` and log in a folder of its own. A machine without
@@ -37,6 +38,28 @@ class RedisCluster:
     def url(self) -> str:
         """The cluster as PITSTOP_REDIS_URL names it: every node a seed."""
         return "redis://" + ",".join(f"127.0.0.1:{port}" for port in self.ports)
+
+    def start(self) -> None:
+        """Start every node and wait until each answers. A node started again after
+        :meth:`stop` finds its slots in its ``nodes.conf`` (its data is gone)."""
+        server, cli = _tool("redis-server"), _tool("redis-cli")
+        self.processes = []
+        for port in self.ports:
+            node_dir = self.folder / f"node-{port}"
+            node_dir.mkdir(parents=True, exist_ok=True)
+            command = [server, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(node_dir)]
+            command += ["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf"]
+            command += ["--cluster-node-timeout", "2000", "--save", "", "--appendonly", "no"]
+            command += ["--logfile", str(node_dir / "redis.log")]
+            self.processes.append(subprocess.Popen(command, stdout=subprocess.DEVNULL))
+        for port in self.ports:
+            _wait_for("PONG", [cli, "-p", str(port), "ping"])
+
+    def wait_until_serving(self) -> None:
+        """Wait until every node says ``cluster_state:ok``."""
+        cli = _tool("redis-cli")
+        for port in self.ports:
+            _wait_for("cluster_state:ok", [cli, "-p", str(port), "cluster", "info"])
 
     def stop(self) -> None:
         """Stop every node (SIGTERM, then SIGKILL after 5 s)."""
@@ -90,19 +113,10 @@ def _wait_for(check: str, command: list[str], timeout_s: float = START_TIMEOUT_S
 @contextlib.contextmanager
 def running_cluster(folder: Path) -> Iterator[RedisCluster]:
     """A fresh three-primary cluster under ``folder`` until the block ends."""
-    server, cli = _tool("redis-server"), _tool("redis-cli")
+    cli = _tool("redis-cli")
     cluster = RedisCluster(_free_ports(NODES), folder)
     try:
-        for port in cluster.ports:
-            node_dir = folder / f"node-{port}"
-            node_dir.mkdir(parents=True, exist_ok=True)
-            command = [server, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(node_dir)]
-            command += ["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf"]
-            command += ["--cluster-node-timeout", "2000", "--save", "", "--appendonly", "no"]
-            command += ["--logfile", str(node_dir / "redis.log")]
-            cluster.processes.append(subprocess.Popen(command, stdout=subprocess.DEVNULL))
-        for port in cluster.ports:
-            _wait_for("PONG", [cli, "-p", str(port), "ping"])
+        cluster.start()
         subprocess.run(
             [cli, "--cluster", "create", *(f"127.0.0.1:{port}" for port in cluster.ports)]
             + ["--cluster-replicas", "0", "--cluster-yes"],
@@ -110,8 +124,7 @@ def running_cluster(folder: Path) -> Iterator[RedisCluster]:
             check=True,
             timeout=START_TIMEOUT_S,
         )
-        for port in cluster.ports:
-            _wait_for("cluster_state:ok", [cli, "-p", str(port), "cluster", "info"])
+        cluster.wait_until_serving()
         yield cluster
     finally:
         cluster.stop()
