@@ -30,6 +30,7 @@ from pitstop.errors import ConfigurationError
 from pitstop.feast_adapter import repo
 from pitstop.feast_adapter.config import feast_config
 from pitstop.materialize import materialize
+from pitstop.materialize.run import online_views
 from pitstop.online import codec
 from pitstop.online.stores import open_online_store
 from pitstop.settings import Settings
@@ -163,6 +164,30 @@ def test_a_second_materialize_finds_everything_in_place(on_cluster: Settings) ->
     assert report.full and sum(report.entities.values()) > 0
 
 
+def test_forget_features_sweeps_every_primary(
+    on_cluster: Settings, cluster: RedisCluster, feast_on_cluster: FeatureStore
+) -> None:
+    """Run after the tests that read events_7d: it deletes that feature from the cluster."""
+    project = feast_on_cluster.project
+    field = codec.redis_field("user_activity", "events_7d")
+    holding: dict[int, int] = {}
+    for key, port in _keys_by_port(cluster, project).items():
+        with redis.Redis(port=port) as node:
+            holding[port] = holding.get(port, 0) + int(node.hexists(key, field))
+    assert len([port for port, count in holding.items() if count]) >= 2
+    _, views = online_views(on_cluster)
+    views = [
+        dataclasses.replace(view, features=tuple(f for f in view.features if f.name != "events_7d"))
+        for view in views
+    ]
+    store = open_online_store(on_cluster, project, bulk=True)
+    try:
+        assert store.forget_features(views) == sum(holding.values())
+        assert store.forget_features(views) == 0
+    finally:
+        store.close()
+
+
 def test_a_stopped_cluster_answers_503_and_the_api_recovers(
     on_cluster: Settings, tmp_path: Path
 ) -> None:
@@ -223,8 +248,9 @@ def test_a_bad_cluster_url_is_named_in_one_line(tmp_path: Path, url: str, words:
 
 def test_several_servers_without_the_cluster_type_say_which_setting(tmp_path: Path) -> None:
     settings = Settings(tmp_path, online_store="redis", redis_url="redis://h1:7000,h2:7001")
-    with pytest.raises(ConfigurationError, match="PITSTOP_REDIS_TYPE=redis_cluster"):
-        feast_config(settings)
+    for attempt in (lambda: open_online_store(settings, "p"), lambda: feast_config(settings)):
+        with pytest.raises(ConfigurationError, match="PITSTOP_REDIS_TYPE=redis_cluster"):
+            attempt()
 
 
 def test_the_generated_feature_store_yaml_names_the_cluster(tmp_path: Path) -> None:

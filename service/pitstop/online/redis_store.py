@@ -39,6 +39,9 @@ class RedisStore:
     def __init__(self, url: str, project: str, *, timeouts: bool = True) -> None:
         import redis
 
+        from pitstop.feast_adapter.config import redis_connection_string
+
+        redis_connection_string(url)  # a URL Feast could not use either: one line, now
         self.url = url
         self.project = project
         self.identity = f"redis:{url}"
