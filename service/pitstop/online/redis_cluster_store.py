@@ -54,8 +54,8 @@ if TYPE_CHECKING:
     from pitstop.online.registry import ViewDef
 
 Result = TypeVar("Result")
-# One command of a per-node pipeline: the key that places it, then the command's arguments.
-Command = tuple[bytes, tuple[Any, ...]]
+# One command of a per-node pipeline: the hash slot of its keys, then the command's arguments.
+Command = tuple[int, tuple[Any, ...]]
 
 _READ_SHA = hashlib.sha1(_READ_SCRIPT.encode()).hexdigest()
 _WRITE_SHA = hashlib.sha1(WRITE_SCRIPT.encode()).hexdigest()
@@ -147,14 +147,18 @@ class RedisClusterStore(RedisStore):
                 f"{one_line(error)}"
             ) from error
 
-    def _node_clients(self, keys: Sequence[bytes]) -> tuple[list[Any], list[int]]:
-        """The node clients of the primaries owning ``keys``, and each key's client number."""
+    def _on_key(self, key: bytes, *arguments: Any) -> Command:
+        """A command placed by its one key."""
+        return self._cluster().keyslot(key), arguments
+
+    def _node_clients(self, slots: Sequence[int]) -> tuple[list[Any], list[int]]:
+        """The node clients of the primaries owning ``slots``, and each slot's client number."""
         cluster = self._cluster()
         numbers: dict[str, int] = {}
         clients: list[Any] = []
         owners: list[int] = []
-        for key in keys:
-            node = cluster.nodes_manager.get_node_from_slot(cluster.keyslot(key))
+        for slot in slots:
+            node = cluster.nodes_manager.get_node_from_slot(slot)
             number = numbers.get(node.name)
             if number is None:
                 number = numbers[node.name] = len(clients)
@@ -165,7 +169,7 @@ class RedisClusterStore(RedisStore):
     def _run(self, commands: Sequence[Command]) -> list[Any]:
         """Each command on the primary owning its key, every node's commands in one pipeline,
         all pipelines sent before any reply is read; the replies in the order of ``commands``."""
-        clients, owners = self._node_clients([key for key, _ in commands])
+        clients, owners = self._node_clients([slot for slot, _ in commands])
         per_node: list[list[int]] = [[] for _ in clients]
         for position, owner in enumerate(owners):
             per_node[owner].append(position)
@@ -203,10 +207,14 @@ class RedisClusterStore(RedisStore):
         def work() -> list[Any]:
             cluster = self._cluster()
             slots: dict[int, list[int]] = defaultdict(list)
+            slot_of: dict[bytes, int] = {}  # an entity read for several views: one slot
             for position, key in enumerate(hashes):
-                slots[cluster.keyslot(key)].append(position)
+                slot = slot_of.get(key)
+                if slot is None:
+                    slot = slot_of[key] = cluster.keyslot(key)
+                slots[slot].append(position)
             commands: list[Command] = []
-            for positions in slots.values():
+            for slot, positions in slots.items():
                 per_read = [0] * len(reads)
                 for position in positions:
                     per_read[read_of[position]] += 1
@@ -215,7 +223,7 @@ class RedisClusterStore(RedisStore):
                     arguments += [keys_of_read, len(read_fields), *read_fields]
                 slot_keys = [hashes[position] for position in positions]
                 command = ("EVALSHA", _READ_SHA, len(slot_keys), *slot_keys, *arguments)
-                commands.append((slot_keys[0], command))
+                commands.append((slot, command))
             replies: list[Any] = [None] * len(hashes)
             for positions, answers in zip(slots.values(), self._run(commands), strict=True):
                 for position, answer in zip(positions, answers, strict=True):
@@ -235,7 +243,7 @@ class RedisClusterStore(RedisStore):
             arguments = [stamp_field, codec.encode_redis_timestamp(row.event_seconds)]
             for feature, value in row.values.items():
                 arguments += (codec.redis_field(view, feature), value)
-            commands.append((key, ("EVALSHA", _WRITE_SHA, 1, key, *arguments)))
+            commands.append(self._on_key(key, "EVALSHA", _WRITE_SHA, 1, key, *arguments))
         if commands:
             self._guarded("write", lambda: self._run(commands))
 
@@ -248,11 +256,11 @@ class RedisClusterStore(RedisStore):
         stamp_field = codec.redis_timestamp_field(view.online_name)
 
         def work() -> int:
-            markers = [(marker, ("EXISTS", marker)) for marker in self._markers(view)]
+            markers = [self._on_key(marker, "EXISTS", marker) for marker in self._markers(view)]
             if not all(self._run(markers)):
                 return 0
             hashes = self._hash_keys(view, keys).to_pylist()
-            found = self._run([(key, ("HEXISTS", key, stamp_field)) for key in hashes])
+            found = self._run([self._on_key(key, "HEXISTS", key, stamp_field) for key in hashes])
             return sum(bool(answer) for answer in found)
 
         return self._guarded("read", work)
@@ -264,7 +272,9 @@ class RedisClusterStore(RedisStore):
         import pyarrow as pa
 
         def work() -> None:
-            clients, owners = self._node_clients(self._hash_keys(view, batch).to_pylist())
+            cluster = self._cluster()
+            hashes = self._hash_keys(view, batch).to_pylist()
+            clients, owners = self._node_clients([cluster.keyslot(key) for key in hashes])
             node_of = pa.array(owners, pa.int32())
             connections = [client.connection_pool.get_connection() for client in clients]
             waiting = [0] * len(clients)
@@ -296,7 +306,9 @@ class RedisClusterStore(RedisStore):
         """Set the view's marker on every primary."""
         self._guarded(
             "write",
-            lambda: self._run([(marker, ("SET", marker, b"1")) for marker in self._markers(view)]),
+            lambda: self._run(
+                [self._on_key(marker, "SET", marker, b"1") for marker in self._markers(view)]
+            ),
         )
 
     def _markers(self, view: ViewDef) -> list[bytes]:
