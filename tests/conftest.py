@@ -12,6 +12,7 @@ import pytest
 from pitstop.build.run import BuildReport, build
 from pitstop.settings import Settings
 from tests import trap_log
+from tests.redis_cluster import RedisCluster, running_cluster
 
 if TYPE_CHECKING:
     from feast import FeatureStore
@@ -107,3 +108,11 @@ def local_store(trap_store: Settings) -> FeatureStore:
 
     store: FeatureStore = repo.open_store(trap_store)
     return store
+
+
+@pytest.fixture(scope="session")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisCluster]:
+    """A real three-node Redis Cluster on 127.0.0.1 for the session (tests/redis_cluster.py);
+    fails, never skips, when redis-server is missing. A test that stops it must be last."""
+    with running_cluster(tmp_path_factory.mktemp("redis-cluster")) as started:
+        yield started

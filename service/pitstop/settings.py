@@ -16,6 +16,9 @@ variable                    what                                          defaul
 ``PITSTOP_HOST``/``_PORT``  where ``pitstop serve`` listens                127.0.0.1, 8000
 ``PITSTOP_ONLINE_STORE``    ``sqlite`` or ``redis``                        ``sqlite``
 ``PITSTOP_REDIS_URL``       the Redis server of the ``redis`` online store ``redis://127.0.0.1:6379``
+                            (a cluster: some of its nodes,
+                            ``redis://host1:port1,host2:port2``)
+``PITSTOP_REDIS_TYPE``      ``redis`` (one server) or ``redis_cluster``    ``redis``
 ``PITSTOP_REGISTRY_URL``    a SQL registry (``postgresql://...``) shared   unset: the file
                             by several processes or hosts                  ``<data>/registry.db``
 ``PITSTOP_ENGINE``          the offline engine: ``duckdb`` or ``spark``    ``duckdb``
@@ -55,6 +58,9 @@ ONLINE_STORE_ENV = "PITSTOP_ONLINE_STORE"
 ONLINE_STORES = ("sqlite", "redis")
 REDIS_URL_ENV = "PITSTOP_REDIS_URL"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379"
+REDIS_TYPE_ENV = "PITSTOP_REDIS_TYPE"
+# Feast's names (``redis_type`` of its Redis online store); Sentinel is not supported.
+REDIS_TYPES = ("redis", "redis_cluster")
 REGISTRY_URL_ENV = "PITSTOP_REGISTRY_URL"
 ENGINE_ENV = "PITSTOP_ENGINE"
 ENGINES = ("duckdb", "spark")
@@ -91,6 +97,7 @@ class Settings:
     port: int = DEFAULT_PORT
     online_store: str = "sqlite"
     redis_url: str = DEFAULT_REDIS_URL
+    redis_type: str = "redis"
     registry_url: str | None = None
     engine: str = "duckdb"
     spark_master: str = DEFAULT_SPARK_MASTER
@@ -129,6 +136,7 @@ class Settings:
             port=resolved_port,
             online_store=_choice(ONLINE_STORE_ENV, ONLINE_STORES),
             redis_url=os.environ.get(REDIS_URL_ENV) or DEFAULT_REDIS_URL,
+            redis_type=_choice(REDIS_TYPE_ENV, REDIS_TYPES),
             registry_url=os.environ.get(REGISTRY_URL_ENV) or None,
             engine=_choice(ENGINE_ENV, ENGINES),
             spark_master=os.environ.get(SPARK_MASTER_ENV) or DEFAULT_SPARK_MASTER,
@@ -215,6 +223,7 @@ class Settings:
             PORT_ENV: str(self.port),
             ONLINE_STORE_ENV: self.online_store,
             REDIS_URL_ENV: self.redis_url,
+            REDIS_TYPE_ENV: self.redis_type,
             ENGINE_ENV: self.engine,
             SPARK_MASTER_ENV: self.spark_master,
             API_KEY_READS_ENV: "on" if self.api_key_on_reads else "off",

@@ -28,6 +28,7 @@ from tests.api.test_online import (
     NULL_TIMESTAMP,
     REQUEST_TIME,
     USERS,
+    Columns,
     _by_name,
     _feast_answer,
     _post,
@@ -79,6 +80,12 @@ def feast_on_redis(on_redis: Settings) -> FeatureStore:
 def test_answers_equal_feasts_own_on_redis(
     redis_api: httpx.Client, feast_on_redis: FeatureStore, case: str
 ) -> None:
+    body, local_body = lookup_bodies(case)
+    assert_same_as_feast(_by_name(_post(redis_api, body)), feast_on_redis, local_body)
+
+
+def lookup_bodies(case: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """LOOKUPS[case] as sent over HTTP and as handed to Feast's SDK (request_time added)."""
     body, local_body = LOOKUPS[case], LOOKUPS[case]
     if case in NEEDS_REQUEST_TIME:
         rows = len(body["entities"]["user_id"])
@@ -90,8 +97,13 @@ def test_answers_equal_feasts_own_on_redis(
             **body,
             "entities": {**body["entities"], "request_time": [REQUEST_TIME] * rows},
         }
-    got = _by_name(_post(redis_api, body))
-    _, expected = _feast_answer(feast_on_redis, local_body)
+    return body, local_body
+
+
+def assert_same_as_feast(got: Columns, feast: FeatureStore, body: dict[str, Any]) -> None:
+    """pitstop's answer on Redis equals Feast's on the same Redis, but for the one documented
+    difference (an entity without a hash: Feast PRESENT with null and 1970, pitstop NOT_FOUND)."""
+    _, expected = _feast_answer(feast, body)
     assert set(got) == set(expected)
     for name, column in got.items():
         feast_column = expected[name]

@@ -157,4 +157,4 @@ class Health(BaseModel):
 class Readiness(BaseModel):
     status: Literal["ready"] = "ready"
     registry_version: str
-    online_store: Literal["sqlite", "redis"]
+    online_store: Literal["sqlite", "redis", "redis_cluster"]

@@ -2,11 +2,12 @@
 
 ``feature_repo/feature_store.yaml`` is the committed default (SQLite online store, file registry,
 pitstop's DuckDB offline store) and what plain ``feast -c feature_repo ...`` reads. pitstop's
-settings can point elsewhere (``PITSTOP_ONLINE_STORE=redis``, ``PITSTOP_REGISTRY_URL``,
-``PITSTOP_ENGINE``); :func:`write_feature_store_yaml` starts from the committed file, replaces
-the sections those settings change, substitutes the data folder, and writes the result to
-``<data>/feast/feature_store.yaml``. Every pitstop command hands that file to Feast (through
-``FEAST_FS_YAML_FILE_PATH``), so there is one place that decides what Feast talks to.
+settings can point elsewhere (``PITSTOP_ONLINE_STORE=redis``, ``PITSTOP_REDIS_TYPE``,
+``PITSTOP_REGISTRY_URL``, ``PITSTOP_ENGINE``); :func:`write_feature_store_yaml` starts from the
+committed file, replaces the sections those settings change, substitutes the data folder, and
+writes the result to ``<data>/feast/feature_store.yaml``. Every pitstop command hands that file
+to Feast (through ``FEAST_FS_YAML_FILE_PATH``), so there is one place that decides what Feast
+talks to.
 
 The offline store is the engine's (:func:`pitstop.engine.engine_for`). This module imports no
 Feast (the API's start-up must not wait for it).
@@ -15,6 +16,7 @@ Feast (the API's start-up must not wait for it).
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -23,7 +25,13 @@ import yaml  # type: ignore[import-untyped,unused-ignore]
 
 from pitstop.engine import engine_for
 from pitstop.errors import ConfigurationError
-from pitstop.settings import DATA_DIR_ENV, FEATURE_REPO_DIR, REDIS_URL_ENV, Settings
+from pitstop.settings import (
+    DATA_DIR_ENV,
+    FEATURE_REPO_DIR,
+    REDIS_TYPE_ENV,
+    REDIS_URL_ENV,
+    Settings,
+)
 
 COMMITTED_YAML = FEATURE_REPO_DIR / "feature_store.yaml"
 # Feast reads this variable wherever it would look for feature_repo/feature_store.yaml.
@@ -34,7 +42,15 @@ def feast_config(settings: Settings) -> dict[str, Any]:
     """The Feast repo config for ``settings``, as the dictionary feature_store.yaml holds."""
     text = COMMITTED_YAML.read_text().replace("${" + DATA_DIR_ENV + "}", str(settings.data_dir))
     config: dict[str, Any] = yaml.safe_load(text)
-    if settings.online_store == "redis":
+    if settings.online_store == "redis" and settings.redis_type == "redis_cluster":
+        config["online_store"] = {
+            "type": "redis",
+            # Feast's Redis store then opens a redis-py RedisCluster on these seed nodes and
+            # reads the keys pitstop writes (the same layout, any node answering for its slots).
+            "redis_type": "redis_cluster",
+            "connection_string": redis_cluster_address(settings.redis_url).connection_string,
+        }
+    elif settings.online_store == "redis":
         config["online_store"] = {
             "type": "redis",
             "connection_string": redis_connection_string(settings.redis_url),
@@ -78,6 +94,11 @@ def feast_environment(settings: Settings) -> dict[str, str]:
 
 def redis_connection_string(url: str) -> str:
     """``redis://[:password@]host[:port][/db]`` as Feast's ``host:port,db=N[,password=...]``."""
+    if "," in url:
+        raise ConfigurationError(
+            f"{REDIS_URL_ENV} names several servers ({url!r}): "
+            f"set {REDIS_TYPE_ENV}=redis_cluster for a Redis Cluster"
+        )
     parts = urlsplit(url)
     if parts.scheme not in ("redis", "rediss") or not parts.hostname:
         raise ConfigurationError(
@@ -92,6 +113,70 @@ def redis_connection_string(url: str) -> str:
     if parts.scheme == "rediss":
         options.append("ssl=true")
     return ",".join(options)
+
+
+@dataclass(frozen=True)
+class RedisClusterAddress:
+    """A Redis Cluster as ``PITSTOP_REDIS_URL`` names it: seed nodes, password, TLS.
+
+    >>> redis_cluster_address("redis://:pw@10.0.0.1:7000,10.0.0.2").nodes
+    (('10.0.0.1', 7000), ('10.0.0.2', 6379))
+    """
+
+    nodes: tuple[tuple[str, int], ...]
+    password: str | None = None
+    ssl: bool = False
+
+    @property
+    def connection_string(self) -> str:
+        """Feast's form: ``host1:port1,host2:port2[,password=...][,ssl=true]``."""
+        options = [f"{host}:{port}" for host, port in self.nodes]
+        if self.password:
+            options.append(f"password={self.password}")
+        if self.ssl:
+            options.append("ssl=true")
+        return ",".join(options)
+
+    def __repr__(self) -> str:
+        # No password: a repr ends up in logs.
+        nodes = ",".join(f"{host}:{port}" for host, port in self.nodes)
+        return f"RedisClusterAddress({nodes!r}, ssl={self.ssl})"
+
+
+def redis_cluster_address(url: str) -> RedisClusterAddress:
+    """``redis[s]://[:password@]host1[:port1],host2[:port2],...[/0]``: a cluster's seed nodes
+    (any reachable one tells the client the rest); a cluster has only database 0."""
+    scheme, separator, rest = url.partition("://")
+    userinfo, at, hosts = rest.rpartition("@")
+    hosts, _, database = hosts.partition("/")
+    nodes: list[tuple[str, int]] = []
+    for node in hosts.split(","):
+        host, colon, port = node.strip().rpartition(":")
+        if not colon:
+            host, port = port, "6379"
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            nodes = []
+            break
+        nodes.append((host, int(port)))
+    if not separator or scheme not in ("redis", "rediss") or not nodes:
+        raise ConfigurationError(
+            f"{REDIS_URL_ENV} for a Redis Cluster must look like "
+            f"redis://host1:port1,host2:port2, got {_redacted(url)!r}"
+        )
+    if database.strip("/") not in ("", "0"):
+        raise ConfigurationError(
+            f"{REDIS_URL_ENV}: a Redis Cluster has only database 0, got {_redacted(url)!r}"
+        )
+    password = unquote(userinfo.partition(":")[2]) if at else ""
+    return RedisClusterAddress(tuple(nodes), password or None, ssl=scheme == "rediss")
+
+
+def _redacted(url: str) -> str:
+    """A Redis URL without its password, for messages."""
+    scheme, separator, rest = url.partition("://")
+    if separator and "@" in rest:
+        return f"{scheme}://***@{rest.rsplit('@', 1)[1]}"
+    return url
 
 
 def sqlalchemy_url(url: str) -> str:

@@ -42,6 +42,9 @@ class RedisStore:
     def __init__(self, url: str, project: str, *, timeouts: bool = True) -> None:
         import redis
 
+        from pitstop.feast_adapter.config import redis_connection_string
+
+        redis_connection_string(url)  # a URL Feast could not use either: one line, now
         self.url = url
         self.project = project
         self.identity = f"redis:{url}"
@@ -57,6 +60,10 @@ class RedisStore:
         self._read_script = self._client.register_script(_READ_SCRIPT)
         self._write_script = self._client.register_script(WRITE_SCRIPT)
         self._write_many_script = self._client.register_script(WRITE_MANY_SCRIPT)
+        self._write_many_sha: str = self._write_many_script.sha
+        # Entities per bulk-write script call (a cluster's store: 1, a call's keys must share
+        # a hash slot).
+        self._script_entities = SCRIPT_ENTITIES
         self._write_script_loaded = False
 
     def _hash_fields(self, read: ViewRead) -> list[bytes]:
@@ -80,6 +87,12 @@ class RedisStore:
             raise OnlineStoreUnavailableError(
                 f"cannot read the Redis online store at {_redacted(self.url)}: {error}"
             ) from error
+        return self._view_rows(reads, keys, replies)
+
+    def _view_rows(
+        self, reads: Sequence[ViewRead], keys: Sequence[Sequence[bytes]], replies: Sequence[Any]
+    ) -> list[ViewRows]:
+        """The read script's replies (one HMGET answer per hash, read after read) as rows."""
         results: list[ViewRows] = []
         position = 0
         for read, view_keys in zip(reads, keys, strict=True):
@@ -146,7 +159,7 @@ class RedisStore:
                 payload = self._commands(view, part)
                 _read_integer_replies(connection, waiting)
                 connection.send_packed_command([payload])
-                waiting = -(-part.num_rows // SCRIPT_ENTITIES)  # one reply per script call
+                waiting = -(-part.num_rows // self._script_entities)  # a reply per call
             _read_integer_replies(connection, waiting)
         except BaseException:
             connection.disconnect()
@@ -178,10 +191,10 @@ class RedisStore:
         fields = [codec.redis_timestamp_field(view.online_name)]
         fields += [codec.redis_field(view.online_name, feature.name) for feature in view.features]
         names = _resp(str(len(view.features)).encode()) + b"".join(_resp(f) for f in fields)
-        sha = self._write_many_script.sha.encode()
+        sha, group = self._write_many_sha.encode(), self._script_entities
         parts: list[bytes] = []
-        for start in range(0, rows, SCRIPT_ENTITIES):
-            end = min(start + SCRIPT_ENTITIES, rows)
+        for start in range(0, rows, group):
+            end = min(start + group, rows)
             count = end - start
             arguments = 4 + count + len(fields) + count * len(fields)  # EVALSHA sha m, n
             parts += (
@@ -207,40 +220,7 @@ class RedisStore:
         """One pass over the project's hashes (``SCAN``): a field that is no feature or event
         time of a current view is removed. Every entity is read once, so this runs only after
         a view's features changed (pitstop.materialize.run)."""
-        expected = {codec.redis_timestamp_field(view.online_name) for view in views}
-        expected |= {
-            codec.redis_field(view.online_name, feature.name)
-            for view in views
-            for feature in view.features
-        }
-        project = self.project.encode("utf8")
-        pattern = b"*" + re.sub(rb"([\\*?\[\]])", rb"\\\1", project)
-        deleted = 0
-        keys: list[bytes] = []
-
-        def sweep() -> int:
-            with self._client.pipeline(transaction=False) as pipe:
-                for key in keys:
-                    pipe.hkeys(key)
-                stored = pipe.execute()
-            stale = [
-                (key, [field for field in fields if field not in expected])
-                for key, fields in zip(keys, stored, strict=True)
-            ]
-            stale = [(key, fields) for key, fields in stale if fields]
-            if stale:
-                with self._client.pipeline(transaction=False) as pipe:
-                    for key, fields in stale:
-                        pipe.hdel(key, *fields)
-                    pipe.execute()
-            keys.clear()
-            return sum(len(fields) for _, fields in stale)
-
-        for key in self._client.scan_iter(match=pattern, count=1000, _type="HASH"):
-            keys.append(key)
-            if len(keys) >= PIPELINE_ENTITIES:
-                deleted += sweep()
-        return deleted + (sweep() if keys else 0)
+        return forget_stale_fields(self._client, self.project, views)
 
     def _marker(self, view: ViewDef) -> str:
         return MARKER.format(project=self.project, view=view.online_name)
@@ -255,6 +235,44 @@ class RedisStore:
 
     def close(self) -> None:
         self._client.close()
+
+
+def forget_stale_fields(client: Any, project: str, views: Sequence[ViewDef]) -> int:
+    """Remove, from every hash of ``project`` on the server ``client`` talks to, the fields
+    that are no feature or event time of ``views``; returns how many it removed."""
+    expected = {codec.redis_timestamp_field(view.online_name) for view in views}
+    expected |= {
+        codec.redis_field(view.online_name, feature.name)
+        for view in views
+        for feature in view.features
+    }
+    pattern = b"*" + re.sub(rb"([\\*?\[\]])", rb"\\\1", project.encode("utf8"))
+    deleted = 0
+    keys: list[bytes] = []
+
+    def sweep() -> int:
+        with client.pipeline(transaction=False) as pipe:
+            for key in keys:
+                pipe.hkeys(key)
+            stored = pipe.execute()
+        stale = [
+            (key, [field for field in fields if field not in expected])
+            for key, fields in zip(keys, stored, strict=True)
+        ]
+        stale = [(key, fields) for key, fields in stale if fields]
+        if stale:
+            with client.pipeline(transaction=False) as pipe:
+                for key, fields in stale:
+                    pipe.hdel(key, *fields)
+                pipe.execute()
+        keys.clear()
+        return sum(len(fields) for _, fields in stale)
+
+    for key in client.scan_iter(match=pattern, count=1000, _type="HASH"):
+        keys.append(key)
+        if len(keys) >= PIPELINE_ENTITIES:
+            deleted += sweep()
+    return deleted + (sweep() if keys else 0)
 
 
 # Every HMGET of a lookup in one script call: ARGV = [reads, then per read: keys, fields,

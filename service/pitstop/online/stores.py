@@ -10,7 +10,9 @@ Layouts (docs/architecture.md §1, "The online layout"):
 - Redis (:mod:`~pitstop.online.redis_store`): Feast 0.67's (``feast/infra/online_stores/
   redis.py``), one hash per entity, key = serialized entity key + project; one field per
   feature (murmur3 of ``view:feature``) and ``_ts:<view>`` (a protobuf Timestamp). A lookup
-  runs one Lua script doing an ``HMGET`` per (entity, view) on the server.
+  runs one Lua script doing an ``HMGET`` per (entity, view) on the server. On a Redis Cluster
+  (:mod:`~pitstop.online.redis_cluster_store`) the same keys, one script call per hash slot,
+  each node's calls in one pipeline.
 
 Every write keeps the newest row (:data:`NEWEST_WINS`), and is never half-written: in SQLite a
 batch's entities are one transaction in a WAL database, so a reader sees the last committed
@@ -126,11 +128,16 @@ class OnlineStore(Protocol):
 
 
 def open_online_store(settings: Settings, project: str, *, bulk: bool = False) -> OnlineStore:
-    """The online store the settings name (``PITSTOP_ONLINE_STORE``).
+    """The online store the settings name (``PITSTOP_ONLINE_STORE``, and for Redis
+    ``PITSTOP_REDIS_TYPE``: one server or a Redis Cluster).
 
     ``bulk``: for the materializer, without the lookups' socket timeout (a pipeline of
     thousands of Redis scripts may take longer than a lookup may wait).
     """
+    if settings.online_store == "redis" and settings.redis_type == "redis_cluster":
+        from pitstop.online.redis_cluster_store import RedisClusterStore
+
+        return RedisClusterStore(settings.redis_url, project, timeouts=not bulk)
     if settings.online_store == "redis":
         from pitstop.online.redis_store import RedisStore
 
