@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from collections.abc import Iterator
 from pathlib import Path
@@ -37,3 +38,14 @@ def api_url(trap_store: Settings, api_log: Path) -> Iterator[str]:
 def api(api_url: str) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=api_url, timeout=30.0) as client:
         yield client
+
+
+@contextlib.contextmanager
+def client_of_api(settings: Settings, log_path: Path, online_store: str) -> Iterator[httpx.Client]:
+    """An HTTP client of a real API serving ``settings``, checked to be ready on the
+    ``online_store`` its ``/ready`` names."""
+    with api_in_background(settings, log_path=log_path) as server:
+        server.wait_until_healthy()
+        with httpx.Client(base_url=server.base_url, timeout=30.0) as client:
+            assert client.get("/ready").json()["online_store"] == online_store
+            yield client

@@ -19,9 +19,9 @@ import httpx
 import pytest
 import redis
 
-from pitstop.api.background import api_in_background
 from pitstop.feast_adapter import repo
 from pitstop.settings import Settings
+from tests.api.conftest import client_of_api
 from tests.api.test_online import (
     LOOKUPS,
     NEEDS_REQUEST_TIME,
@@ -62,11 +62,8 @@ def redis_api(
     on_redis: Settings, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[httpx.Client]:
     log = tmp_path_factory.mktemp("redis-log") / "server.log"
-    with api_in_background(on_redis, log_path=log) as api:
-        api.wait_until_healthy()
-        with httpx.Client(base_url=api.base_url, timeout=30.0) as client:
-            assert client.get("/ready").json()["online_store"] == "redis"
-            yield client
+    with client_of_api(on_redis, log, "redis") as client:
+        yield client
 
 
 @pytest.fixture(scope="module")

@@ -34,6 +34,7 @@ from pitstop.materialize.run import online_views
 from pitstop.online import codec
 from pitstop.online.stores import open_online_store
 from pitstop.settings import Settings
+from tests.api.conftest import client_of_api
 from tests.api.test_online import LOOKUPS, USERS, _by_name, _post
 from tests.api.test_redis import assert_same_as_feast, lookup_bodies
 from tests.redis_cluster import RedisCluster, running_cluster
@@ -75,11 +76,8 @@ def cluster_api(
     on_cluster: Settings, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[httpx.Client]:
     log = tmp_path_factory.mktemp("redis-cluster-log") / "server.log"
-    with api_in_background(on_cluster, log_path=log) as server:
-        server.wait_until_healthy()
-        with httpx.Client(base_url=server.base_url, timeout=30.0) as client:
-            assert client.get("/ready").json()["online_store"] == "redis_cluster"
-            yield client
+    with client_of_api(on_cluster, log, "redis_cluster") as client:
+        yield client
 
 
 @pytest.fixture(scope="module")
