@@ -126,3 +126,23 @@ def test_epoch_micros_are_each_times_microseconds() -> None:
     epoch = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
     expected = [(value - epoch) // dt.timedelta(microseconds=1) for value in TIMES.to_pylist()]
     assert column_codec.epoch_micros(TIMES) == expected
+
+
+def test_resp_bulks_are_each_rows_bulk_strings_back_to_back() -> None:
+    keys = pa.array([b"k1", b"", b"key-3" * 3], pa.binary()).slice(0)
+    values = pa.array([b"\x08\x01", b"x" * 12, b""], pa.binary())
+    body, ends = column_codec.resp_bulks([keys, values])
+    rows = [
+        b"$2\r\nk1\r\n$2\r\n\x08\x01\r\n",
+        b"$0\r\n\r\n$12\r\n" + b"x" * 12 + b"\r\n",
+        b"$15\r\n" + b"key-3" * 3 + b"\r\n$0\r\n\r\n",
+    ]
+    assert body == b"".join(rows)
+    assert [body[start:end] for start, end in zip(ends[:-1], ends[1:], strict=True)] == rows
+
+
+def test_resp_bulks_of_a_sliced_column_start_at_its_first_row() -> None:
+    column = pa.array([b"skipped", b"ab", b"c"], pa.binary()).slice(1)
+    body, ends = column_codec.resp_bulks([column])
+    assert body == b"$2\r\nab\r\n$1\r\nc\r\n"
+    assert list(ends) == [0, 8, 15]

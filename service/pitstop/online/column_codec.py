@@ -25,7 +25,7 @@ every fast path byte for byte with Feast's.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -172,19 +172,24 @@ def _array(column: pa.Array | pa.ChunkedArray) -> pa.Array:
 
 
 # ---- Redis's wire protocol (RESP), for pipelines made a batch at a time ------------------------
-def resp_bulk(values: pa.BinaryArray, rows: int) -> list[packing.Segment]:
-    """RESP bulk strings ``$<length>\\r\\n<bytes>\\r\\n`` of each row's value."""
-    value = packing.from_binary(values)
-    sizes = value.mask.sum(axis=1).astype(np.int64)
-    return [
-        packing.constant(b"$", rows),
-        packing.decimal(sizes),
-        packing.constant(b"\r\n", rows),
-        value,
-        packing.constant(b"\r\n", rows),
+def resp_bulks(columns: Sequence[pa.BinaryArray]) -> tuple[bytes, npt.NDArray[np.int64]]:
+    """Each row's RESP bulk strings ``$<length>\\r\\n<bytes>\\r\\n``, one per column in
+    order, all rows back to back; and the rows' end offsets in those bytes, with a leading 0.
+    Built by Arrow's string kernels (in a micro-benchmark of 10k rows x 21 columns 18 ms
+    against 31 ms for the same bytes from numpy masks: docs/benchmarks.md, 2026-12-02)."""
+    import pyarrow.compute as pc
+
+    dollar, newline = pa.scalar(b"$", pa.binary()), pa.scalar(b"\r\n", pa.binary())
+    parts: list[Any] = []
+    for column in columns:
+        column = column.cast(pa.binary())
+        lengths = pc.cast(pc.cast(pc.binary_length(column), pa.string()), pa.binary())
+        parts += [dollar, lengths, newline, column, newline]
+    rows = pc.binary_join_element_wise(*parts, pa.scalar(b"", pa.binary())).cast(pa.large_binary())
+    offsets = np.frombuffer(rows.buffers()[1], dtype=np.int64)[
+        rows.offset : rows.offset + len(rows) + 1
     ]
-
-
-def resp_bulk_constant(value: bytes, rows: int) -> list[packing.Segment]:
-    """The same RESP bulk string on every row."""
-    return [packing.constant(b"$%d\r\n%s\r\n" % (len(value), value), rows)]
+    data = rows.buffers()[2]
+    start, end = int(offsets[0]), int(offsets[-1])
+    body = data.to_pybytes()[start:end] if data is not None else b""
+    return body, offsets - start

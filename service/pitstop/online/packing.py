@@ -61,18 +61,6 @@ def fixed(values: npt.NDArray[np.generic]) -> Segment:
     return Segment(matrix, np.ones(matrix.shape, dtype=np.bool_))
 
 
-def decimal(values: npt.NDArray[np.int64]) -> Segment:
-    """Non-negative integers as ASCII decimal digits (for RESP length prefixes)."""
-    digits = 1 + int(np.floor(np.log10(max(int(values.max(initial=0)), 1))))
-    powers = 10 ** np.arange(digits - 1, -1, -1, dtype=np.int64)
-    matrix = ((values[:, None] // powers[None, :]) % 10 + ord("0")).astype(np.uint8)
-    length = np.ones(len(values), dtype=np.int64)
-    for k in range(1, digits):
-        length += values >= 10**k
-    mask = np.arange(digits)[None, :] >= (digits - length[:, None])
-    return Segment(matrix, mask)
-
-
 def from_binary(array: pa.BinaryArray) -> Segment:
     """An Arrow binary column as a padded segment."""
     array = array.cast(pa.binary())

@@ -171,23 +171,19 @@ class RedisStore:
         """The RESP bytes of one ``EVALSHA`` of :data:`WRITE_MANY_SCRIPT` per
         :data:`SCRIPT_ENTITIES` entities of ``batch``: ``EVALSHA <sha> <m> <hash>... <n>
         _ts:<view> <field>... then per entity <timestamp> <value>...``. Each entity's key and
-        its values are encoded for the whole batch at once with numpy; a group's command is
-        then slices of those two buffers."""
-        import numpy as np
-
-        from pitstop.online import column_codec, packing
+        its values are encoded for the whole batch at once (:func:`~pitstop.online.
+        column_codec.resp_bulks`); a group's command is then slices of those two buffers."""
+        from pitstop.online import column_codec
 
         assert view.source is not None, view.name
-        bulk, rows = column_codec.resp_bulk, batch.num_rows
-        keys = bulk(self._hash_keys(view, batch), rows)
-        stamps = column_codec.timestamp_protos(batch.column(view.source.timestamp_field))
-        values = bulk(stamps, rows)
-        for feature in view.features:
-            column = column_codec.value_bytes(batch.column(feature.name), feature.value_type)
-            values += bulk(column, rows)
-        key_bytes, value_bytes = packing.concat_bytes(keys), packing.concat_bytes(values)
-        key_ends = np.concatenate([[0], np.cumsum(packing.lengths(keys))])
-        value_ends = np.concatenate([[0], np.cumsum(packing.lengths(values))])
+        rows = batch.num_rows
+        key_bytes, key_ends = column_codec.resp_bulks([self._hash_keys(view, batch)])
+        values = [column_codec.timestamp_protos(batch.column(view.source.timestamp_field))]
+        values += [
+            column_codec.value_bytes(batch.column(feature.name), feature.value_type)
+            for feature in view.features
+        ]
+        value_bytes, value_ends = column_codec.resp_bulks(values)
         fields = [codec.redis_timestamp_field(view.online_name)]
         fields += [codec.redis_field(view.online_name, feature.name) for feature in view.features]
         names = _resp(str(len(view.features)).encode()) + b"".join(_resp(f) for f in fields)
