@@ -15,6 +15,7 @@ def test_a_row_is_its_end_offsets_then_its_values() -> None:
     assert blob == struct.pack("<3I", 2, 2, 7) + b"\x08\x01\x12\x03abc"
     assert packed_row.unpack(blob, 3) == values
     assert packed_row.pick(blob, 3, [2, -1, 1, 0]) == [b"\x12\x03abc", None, b"", b"\x08\x01"]
+    assert packed_row.repack(blob, 3, [2, 0]) == struct.pack("<2I", 5, 7) + b"\x12\x03abc\x08\x01"
 
 
 def test_a_column_packs_as_its_rows_do() -> None:

@@ -86,6 +86,12 @@ def pick(blob: bytes, count: int, slots: Sequence[int]) -> list[bytes | None]:
     ]
 
 
+def repack(blob: bytes, count: int, slots: Sequence[int]) -> bytes:
+    """A row's blob of ``count`` values packed again with only the values at ``slots``."""
+    values = unpack(blob, count)
+    return pack([values[slot] for slot in slots])
+
+
 def pack_column(values: Sequence[pa.BinaryArray]) -> pa.BinaryArray:
     """Every row's blob at once: ``values`` holds one binary column per feature, in layout
     order, each as many rows long (no nulls: a stored null is an empty value)."""

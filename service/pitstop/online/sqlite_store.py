@@ -131,14 +131,13 @@ class SqliteStore:
 
     def read(self, reads: Sequence[ViewRead], keys: Sequence[Sequence[bytes]]) -> list[ViewRows]:
         shape = tuple(
-            (read.view, read.features, len(view_keys))
-            for read, view_keys in zip(reads, keys, strict=True)
+            (read.view, len(view_keys)) for read, view_keys in zip(reads, keys, strict=True)
         )
         parameters = [key for view_keys in keys for key in view_keys]
         statement = self._sql_cache.get(shape)
         if statement is None:
             statement = self._sql_cache[shape] = _read_sql(
-                [(self.table(view), count) for view, _, count in shape]
+                [(self.table(view), count) for view, count in shape]
             )
         with self._lock:
             try:
@@ -218,13 +217,14 @@ class SqliteStore:
                 merged = _merge(self._stored(connection, table, rows), rows)
                 layouts = {tuple(values) for _, values in merged.values()}
                 _store_layouts(connection, layouts)
+                ids = {names: packed_row.layout_id(names) for names in layouts}
                 connection.executemany(
                     f"insert or replace into {table} values (?, ?, ?, ?)",
                     [
                         (
                             key,
                             event_ts,
-                            packed_row.layout_id(tuple(values)),
+                            ids[tuple(values)],
                             packed_row.pack(list(values.values())),
                         )
                         for key, (event_ts, values) in merged.items()
@@ -374,6 +374,7 @@ class SqliteStore:
                         continue
                     smaller = tuple(names[slot] for slot in keep)
                     _store_layouts(connection, {smaller})
+                    smaller_id = packed_row.layout_id(smaller)
                     rows = connection.execute(
                         f"select entity_key, packed from {table} where layout = ?", [layout]
                     ).fetchall()
@@ -381,10 +382,8 @@ class SqliteStore:
                         f"update {table} set layout = ?, packed = ? where entity_key = ?",
                         [
                             (
-                                packed_row.layout_id(smaller),
-                                packed_row.pack(
-                                    [packed_row.unpack(packed, len(names))[slot] for slot in keep]
-                                ),
+                                smaller_id,
+                                packed_row.repack(packed, len(names), keep),
                                 key,
                             )
                             for key, packed in rows
@@ -422,7 +421,7 @@ class SqliteStore:
                 self._bulk_connection = None
 
 
-_Shape = tuple[tuple[str, tuple[str, ...], int], ...]  # a read: (view, features, keys) each
+_Shape = tuple[tuple[str, int], ...]  # a read's statement: (view, how many keys) each
 
 
 def _read_sql(tables: Sequence[tuple[str, int]]) -> str:
