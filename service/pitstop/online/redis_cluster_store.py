@@ -46,6 +46,7 @@ from pitstop.online.redis_store import (
     WRITE_SCRIPT,
     RedisStore,
     forget_stale_fields,
+    read_replies,
 )
 from pitstop.online.stores import ViewRead, ViewRows, WriteRow
 
@@ -290,12 +291,12 @@ class RedisClusterStore(RedisStore):
                     for number, connection in enumerate(connections):
                         rows = (part_nodes == number).nonzero()[0]
                         payload = self._commands(view, part.take(rows)) if len(rows) else b""
-                        _read_replies(connection, waiting[number])
+                        read_replies(connection, waiting[number])
                         if payload:
                             connection.send_packed_command([payload])
                         waiting[number] = len(rows)
                 for number, connection in enumerate(connections):
-                    _read_replies(connection, waiting[number])
+                    read_replies(connection, waiting[number])
             except BaseException:
                 for connection in connections:
                     connection.disconnect()
@@ -357,9 +358,3 @@ class RedisClusterStore(RedisStore):
 
     def close(self) -> None:
         self._reset()
-
-
-def _read_replies(connection: Any, count: int) -> None:
-    """Consume ``count`` replies; an error reply raises redis-py's ``ResponseError``."""
-    for _ in range(count):
-        connection.read_response()

@@ -157,10 +157,10 @@ class RedisStore:
             for start in range(0, batch.num_rows, PIPELINE_ENTITIES):
                 part = batch.slice(start, PIPELINE_ENTITIES)
                 payload = self._commands(view, part)
-                _read_integer_replies(connection, waiting)
+                read_replies(connection, waiting)
                 connection.send_packed_command([payload])
                 waiting = -(-part.num_rows // self._script_entities)  # a reply per call
-            _read_integer_replies(connection, waiting)
+            read_replies(connection, waiting)
         except BaseException:
             connection.disconnect()
             raise
@@ -360,7 +360,7 @@ def _resp(value: bytes) -> bytes:
     return b"$%d\r\n%s\r\n" % (len(value), value)
 
 
-def _read_integer_replies(connection: Any, count: int) -> None:
+def read_replies(connection: Any, count: int) -> None:
     """Consume ``count`` script replies through redis-py's public reader; an error reply
     raises redis-py's ``ResponseError``. (Reading redis-py's private socket directly was 7 %
     faster on a 200,000-entity bulk write, 3.52 s against 3.78 s, median of 9, 2026-12-02: not
