@@ -62,7 +62,8 @@ _CHILD = textwrap.dedent(
 
     def copy_in_sqlite(written):
         # The rows pitstop wrote, copied into empty tables of the same schema by one
-        # INSERT ... SELECT per table in key order (its first column): SQLite's own speed, no Python per row.
+        # INSERT ... SELECT per table in key order (its first column): SQLite's own speed,
+        # no Python per row.
         floor = written.with_name("floor.db")
         for suffix in ("", "-wal", "-shm"):
             floor.with_name(floor.name + suffix).unlink(missing_ok=True)

@@ -5,8 +5,9 @@
 
 Prepares one data folder (generate, build, apply) and materializes it into pitstop's SQLite
 store (its layout, one row per entity and view), into Feast's own SQLite store with plain
-Feast (bench/plain_feast.py: the baseline reads Feast's layout with Feast's code), and with
-Feast into Redis (a dedicated database, --redis-url; Feast's layout, read by both). Then,
+Feast (bench/plain_feast.py: the baseline reads Feast's layout with Feast's code), and into
+Redis twice: pitstop's layout by `pitstop materialize` (--redis-url) and Feast's layout by
+plain Feast (--feast-redis-url), each a dedicated database. Then,
 per store, starts `pitstop serve` and `feast serve` (one worker each; Feast with
 --max-requests high and its access log off, so it is not restarted mid-run) and drives each
 with wrk (Debian's `wrk` package: `apt-get install wrk`) from a Lua script that asks for random
@@ -96,6 +97,7 @@ def main() -> int:
     parser.add_argument("--duration", type=int, default=8, help="seconds per wrk run")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/13")
+    parser.add_argument("--feast-redis-url", default="redis://127.0.0.1:6379/15")
     parser.add_argument("--data-dir", type=Path, help="reuse a folder made by an earlier run")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
@@ -111,13 +113,17 @@ def main() -> int:
     starts: dict[tuple[str, str], list[float]] = {}
     for store in args.stores.split(","):
         settings = replace(base, online_store=store, redis_url=args.redis_url)
-        if store == "redis" and not (args.data_dir and _redis_keys(args.redis_url)):
-            _progress(f"materializing into Redis ({args.redis_url}) with Feast")
-            _flush_redis(args.redis_url)
-            repo.materialize(settings)
+        feast_settings = replace(settings, redis_url=args.feast_redis_url)
+        urls = (args.redis_url, args.feast_redis_url)
+        if store == "redis" and not (args.data_dir and all(map(_redis_keys, urls))):
+            _progress(f"materializing into Redis: pitstop {urls[0]}, plain Feast {urls[1]}")
+            for url in urls:
+                _flush_redis(url)
+            materialize(settings)
+            plain_feast.materialize(feast_settings)
         with (
             server_for("pitstop", settings) as (pitstop_url, pitstop_start),
-            server_for("feast", settings) as (feast_url, feast_start),
+            server_for("feast", feast_settings) as (feast_url, feast_start),
         ):
             starts.setdefault((store, "pitstop"), []).append(pitstop_start)
             starts.setdefault((store, "feast"), []).append(feast_start)

@@ -5,7 +5,7 @@ pitstop's feature_store.yaml names pitstop's offline and online-store plugins, s
 command on the repo runs pitstop's code. The baseline must not: :func:`yaml_path` writes a
 copy of the generated config with Feast's own DuckDB offline store and Feast's own SQLite
 online store (its layout, reader and writer) in a file of its own
-(``<data>/feast/plain_online_store.db``). Redis keeps Feast's layout in both.
+(``<data>/feast/plain_online_store.db``), or Feast's own Redis store on the same database.
 """
 
 from __future__ import annotations
@@ -19,7 +19,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "service"))
 
 import yaml  # noqa: E402
 
-from pitstop.feast_adapter.config import FEAST_YAML_ENV, feast_config, feast_environment  # noqa: E402
+from pitstop.feast_adapter.config import (  # noqa: E402
+    FEAST_YAML_ENV,
+    feast_config,
+    feast_environment,
+    feasts_own_online_store,
+)
 from pitstop.settings import FEATURE_REPO_DIR, Settings  # noqa: E402
 
 if TYPE_CHECKING:
@@ -38,8 +43,7 @@ def yaml_path(settings: Settings) -> Path:
     config = feast_config(settings)
     if config["offline_store"].get("type") == PITSTOP_OFFLINE_STORE:
         config["offline_store"] = {"type": "duckdb"}
-    if settings.online_store == "sqlite":
-        config["online_store"] = {"type": "sqlite", "path": str(online_store_path(settings))}
+    config["online_store"] = feasts_own_online_store(settings, online_store_path(settings))
     path = settings.feast_dir / "plain_feature_store.yaml"
     text = yaml.safe_dump(config, sort_keys=False)
     if not path.exists() or path.read_text() != text:

@@ -3,8 +3,8 @@ cluster on 127.0.0.1 (tests/redis_cluster.py), the trap data materialized into i
 ``pitstop materialize``.
 
 Its answers must equal pitstop's on SQLite (the session's ``api``) body for body, and Feast's
-own ``get_online_features`` through Feast's ``redis_cluster`` store reading the keys pitstop
-wrote (with test_redis.py's one documented difference). A stopped cluster answers 503 naming
+own ``get_online_features`` through pitstop's plugin in cluster mode, reading the keys pitstop
+wrote. A stopped cluster answers 503 naming
 it, and the API recovers when the cluster is back.
 """
 
@@ -32,7 +32,8 @@ from pitstop.feast_adapter.config import feast_config
 from pitstop.materialize import materialize
 from pitstop.materialize.run import online_views
 from pitstop.online import codec
-from pitstop.online.stores import open_online_store
+from pitstop.online.redis_store import row_field
+from pitstop.online.stores import ViewRead, open_online_store
 from pitstop.settings import Settings
 from tests.api.conftest import client_of_api
 from tests.api.test_online import LOOKUPS, USERS, _by_name, _post
@@ -82,7 +83,7 @@ def cluster_api(
 
 @pytest.fixture(scope="module")
 def feast_on_cluster(on_cluster: Settings) -> FeatureStore:
-    """Feast's SDK on the generated feature_store.yaml: its own Redis store, cluster mode."""
+    """Feast's SDK on the generated feature_store.yaml: the plugin, in cluster mode."""
     store: FeatureStore = repo.open_store(on_cluster)
     assert store.config.online_store.redis_type == "redis_cluster"
     return store
@@ -165,9 +166,10 @@ def test_a_second_materialize_finds_everything_in_place(on_cluster: Settings) ->
 def test_forget_features_sweeps_every_primary(
     on_cluster: Settings, cluster: RedisCluster, feast_on_cluster: FeatureStore
 ) -> None:
-    """Run after the tests that read events_7d: it deletes that feature from the cluster."""
+    """Run after the tests that read events_7d: it deletes that feature from the cluster (one
+    value of each user_activity row, on every primary)."""
     project = feast_on_cluster.project
-    field = codec.redis_field("user_activity", "events_7d")
+    field = row_field("user_activity")
     holding: dict[int, int] = {}
     for key, port in _keys_by_port(cluster, project).items():
         with redis.Redis(port=port) as node:
@@ -182,6 +184,11 @@ def test_forget_features_sweeps_every_primary(
     try:
         assert store.forget_features(views) == sum(holding.values())
         assert store.forget_features(views) == 0
+        users = [user for user in USERS if user not in (8, 424242)]
+        keys = [codec.entity_key(["user_id"], [user], ["INT64"]) for user in users]
+        (rows,) = store.read([ViewRead("user_activity", ("events_7d", "events_30d"))], [keys])
+        assert rows.values[0] == [None] * len(users)  # no longer stored
+        assert None not in rows.values[1]
     finally:
         store.close()
 
@@ -260,7 +267,7 @@ def test_the_generated_feature_store_yaml_names_the_cluster(tmp_path: Path) -> N
     )
     written = yaml.safe_load(yaml.safe_dump(feast_config(settings)))
     assert written["online_store"] == {
-        "type": "redis",
+        "type": "pitstop.online.feast_store.PitstopOnlineStore",
+        "redis_url": "redis://:s3cret@10.0.0.5:7000,10.0.0.6:7001",
         "redis_type": "redis_cluster",
-        "connection_string": "10.0.0.5:7000,10.0.0.6:7001,password=s3cret",
     }

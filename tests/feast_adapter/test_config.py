@@ -10,6 +10,7 @@ import yaml
 from pitstop.errors import ConfigurationError
 from pitstop.feast_adapter.config import (
     feast_config,
+    feasts_own_online_store,
     redis_connection_string,
     sqlalchemy_url,
     write_feature_store_yaml,
@@ -36,6 +37,12 @@ def test_redis_and_sql_registry_replace_their_sections(tmp_path: Path) -> None:
     )
     written = yaml.safe_load(write_feature_store_yaml(settings).read_text())
     assert written["online_store"] == {
+        "type": "pitstop.online.feast_store.PitstopOnlineStore",
+        "redis_url": "redis://:s3cret@10.0.0.5:6380/2",
+        "redis_type": "redis",
+    }
+    # Feast's own Redis store, the benchmarks' and equivalence tests' baseline:
+    assert feasts_own_online_store(settings, tmp_path / "unused.db") == {
         "type": "redis",
         "connection_string": "10.0.0.5:6380,db=2,password=s3cret",
     }

@@ -20,7 +20,7 @@ from tests.materialize.tables import write_feature_tables
 USERS, ITEMS = 1_500, 300
 # Dedicated databases of the shared Redis server (other sessions use others); only these
 # are flushed.
-REDIS_DBS = (11, 12)
+REDIS_DBS = (11, 12, 10)
 
 Folder = Callable[..., Settings]
 

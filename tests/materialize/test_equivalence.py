@@ -1,10 +1,10 @@
 """pitstop's materializer writes what `feast materialize` writes: same bytes, same reads.
 
-The same feature tables are materialized once by Feast and once by pitstop into separate
-stores; Feast's SDK reads both back (values, statuses, event timestamps) and the stored rows
-(SQLite, Feast writing through pitstop's plugin) or hashes (Redis) are compared byte for byte.
-On SQLite, Feast's own store (its layout and code, not the plugin) materializes the same
-tables a third time and must answer the same.
+The same feature tables are materialized once by Feast (through pitstop's plugin) and once by
+pitstop into separate stores; Feast's SDK reads both back (values, statuses, event timestamps)
+and the stored rows (SQLite) or hashes (Redis) are compared byte for byte. Feast's own store
+(its layout and code, not the plugin) materializes the same tables a third time and must
+answer the same.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import redis
 import yaml  # type: ignore[import-untyped,unused-ignore]
 
 from pitstop.feast_adapter import repo
-from pitstop.feast_adapter.config import feast_config
+from pitstop.feast_adapter.config import feast_config, feasts_own_online_store
 from pitstop.materialize import materialize
 from pitstop.settings import FEATURE_REPO_DIR, Settings
 from tests.materialize.conftest import ITEMS, USERS, Folder
@@ -31,11 +31,15 @@ END = dt.datetime.now(dt.timezone.utc)  # every run materializes up to the same 
 VIEW_TABLES = ("pitstop__user_activity", "pitstop__user_profile", "pitstop__item_popularity")
 
 
-def online_responses(settings: Settings, store: FeatureStore | None = None) -> list[Any]:
-    """Feast's get_online_features for every user and item (and two unknown ones)."""
+def online_responses(
+    settings: Settings, store: FeatureStore | None = None, *, unknown: bool = True
+) -> list[Any]:
+    """Feast's get_online_features for every user and item (and, with ``unknown``, one user
+    and one item the tables do not have)."""
     store = store or repo.open_store(settings)
-    users = [{"user_id": user} for user in [*range(1, USERS + 1), 10**9]]
-    items = [{"item_id": item} for item in [*range(1, ITEMS + 1), 10**9]]
+    extra = [10**9] if unknown else []
+    users = [{"user_id": user} for user in [*range(1, USERS + 1), *extra]]
+    items = [{"item_id": item} for item in [*range(1, ITEMS + 1), *extra]]
     user_features = [
         f"{view.name}:{field.name}"
         for view in store.list_feature_views()
@@ -57,13 +61,13 @@ def sqlite_rows(settings: Settings, table: str) -> list[tuple[Any, ...]]:
         return connection.execute(f"select * from {table} order by entity_key").fetchall()
 
 
-def feasts_own_sqlite_store(settings: Settings) -> FeatureStore:
-    """A FeatureStore on ``settings``' registry with Feast's own SQLite online store (its
-    layout, its reader and writer), tables made and materialized by Feast."""
+def feasts_own_store(settings: Settings) -> FeatureStore:
+    """A FeatureStore on ``settings``' registry with Feast's own online store of the same kind
+    (its layout, its reader and writer), tables made and materialized by Feast."""
     from feast import FeatureStore
 
     config = feast_config(settings)
-    config["online_store"] = {"type": "sqlite", "path": str(settings.data_dir / "feast.db")}
+    config["online_store"] = feasts_own_online_store(settings, settings.data_dir / "feast.db")
     path = settings.data_dir / "feast_own.yaml"
     path.write_text(yaml.safe_dump(config))
     store = FeatureStore(repo_path=str(FEATURE_REPO_DIR), fs_yaml_file=path)
@@ -99,7 +103,7 @@ def test_sqlite_equals_feast(folder: Folder) -> None:
         for stamp in row.event_timestamps
     )
     assert [whole_seconds(answer) for answer in answers] == online_responses(
-        stock, feasts_own_sqlite_store(stock)
+        stock, feasts_own_store(stock)
     )
 
 
@@ -122,17 +126,26 @@ def redis_hashes(url: str) -> dict[bytes, dict[bytes, bytes]]:
         return dict(zip(keys, pipe.execute(), strict=True))
 
 
-def test_redis_equals_feast(folder: Folder, redis_urls: tuple[str, str]) -> None:
+def test_redis_equals_feast(folder: Folder, redis_urls: tuple[str, str, str]) -> None:
+    """As on SQLite: Feast through the plugin writes pitstop's hashes byte for byte, and both
+    answer what Feast's own Redis store (Feast's layout and code) answers, but for entities
+    with no hash: Feast's own Redis reader then says PRESENT with a null value and a 1970
+    timestamp, where the plugin and pitstop say NOT_FOUND (as on SQLite)."""
     with_feast = folder("feast", online_store="redis", redis_url=redis_urls[0])
     with_pitstop = folder("pitstop", online_store="redis", redis_url=redis_urls[1])
-    repo.materialize(with_feast)
+    stock = folder("stock", online_store="redis", redis_url=redis_urls[2])
+    repo.materialize(with_feast)  # Feast's materialization, through the plugin
     report = materialize(with_pitstop)
 
     assert report.entities_written == 2 * USERS + ITEMS
     expected = redis_hashes(redis_urls[0])
     assert len(expected) == USERS + ITEMS
     assert redis_hashes(redis_urls[1]) == expected
+    assert all(b"_ts:user_activity" not in fields for fields in expected.values())
     assert online_responses(with_pitstop) == online_responses(with_feast)
+    assert online_responses(with_pitstop, unknown=False) == online_responses(
+        stock, feasts_own_store(stock), unknown=False
+    )
 
 
 @pytest.mark.parametrize("store", ["sqlite", "redis"])

@@ -90,7 +90,8 @@ def test_flushed_redis_is_rewritten(folder: Folder, redis_urls: tuple[str, str])
     redis.Redis.from_url(redis_urls[0]).flushdb()
     report = materialize(settings)
     assert report.entities == ALL and report.full
-    assert redis.Redis.from_url(redis_urls[0]).dbsize() == USERS + ITEMS + 3  # + 3 markers
+    # + 3 markers and the layouts
+    assert redis.Redis.from_url(redis_urls[0]).dbsize() == USERS + ITEMS + 4
 
 
 def test_another_store_is_written_in_full(folder: Folder, redis_urls: tuple[str, str]) -> None:

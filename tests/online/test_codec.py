@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 from feast.feature_server_utils import _timestamp_to_str
 from feast.infra.key_encoding_utils import serialize_entity_key
-from feast.infra.online_stores.helpers import _mmh3, _redis_key
+from feast.infra.online_stores.helpers import _redis_key
 from feast.protos.feast.types.EntityKey_pb2 import EntityKey
 from feast.protos.feast.types.Value_pb2 import Value
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -40,12 +40,6 @@ def test_entity_keys_are_feasts(
     assert codec.redis_key(feast_key, "pitstop") == redis
 
 
-def test_redis_fields_are_feasts() -> None:
-    for view, feature in [("user_activity", "events_7d"), ("item_popularity", "item_views_7d")]:
-        assert codec.redis_field(view, feature) == _mmh3(f"{view}:{feature}")
-    assert codec.redis_timestamp_field("user_activity") == b"_ts:user_activity"
-
-
 @pytest.mark.parametrize(
     ("value", "value_type", "proto"),
     [
@@ -75,5 +69,3 @@ def test_timestamps_read_as_feasts_server_writes_them(seconds: float) -> None:
     stamp = Timestamp()
     stamp.FromDatetime(dt.datetime.fromtimestamp(seconds, dt.timezone.utc))
     assert codec.rfc3339(seconds) == _timestamp_to_str(stamp)
-    assert codec.decode_redis_timestamp(stamp.SerializeToString()) == pytest.approx(seconds)
-    assert codec.encode_redis_timestamp(seconds) == stamp.SerializeToString()

@@ -111,15 +111,8 @@ TIMES = pa.array(
 )
 
 
-def test_timestamp_protos_equal_feast_redis_ts() -> None:
-    from google.protobuf.timestamp_pb2 import Timestamp
-
-    expected = []
-    for value in TIMES.to_pylist():
-        proto = Timestamp()
-        proto.FromDatetime(value)
-        expected.append(proto.SerializeToString())
-    assert column_codec.timestamp_protos(TIMES).to_pylist() == expected
+def test_epoch_micros_array_equals_the_list() -> None:
+    assert column_codec.epoch_micros_array(TIMES).tolist() == column_codec.epoch_micros(TIMES)
 
 
 def test_epoch_micros_are_each_times_microseconds() -> None:

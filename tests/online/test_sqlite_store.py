@@ -1,4 +1,4 @@
-"""pitstop's SQLite online store on a real file: what a write keeps, what a read returns."""
+"""pitstop's SQLite online store on a real file (what every store's writes keep: test_stores.py)."""
 
 from __future__ import annotations
 
@@ -25,32 +25,6 @@ def store(tmp_path: Path) -> Iterator[SqliteStore]:
 def _read(store: SqliteStore, *features: str) -> tuple[float | None, list[bytes | None]]:
     (rows,) = store.read([ViewRead("view", features)], [[KEY]])
     return rows.event_seconds[0], [column[0] for column in rows.values]
-
-
-def test_a_newer_row_replaces_only_the_values_it_carries(store: SqliteStore) -> None:
-    store.write("view", [WriteRow(KEY, 10.0, {"a": b"a1", "b": b"b1"})])
-    store.write("view", [WriteRow(KEY, 20.5, {"b": b"b2", "c": b""})])
-    assert _read(store, "a", "b", "c", "d") == (20.5, [b"a1", b"b2", b"", None])
-
-
-def test_an_older_row_is_dropped_and_an_equal_time_replaces(store: SqliteStore) -> None:
-    store.write("view", [WriteRow(KEY, 20.0, {"a": b"new"})])
-    store.write("view", [WriteRow(KEY, 19.999999, {"a": b"old", "b": b"old"})])
-    assert _read(store, "a", "b") == (20.0, [b"new", None])
-    store.write("view", [WriteRow(KEY, 20.0, {"a": b"same time"})])
-    assert _read(store, "a") == (20.0, [b"same time"])
-
-
-def test_rows_of_one_batch_apply_in_order(store: SqliteStore) -> None:
-    store.write(
-        "view",
-        [
-            WriteRow(KEY, 5.0, {"a": b"5"}),
-            WriteRow(KEY, 7.0, {"b": b"7"}),
-            WriteRow(KEY, 6.0, {"a": b"6"}),
-        ],
-    )
-    assert _read(store, "a", "b") == (7.0, [b"5", b"7"])
 
 
 def test_one_row_per_entity_with_microsecond_times(store: SqliteStore) -> None:

@@ -9,6 +9,7 @@ values come back as Feast serves them.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import datetime as dt
 import math
@@ -48,9 +49,8 @@ def data_end(features: Any) -> float:
 
 
 def _online(serving: Serving, service: str, now: float) -> dict[str, tuple[list[Any], list[str]]]:
-    result = lookup(
-        serving, LookupRequest(entities={"user_id": USERS}, feature_service=service), now=now
-    )
+    request = LookupRequest(entities={"user_id": USERS}, feature_service=service)
+    result = asyncio.run(lookup(serving, request, now=now))
     return {
         name: (column.values, column.statuses)
         for name, column in zip(result.plan.feature_names, result.outcome.columns, strict=True)
@@ -128,7 +128,7 @@ def test_a_value_just_inside_the_ttl_is_served(serving: Serving, data_end: float
 
     def status_at(now: float) -> tuple[str, str]:
         request = LookupRequest(entities={"user_id": [1]}, features=["user_activity:events_30d"])
-        column = lookup(serving, request, now=now).outcome.columns[0]
+        column = asyncio.run(lookup(serving, request, now=now)).outcome.columns[0]
         return column.statuses[0], column.event_timestamps[0]
 
     _, stamp = status_at(data_end)

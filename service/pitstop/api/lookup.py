@@ -41,7 +41,7 @@ from pitstop.errors import (
     UnknownFeatureServiceError,
 )
 from pitstop.online import codec
-from pitstop.online.plans import EPOCH, LookupPlan, ReadOutcome, execute
+from pitstop.online.plans import EPOCH, LookupPlan, ReadOutcome, execute_async
 from pitstop.online.registry import FieldDef
 
 _INTEGER_BITS = {"INT32": 32, "INT64": 64}
@@ -69,7 +69,9 @@ class LookupResult:
     now: dt.datetime  # the server's clock for this lookup (whole seconds, UTC)
 
 
-def lookup(serving: Serving, request: LookupRequest, now: float | None = None) -> LookupResult:
+async def lookup(
+    serving: Serving, request: LookupRequest, now: float | None = None
+) -> LookupResult:
     """Plan, check, read. Raises pitstop errors (the API maps them to 404/413/422/503)."""
     compiled = serving.compiled
     problem = serving.problem
@@ -93,7 +95,7 @@ def lookup(serving: Serving, request: LookupRequest, now: float | None = None) -
         for field in plan.request_fields
     }
     try:
-        outcome = execute(
+        outcome = await execute_async(
             plan,
             serving.store,
             request.entities,

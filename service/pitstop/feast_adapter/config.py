@@ -42,18 +42,17 @@ def feast_config(settings: Settings) -> dict[str, Any]:
     """The Feast repo config for ``settings``, as the dictionary feature_store.yaml holds."""
     text = COMMITTED_YAML.read_text().replace("${" + DATA_DIR_ENV + "}", str(settings.data_dir))
     config: dict[str, Any] = yaml.safe_load(text)
-    if settings.online_store == "redis" and settings.redis_type == "redis_cluster":
+    if settings.online_store == "redis":
+        # The same plugin on pitstop's Redis layout (pitstop.online.feast_store); the URL is
+        # checked here so a bad one is one line before Feast starts.
+        if settings.redis_type == "redis_cluster":
+            redis_cluster_address(settings.redis_url)
+        else:
+            redis_connection_string(settings.redis_url)
         config["online_store"] = {
-            "type": "redis",
-            # Feast's Redis store then opens a redis-py RedisCluster on these seed nodes and
-            # reads the keys pitstop writes (the same layout, any node answering for its slots).
-            "redis_type": "redis_cluster",
-            "connection_string": redis_cluster_address(settings.redis_url).connection_string,
-        }
-    elif settings.online_store == "redis":
-        config["online_store"] = {
-            "type": "redis",
-            "connection_string": redis_connection_string(settings.redis_url),
+            "type": config["online_store"]["type"],
+            "redis_url": settings.redis_url,
+            "redis_type": settings.redis_type,
         }
     offline_store = engine_for(settings).feast_offline_store(settings)
     if offline_store is not None:
@@ -67,6 +66,21 @@ def feast_config(settings: Settings) -> dict[str, Any]:
             "sqlalchemy_config_kwargs": {"pool_pre_ping": True},
         }
     return config
+
+
+def feasts_own_online_store(settings: Settings, sqlite_path: Path) -> dict[str, Any]:
+    """The ``online_store`` section of Feast's own store on the same kind of server (its
+    layout, reader and writer, not pitstop's plugin), SQLite in ``sqlite_path``: the baseline
+    the benchmarks and the equivalence tests compare pitstop with."""
+    if settings.online_store == "redis" and settings.redis_type == "redis_cluster":
+        return {
+            "type": "redis",
+            "redis_type": "redis_cluster",
+            "connection_string": redis_cluster_address(settings.redis_url).connection_string,
+        }
+    if settings.online_store == "redis":
+        return {"type": "redis", "connection_string": redis_connection_string(settings.redis_url)}
+    return {"type": "sqlite", "path": str(sqlite_path)}
 
 
 def write_feature_store_yaml(settings: Settings) -> Path:

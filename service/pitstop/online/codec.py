@@ -1,4 +1,4 @@
-"""Feast's online-store encodings: table names, entity keys, Redis keys and fields, values.
+"""Feast's online-store encodings: table names, entity keys, Redis keys, values.
 
 Byte for byte what Feast 0.67 writes and reads (``feast/infra/key_encoding_utils.py`` with
 ``entity_key_serialization_version: 3``, ``feast/infra/online_stores/helpers.py``), so that
@@ -17,8 +17,6 @@ import struct
 from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
-
-import mmh3
 
 from pitstop.online.feast_protos import proto_module
 from pitstop.online.value_types import NUMBERS
@@ -114,17 +112,6 @@ def _key_value(value: Any, value_type: str) -> bytes:
 def redis_key(serialized_entity_key: bytes, project: str) -> bytes:
     """The Redis hash of one entity: its serialized key followed by the project name."""
     return serialized_entity_key + project.encode("utf8")
-
-
-@lru_cache(maxsize=4096)
-def redis_field(view: str, feature: str) -> bytes:
-    """The hash field of one feature: 4 bytes of murmur3 of ``view:feature``, as Feast."""
-    return _PACK_INT32(mmh3.hash(f"{view}:{feature}", signed=False))
-
-
-def redis_timestamp_field(view: str) -> bytes:
-    """The hash field holding a view's event timestamp (a protobuf Timestamp)."""
-    return f"_ts:{view}".encode()
 
 
 # ---- values ----------------------------------------------------------------------------------
@@ -228,28 +215,6 @@ def epoch_seconds(value: Any) -> float | None:
             parsed = parsed.replace(tzinfo=dt.timezone.utc)
         return parsed.timestamp()
     return None
-
-
-# ---- stored timestamps ------------------------------------------------------------------
-def decode_redis_timestamp(payload: bytes | None) -> float | None:
-    """Epoch seconds from the protobuf Timestamp Feast stores in ``_ts:<view>``."""
-    if payload is None:
-        return None
-    from google.protobuf.timestamp_pb2 import Timestamp
-
-    stamp = Timestamp.FromString(payload)
-    return float(stamp.seconds) + float(stamp.nanos) / 1e9
-
-
-def encode_redis_timestamp(seconds: float) -> bytes:
-    from google.protobuf.timestamp_pb2 import Timestamp
-
-    whole = math.floor(seconds)
-    # Python datetimes (and so Feast's writes) hold microseconds.
-    result: bytes = Timestamp(
-        seconds=whole, nanos=round((seconds - whole) * 1e6) * 1000
-    ).SerializeToString()
-    return result
 
 
 @lru_cache(maxsize=65536)

@@ -1,4 +1,5 @@
-"""Feast's online-store plugin for pitstop's SQLite layout (one row per entity and view).
+"""Feast's online-store plugin for pitstop's layouts (one row per entity and view, in SQLite
+or in Redis).
 
 ``feature_store.yaml`` names it::
 
@@ -6,12 +7,20 @@
       type: pitstop.online.feast_store.PitstopOnlineStore
       path: ${PITSTOP_DATA_DIR}/online_store.db
 
+or, for Redis (pitstop writes this section when ``PITSTOP_ONLINE_STORE=redis``)::
+
+    online_store:
+      type: pitstop.online.feast_store.PitstopOnlineStore
+      redis_url: redis://127.0.0.1:6379/0
+      redis_type: redis            # or redis_cluster, redis_url then naming its nodes
+
 so ``feast apply`` (tables), ``feast materialize`` and ``FeatureStore.write_to_online_store``
 (writes), ``FeatureStore.get_online_features``, ``feast serve`` and Feast's remote client
-(reads) all go through :class:`~pitstop.online.sqlite_store.SqliteStore`, the code the lookup
-API, push and pitstop's materializer use: one layout, one implementation
+(reads) all go through :class:`~pitstop.online.sqlite_store.SqliteStore` or
+:class:`~pitstop.online.redis_store.RedisStore`, the code the lookup API, push and pitstop's
+materializer use: one layout per store, one implementation
 (docs/architecture.md §1, "The online layout"). Like every pitstop writer, and unlike Feast's
-own SQLite store, a write keeps the newest row (an older row does not replace a newer one).
+own stores, a write keeps the newest row (an older row does not replace a newer one).
 
 This module imports Feast (it is Feast's plugin); nothing else in the online path does.
 """
@@ -21,7 +30,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from feast import Entity
 from feast.feature_view import FeatureView
@@ -37,6 +46,11 @@ from pitstop.errors import ConfigurationError
 from pitstop.online.sqlite_store import SqliteStore
 from pitstop.online.stores import ViewRead, WriteRow
 
+if TYPE_CHECKING:
+    from pitstop.online.redis_store import RedisStore
+
+    Store = SqliteStore | RedisStore
+
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
 
 
@@ -49,27 +63,35 @@ class PitstopOnlineStoreConfig(FeastConfigBaseModel):
     # The SQLite file; a relative path is read from the feature repo's folder, as Feast's
     # own SQLite store reads its ``path``.
     path: StrictStr = "online_store.db"
+    # Set: the rows are in Redis at this URL (``redis://host:port/db``; for a cluster, its
+    # nodes ``redis://host1:port1,host2:port2``), not in ``path``.
+    redis_url: StrictStr | None = None
+    redis_type: Literal["redis", "redis_cluster"] = "redis"
 
 
 class PitstopOnlineStore(OnlineStore):
-    """Feast's ``OnlineStore`` interface over :class:`SqliteStore`."""
+    """Feast's ``OnlineStore`` interface over :class:`SqliteStore` or :class:`RedisStore`."""
 
     def __init__(self) -> None:
-        self._stores: dict[tuple[Path, str], SqliteStore] = {}
+        self._stores: dict[tuple[str, str], Store] = {}
 
-    def _store(self, config: RepoConfig) -> SqliteStore:
+    def _store(self, config: RepoConfig) -> Store:
         if config.entity_key_serialization_version != 3:
             raise ConfigurationError(
                 "pitstop's online store keeps entity keys in Feast's version 3; "
                 f"feature_store.yaml says {config.entity_key_serialization_version}"
             )
-        path = Path(config.online_store.path)
-        if not path.is_absolute() and config.repo_path is not None:
-            path = Path(config.repo_path) / path
-        key = (path, config.project)
+        section = config.online_store
+        if section.redis_url:
+            key = (f"{section.redis_type}:{section.redis_url}", config.project)
+        else:
+            path = Path(section.path)
+            if not path.is_absolute() and config.repo_path is not None:
+                path = Path(config.repo_path) / path
+            key = (str(path), config.project)
         store = self._stores.get(key)
         if store is None:
-            store = self._stores[key] = SqliteStore(path, config.project)
+            store = self._stores[key] = _open(section, key[0], config.project)
         return store
 
     @staticmethod
@@ -158,6 +180,18 @@ class PitstopOnlineStore(OnlineStore):
                 store.drop_table(self._view(config, table))
         finally:
             store.close()
+
+
+def _open(section: PitstopOnlineStoreConfig, where: str, project: str) -> Store:
+    if section.redis_url and section.redis_type == "redis_cluster":
+        from pitstop.online.redis_cluster_store import RedisClusterStore
+
+        return RedisClusterStore(section.redis_url, project, timeouts=False)
+    if section.redis_url:
+        from pitstop.online.redis_store import RedisStore
+
+        return RedisStore(section.redis_url, project, timeouts=False)
+    return SqliteStore(Path(where), project)
 
 
 def _seconds(moment: dt.datetime) -> float:

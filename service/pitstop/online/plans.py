@@ -272,7 +272,33 @@ def execute(
     enforce_ttl: bool,
 ) -> ReadOutcome:
     """Read, decode, age and compute every column of ``plan`` for ``rows`` entity rows."""
-    keys = [
+    keys = store_keys(plan, entities, rows)
+    found = store.read([read.read for read in plan.reads], keys) if plan.reads else []
+    return answer(plan, found, request_data, rows, now_seconds, enforce_ttl)
+
+
+async def execute_async(
+    plan: LookupPlan,
+    store: OnlineStore,
+    entities: Mapping[str, Sequence[Any]],
+    request_data: Mapping[str, Sequence[Any]],
+    rows: int,
+    now_seconds: float,
+    enforce_ttl: bool,
+) -> ReadOutcome:
+    """:func:`execute` with the store's :meth:`~pitstop.online.stores.OnlineStore.read_async`
+    (the API: a Redis read then waits without holding the event loop)."""
+    keys = store_keys(plan, entities, rows)
+    reads = [read.read for read in plan.reads]
+    found = await store.read_async(reads, keys) if plan.reads else []
+    return answer(plan, found, request_data, rows, now_seconds, enforce_ttl)
+
+
+def store_keys(
+    plan: LookupPlan, entities: Mapping[str, Sequence[Any]], rows: int
+) -> list[list[bytes]]:
+    """Each read's serialized entity keys, row by row."""
+    return [
         [
             codec.entity_key(
                 read.join_keys, [entities[key][row] for key in read.join_keys], read.key_types
@@ -283,9 +309,17 @@ def execute(
         else codec.entity_keys_of(read.join_keys[0], entities[read.join_keys[0]], read.key_types[0])
         for read in plan.reads
     ]
-    found: list[ViewRows] = (
-        store.read([read.read for read in plan.reads], keys) if plan.reads else []
-    )
+
+
+def answer(
+    plan: LookupPlan,
+    found: Sequence[ViewRows],
+    request_data: Mapping[str, Sequence[Any]],
+    rows: int,
+    now_seconds: float,
+    enforce_ttl: bool,
+) -> ReadOutcome:
+    """Decode, age and compute every column of ``plan`` from the rows the store ``found``."""
     # Rows outside their view's ttl read as missing, with their own status.
     expired: list[list[bool]] = []
     for read, view_rows in zip(plan.reads, found, strict=True):
@@ -381,5 +415,8 @@ __all__ = [
     "PlanCompiler",
     "ReadOutcome",
     "ViewRows",
+    "answer",
     "execute",
+    "execute_async",
+    "store_keys",
 ]

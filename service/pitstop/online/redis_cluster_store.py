@@ -1,7 +1,6 @@
-"""Feast's Redis online store on a Redis Cluster (``PITSTOP_REDIS_TYPE=redis_cluster``, Feast's
-``redis_type: redis_cluster``): the same keys, hashes and scripts as
-:class:`~pitstop.online.redis_store.RedisStore`, each key on the primary that owns its hash
-slot, so Feast's own Redis store (a redis-py ``RedisCluster``) reads what pitstop writes.
+"""pitstop's Redis online store on a Redis Cluster (``PITSTOP_REDIS_TYPE=redis_cluster``): the
+same keys, hashes and scripts as :class:`~pitstop.online.redis_store.RedisStore`, each key on
+the primary that owns its hash slot (the layouts hash too).
 
 A cluster runs a script only on keys of one hash slot. A lookup therefore runs the read script
 once per slot among its keys (100 entities: about 100 slots), and sends every node its calls in
@@ -37,31 +36,31 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from pitstop.errors import OnlineStoreUnavailableError, one_line
 from pitstop.feast_adapter.config import redis_cluster_address
-from pitstop.online import codec
 from pitstop.online.redis_store import (
-    _READ_SCRIPT,
+    LAYOUTS,
     MARKER,
     PIPELINE_ENTITIES,
-    WRITE_MANY_SCRIPT,
+    READ_SCRIPT,
+    SWAP_SCRIPT,
     WRITE_SCRIPT,
     RedisStore,
-    forget_stale_fields,
+    _sweep,
     read_replies,
+    row_field,
 )
-from pitstop.online.stores import ViewRead, ViewRows, WriteRow
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
     from pitstop.online.registry import ViewDef
+    from pitstop.online.stores import ViewRead, ViewRows
 
 Result = TypeVar("Result")
 # One command of a per-node pipeline: the hash slot of its keys, then the command's arguments.
 Command = tuple[int, tuple[Any, ...]]
 
-_READ_SHA = hashlib.sha1(_READ_SCRIPT.encode()).hexdigest()
-_WRITE_SHA = hashlib.sha1(WRITE_SCRIPT.encode()).hexdigest()
-_WRITE_MANY_SHA = hashlib.sha1(WRITE_MANY_SCRIPT.encode()).hexdigest()
+_SCRIPTS = (READ_SCRIPT, WRITE_SCRIPT, SWAP_SCRIPT)
+_READ_SHA, _WRITE_SHA, _SWAP_SHA = (hashlib.sha1(s.encode()).hexdigest() for s in _SCRIPTS)
 
 
 class RedisClusterStore(RedisStore):
@@ -99,10 +98,11 @@ class RedisClusterStore(RedisStore):
             redis.ConnectionError,
             RedisClusterException,
         )
-        self._fields: dict[ViewRead, list[bytes]] = {}
         # The bulk write's script, one entity per call: a call's keys must share a hash slot.
-        self._write_many_sha = _WRITE_MANY_SHA
+        self._write_sha = _WRITE_SHA
         self._script_entities = 1
+        self._layouts: dict[int, tuple[str, ...]] = {}
+        self._slots: dict[tuple[tuple[str, ...], int], tuple[int, list[int]]] = {}
 
     @property
     def _where(self) -> str:
@@ -123,9 +123,8 @@ class RedisClusterStore(RedisStore):
             ]
             client: Any = RedisCluster(startup_nodes=seeds, **options)
             for node in client.get_primaries():
-                client.get_redis_connection(node).script_load(_READ_SCRIPT)
-                client.get_redis_connection(node).script_load(WRITE_SCRIPT)
-                client.get_redis_connection(node).script_load(WRITE_MANY_SCRIPT)
+                for script in _SCRIPTS:
+                    client.get_redis_connection(node).script_load(script)
             self._client = client
         return self._client
 
@@ -200,58 +199,73 @@ class RedisClusterStore(RedisStore):
                 client.connection_pool.release(connection)
         return replies
 
-    # ---- lookups and pushes ----------------------------------------------------------------
-    def read(self, reads: Sequence[ViewRead], keys: Sequence[Sequence[bytes]]) -> list[ViewRows]:
-        """One read-script call per hash slot among the keys (each with the same arguments as
-        RedisStore's one call, restricted to that slot's keys), one pipeline per node."""
-        project = self.project.encode("utf8")
-        hashes = [key + project for view_keys in keys for key in view_keys]
-        fields = [self._hash_fields(read) for read in reads]
-        # Which read each hash belongs to, and the hashes of each slot, in order.
-        read_of = [number for number, view_keys in enumerate(keys) for _ in view_keys]
+    async def read_async(
+        self, reads: Sequence[ViewRead], keys: Sequence[Sequence[bytes]]
+    ) -> list[ViewRows]:
+        """:meth:`read`, blocking: the cluster's per-node pipelines are redis-py's blocking
+        connections (an asyncio version is not written yet)."""
+        return self.read(reads, keys)
 
-        def work() -> list[Any]:
-            cluster = self._cluster()
-            slots: dict[int, list[int]] = defaultdict(list)
-            slot_of: dict[bytes, int] = {}  # an entity read for several views: one slot
-            for position, key in enumerate(hashes):
-                slot = slot_of.get(key)
-                if slot is None:
-                    slot = slot_of[key] = cluster.keyslot(key)
-                slots[slot].append(position)
-            commands: list[Command] = []
-            for slot, positions in slots.items():
-                per_read = [0] * len(reads)
-                for position in positions:
-                    per_read[read_of[position]] += 1
-                arguments: list[Any] = [len(reads)]
-                for read_fields, keys_of_read in zip(fields, per_read, strict=True):
-                    arguments += [keys_of_read, len(read_fields), *read_fields]
-                slot_keys = [hashes[position] for position in positions]
-                command = ("EVALSHA", _READ_SHA, len(slot_keys), *slot_keys, *arguments)
-                commands.append((slot, command))
-            replies: list[Any] = [None] * len(hashes)
-            for positions, answers in zip(slots.values(), self._run(commands), strict=True):
-                for position, answer in zip(positions, answers, strict=True):
-                    replies[position] = answer
-            return replies
+    # ---- the primitives of RedisStore's reads and writes, slot by slot --------------------
+    def _get(self, hashes: Sequence[bytes], fields: Sequence[bytes]) -> list[bytes | None]:
+        """One read-script call per hash slot among the hashes, one pipeline per node."""
+        if not hashes:
+            return []
+        cluster = self._cluster()
+        slots: dict[int, list[int]] = defaultdict(list)
+        slot_of: dict[bytes, int] = {}  # an entity read for several views: one slot
+        for position, key in enumerate(hashes):
+            slot = slot_of.get(key)
+            if slot is None:
+                slot = slot_of[key] = cluster.keyslot(key)
+            slots[slot].append(position)
+        commands: list[Command] = [
+            (
+                slot,
+                (
+                    "EVALSHA",
+                    _READ_SHA,
+                    len(positions),
+                    *(hashes[position] for position in positions),
+                    *(fields[position] for position in positions),
+                ),
+            )
+            for slot, positions in slots.items()
+        ]
+        replies: list[bytes | None] = [None] * len(hashes)
+        for positions, answers in zip(slots.values(), self._run(commands), strict=True):
+            for position, answer in zip(positions, answers, strict=True):
+                replies[position] = answer
+        return replies
 
-        replies = self._guarded("read", work) if hashes else []
-        return self._view_rows(reads, keys, replies)
+    def _swap(
+        self,
+        hashes: Sequence[bytes],
+        field: bytes,
+        expected: Sequence[bytes],
+        rows: Sequence[bytes],
+    ) -> list[int]:
+        """One swap-script call per hash, one pipeline per node."""
+        commands = [
+            self._on_key(key, "EVALSHA", _SWAP_SHA, 1, key, field, old, new)
+            for key, old, new in zip(hashes, expected, rows, strict=True)
+        ]
+        replies = self._run(commands) if commands else []
+        return [position for position, failed in enumerate(replies) if failed]
 
-    def write(self, view: str, rows: Sequence[WriteRow]) -> None:
-        """One write-script call per row, one pipeline per node."""
-        project = self.project.encode("utf8")
-        stamp_field = codec.redis_timestamp_field(view)
-        commands: list[Command] = []
-        for row in rows:
-            key = row.entity_key + project
-            arguments = [stamp_field, codec.encode_redis_timestamp(row.event_seconds)]
-            for feature, value in row.values.items():
-                arguments += (codec.redis_field(view, feature), value)
-            commands.append(self._on_key(key, "EVALSHA", _WRITE_SHA, 1, key, *arguments))
-        if commands:
-            self._guarded("write", lambda: self._run(commands))
+    def _stored_layouts(self) -> dict[bytes, bytes]:
+        (flat,) = self._run([self._on_key(LAYOUTS.encode(), "HGETALL", LAYOUTS)])
+        return dict(zip(flat[::2], flat[1::2], strict=True))
+
+    def _add_layouts(self, layouts: dict[int, str]) -> None:
+        key = LAYOUTS.encode()
+        self._run(
+            [self._on_key(key, "HSETNX", LAYOUTS, str(id_), text) for id_, text in layouts.items()]
+        )
+
+    def _primaries(self) -> list[Any]:
+        cluster = self._cluster()
+        return [cluster.get_redis_connection(node) for node in cluster.get_primaries()]
 
     # ---- bulk writes (the materializer) ----------------------------------------------------
     def present(self, view: ViewDef, keys: pa.Table) -> int:
@@ -259,14 +273,16 @@ class RedisClusterStore(RedisStore):
         holds the view's marker."""
         if keys.num_rows == 0:
             return 0
-        stamp_field = codec.redis_timestamp_field(view.online_name)
+        field = row_field(view.online_name)
 
         def work() -> int:
-            markers = [self._on_key(marker, "EXISTS", marker) for marker in self._markers(view)]
+            markers = [
+                self._on_key(marker, "EXISTS", marker) for marker in self._markers(view.online_name)
+            ]
             if not all(self._run(markers)):
                 return 0
             hashes = self._hash_keys(view, keys).to_pylist()
-            found = self._run([self._on_key(key, "HEXISTS", key, stamp_field) for key in hashes])
+            found = self._run([self._on_key(key, "HEXISTS", key, field) for key in hashes])
             return sum(bool(answer) for answer in found)
 
         return self._guarded("read", work)
@@ -279,6 +295,7 @@ class RedisClusterStore(RedisStore):
 
         def work() -> None:
             cluster = self._cluster()
+            self._ensure_layouts({tuple(feature.name for feature in view.features)})
             hashes = self._hash_keys(view, batch).to_pylist()
             clients, owners = self._node_clients([cluster.keyslot(key) for key in hashes])
             node_of = pa.array(owners, pa.int32())
@@ -313,14 +330,17 @@ class RedisClusterStore(RedisStore):
         self._guarded(
             "write",
             lambda: self._run(
-                [self._on_key(marker, "SET", marker, b"1") for marker in self._markers(view)]
+                [
+                    self._on_key(marker, "SET", marker, b"1")
+                    for marker in self._markers(view.online_name)
+                ]
             ),
         )
 
-    def _markers(self, view: ViewDef) -> list[bytes]:
+    def _markers(self, view: str) -> list[bytes]:
         """One marker key per primary: :data:`MARKER` with a hash tag of a slot it owns."""
         cluster = self._cluster()
-        base = MARKER.format(project=self.project, view=view.online_name)
+        base = MARKER.format(project=self.project, view=view)
         wanted = {node.name for node in cluster.get_primaries()}
         markers: list[bytes] = []
         for tag in count():
@@ -333,18 +353,16 @@ class RedisClusterStore(RedisStore):
                 return markers
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def forget_features(self, views: Sequence[ViewDef]) -> int:
-        """:func:`~pitstop.online.redis_store.forget_stale_fields` on each primary in turn
-        (a scan sees only the node it runs on)."""
+    def drop_table(self, view: str) -> None:
+        """Remove the view's row from every hash of every primary, and its markers."""
+        field = row_field(view)
 
-        def work() -> int:
-            cluster = self._cluster()
-            return sum(
-                forget_stale_fields(cluster.get_redis_connection(node), self.project, views)
-                for node in cluster.get_primaries()
-            )
+        def work() -> None:
+            for client in self._primaries():
+                _sweep(client, self.project, lambda stored: [field] if field in stored else [])
+            self._run([self._on_key(marker, "DEL", marker) for marker in self._markers(view)])
 
-        return self._guarded("write", work, retry=False)
+        self._guarded("write", work, retry=False)
 
     def ping(self) -> None:
         """Ping every primary (one down leaves its slots unserved)."""

@@ -1,7 +1,8 @@
 """Online lookups: Feast's ``POST /get-online-features`` and a row-oriented ``GET /features``.
 
-Both are ``async def`` and read the store inline: a lookup is a few hundred microseconds of
-SQLite or one Redis round trip, cheaper than a hop to the thread pool. Answers are encoded
+Both are ``async def``: a SQLite lookup reads inline (a few hundred microseconds, cheaper than
+a hop to the thread pool), a Redis lookup awaits its one round trip (the event loop serves
+other requests meanwhile). Answers are encoded
 with orjson (ten times faster than the standard library on a 100-entity answer).
 """
 
@@ -39,7 +40,7 @@ async def get_online_features(
     for the skew check, through a buffer that never blocks the answer.
     """
     started = time.perf_counter()
-    result = lookup(
+    result = await lookup(
         serving,
         LookupRequest(
             entities=body.entities,
@@ -90,7 +91,9 @@ async def get_features(
         if name in entities:
             raise InvalidInputError(f"{name!r} given twice; this endpoint looks up one entity")
         entities[name] = [_typed(name, text, key_types.get(name))]
-    result = lookup(serving, LookupRequest(entities=entities, feature_service=feature_service))
+    result = await lookup(
+        serving, LookupRequest(entities=entities, feature_service=feature_service)
+    )
     outcome = result.outcome
     count_lookup(feature_service, 1, outcome.not_found, outcome.outside_max_age)
     return ORJSONResponse(row_response(result))
