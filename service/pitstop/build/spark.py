@@ -53,8 +53,8 @@ def run_in_process(settings: Settings, args: list[str], *, dbt_vars: DbtVars, ec
     # A fresh catalog for every build: the previous build's tables would make dbt take the
     # incremental path, which Spark's in-memory catalog does not support.
     session.sql(f"drop database if exists {DBT_SCHEMA} cascade")
-    # What the raw source's view calls for each file: a .gz file's bytes decompressed
-    # (create_raw_events_relation in transformations/macros/cross_engine/raw_events.sql).
+    # What the raw read calls for each file: a .gz file's bytes decompressed
+    # (raw_files_arrived in transformations/macros/cross_engine/raw_events.sql).
     session.udf.register("pitstop_raw_content", raw_content, "binary")
 
     def forward(event: Any) -> None:

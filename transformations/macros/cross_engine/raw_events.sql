@@ -9,9 +9,7 @@
   The source events.raw on Spark: dbt-duckdb reads it with read_blob (the source's
   external_location); Spark gets a view over its binaryFile reader with read_blob's columns,
   created at the start of each run (on-run-start in dbt_project.yml). Nothing to do on DuckDB.
-  On Spark the view's content is already decompressed (pitstop_raw_content, a Python function
-  pitstop's Spark session registers: Spark SQL has no gunzip, and its text reader, which
-  decompresses, ends lines at a lone carriage return too); on DuckDB raw_files_arrived does it.
+  As on DuckDB the source's content is the file as stored; raw_files_arrived decompresses.
 -#}
 
 {#- The globs of the raw files in `folder` (a partition, or date=* for all): vars.raw_file_patterns. -#}
@@ -49,9 +47,7 @@
   select
       -- read_blob's names; Spark reports paths as file: URIs
       regexp_replace(path, '^file:', '') as filename,
-      -- (a Python function is evaluated on every row, whatever a case around it says: it
-      -- passes plain files through itself)
-      pitstop_raw_content(regexp_replace(path, '^file:', ''), content) as content,
+      content,
       length as size,
       modificationTime as last_modified
   from binaryFile.`{{ data_dir() }}/raw/events/date=*/{ {{- var('raw_file_patterns') | join(',') -}} }`
@@ -452,8 +448,14 @@
 {%- endmacro -%}
 
 {%- macro default__raw_files_arrived(since) -%}
+  {#- Spark: pitstop_raw_content, a Python function the build registers on its session (Spark
+      SQL has no gunzip; its text reader decompresses but ends lines at a lone carriage return
+      too), decompresses .gz files and passes plain ones through: a Python function is
+      evaluated on every row whatever a case around it says. A session function cannot be
+      used in a persistent view, so not in the source's. -#}
   (
-    select * from {{ source('events', 'raw') }}
+    select filename, pitstop_raw_content(filename, content) as content, size, last_modified
+    from {{ source('events', 'raw') }}
     where {{ arrived_by_run_date('filename') }}
     {%- if since %}
         and {{ arrival_date_of('filename') }} >= {{ since }}
