@@ -487,3 +487,30 @@ def _event_day(line: str) -> datetime | None:
     if not isinstance(document, dict) or not isinstance(document.get("ts"), str):
         return None
     return parse_ts(document["ts"])
+
+
+def test_gzip_writes_the_same_lines_compressed_and_append_day_keeps_to_it(
+    tmp_path: Path,
+) -> None:
+    from pitstop.build.raw_files import raw_file_paths, read_raw_bytes
+    from pitstop.generator import append_day
+
+    plain, zipped = tmp_path / "plain", tmp_path / "gzip"
+    for data_dir, gzip in ((plain, False), (zipped, True)):
+        generate(data_dir, days=3)
+        generate(data_dir, days=3, gzip=gzip)  # a rerun replaces the log, whichever kind
+        append_day(Settings.from_env(data_dir), progress=False)
+
+    def contents(data_dir: Path) -> dict[str, bytes]:
+        raw = Settings.from_env(data_dir).raw_events_dir
+        return {
+            str(path.relative_to(raw)): read_raw_bytes(path)
+            for folder in sorted(raw.glob("date=*"))
+            for path in raw_file_paths(folder)
+        }
+
+    plain_files, zipped_files = contents(plain), contents(zipped)
+    assert len(plain_files) >= 4 and all(name.endswith(".jsonl") for name in plain_files)
+    assert {name + ".gz": data for name, data in plain_files.items()} == zipped_files
+    sizes = [sum(p.stat().st_size for p in (d / "raw").rglob("part-*")) for d in (plain, zipped)]
+    assert sizes[1] < sizes[0] / 3

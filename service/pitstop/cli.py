@@ -52,6 +52,13 @@ def _generate(args: argparse.Namespace, settings: Settings) -> int:
     from pitstop.generator import append_day, generate_events
 
     if args.append_day is not None:
+        if args.gzip:
+            from pitstop.errors import ConfigurationError
+
+            raise ConfigurationError(
+                "--gzip is for a new log; --append-day writes the day as the log's other days "
+                "are written (its _generation.json says which)"
+            )
         report = append_day(
             settings,
             day=None if args.append_day == _NEXT_DAY else _date(args.append_day),
@@ -72,6 +79,7 @@ def _generate(args: argparse.Namespace, settings: Settings) -> int:
         seed=args.seed,
         start=args.start,
         dirty_rate=args.dirty_rate,
+        gzip=args.gzip,
         progress=not args.quiet,
     )
     faults = ", ".join(f"{kind} {count:,}" for kind, count in sorted(report.faults.items()))
@@ -381,6 +389,11 @@ def _parser() -> argparse.ArgumentParser:
         default=0.002,
         metavar="R",
         help="share of lines with a fault (default 0.002)",
+    )
+    generate.add_argument(
+        "--gzip",
+        action="store_true",
+        help="write part-NNNNN.jsonl.gz (gzip) instead of .jsonl; --append-day keeps to it",
     )
     generate.add_argument(
         "--append-day",

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+from pitstop.build.raw_files import raw_file_paths
 from pitstop.errors import BuildError
 
 LOADED_FILES_TABLE = "pitstop_loaded_files"
@@ -42,13 +43,14 @@ class RawFile:
 
 
 def list_raw_files(raw_events_dir: Path, run_date: date | None = None) -> list[RawFile]:
-    """The raw files a build reads (``date=YYYY-MM-DD/*.jsonl``), up to ``run_date``."""
+    """The raw files a build reads (``date=YYYY-MM-DD/*.jsonl`` or ``*.jsonl.gz``, see
+    :mod:`pitstop.build.raw_files`), up to ``run_date``."""
     files = []
     for folder in raw_events_dir.glob("date=*"):
         arrival = partition_day(folder.name)
         if arrival is None or (run_date is not None and arrival > run_date):
             continue
-        for path in folder.glob("*.jsonl"):
+        for path in raw_file_paths(folder):
             stat = path.stat()
             relative = path.relative_to(raw_events_dir).as_posix()
             files.append(RawFile(relative, arrival, stat.st_size, stat.st_mtime_ns))

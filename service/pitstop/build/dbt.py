@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pitstop.build.raw_files import raw_file_error_in
 from pitstop.errors import BuildError
 from pitstop.settings import DBT_PROJECT_DIR, Settings
 
@@ -95,12 +96,16 @@ def run_in_child(settings: Settings, args: list[str], *, dbt_vars: DbtVars, echo
 
 
 def _failure_reason(settings: Settings, tail: list[str]) -> str:
-    """One line naming what failed, from run_results.json or else dbt's last error line."""
+    """One line naming what failed, from run_results.json or else dbt's last error line; a raw
+    file that cannot be read is named alone (every model reading it fails the same way)."""
     results_path = settings.dbt_target_dir / "run_results.json"
     try:
         results = json.loads(results_path.read_text())["results"]
     except (OSError, ValueError, KeyError):
         results = []
+    broken = raw_file_error_in(" ".join([*(str(r.get("message")) for r in results), *tail]))
+    if broken is not None:
+        return broken
     for result in results:
         if result.get("status") in ("error", "fail"):
             node = result.get("unique_id", "?").split(".", 2)[-1]

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from pitstop.build import arrivals, declarations
 from pitstop.build.dbt import PUBLISHED_FOLDERS, LineCounts
+from pitstop.build.raw_files import raw_file_paths
 from pitstop.engine import engine_for
 from pitstop.errors import MissingInputError
 from pitstop.settings import Settings
@@ -114,12 +115,12 @@ def build(
 
 
 def _require_raw_logs(settings: Settings, run_date: date | None = None) -> None:
-    if not any(settings.raw_events_dir.glob("date=*/*.jsonl")):
+    if not arrivals.list_raw_files(settings.raw_events_dir):
         raise MissingInputError(
             f"no raw logs under {settings.raw_events_dir}; run `pitstop generate` first"
         )
-    if run_date is not None and not any(
-        settings.raw_events_dir.glob(f"date={run_date:%Y-%m-%d}/*.jsonl")
+    if run_date is not None and not raw_file_paths(
+        settings.raw_events_dir / f"date={run_date:%Y-%m-%d}"
     ):
         raise MissingInputError(
             f"no raw logs for {run_date} under {settings.raw_events_dir}; "

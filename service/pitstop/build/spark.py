@@ -22,6 +22,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from pitstop.build import arrivals
 from pitstop.build.dbt import (
     PUBLISHED_FOLDERS,
     DbtVars,
@@ -30,6 +31,7 @@ from pitstop.build.dbt import (
     dbt_environment,
     line_count_queries,
 )
+from pitstop.build.raw_files import raw_content, raw_file_error_in
 from pitstop.build.spark_session import DBT_SCHEMA, spark_session
 from pitstop.errors import BuildError
 from pitstop.settings import DBT_PROJECT_DIR, Settings
@@ -51,6 +53,9 @@ def run_in_process(settings: Settings, args: list[str], *, dbt_vars: DbtVars, ec
     # A fresh catalog for every build: the previous build's tables would make dbt take the
     # incremental path, which Spark's in-memory catalog does not support.
     session.sql(f"drop database if exists {DBT_SCHEMA} cascade")
+    # What the raw read calls for each file: a .gz file's bytes decompressed
+    # (raw_files_arrived in transformations/macros/cross_engine/raw_events.sql).
+    session.udf.register("pitstop_raw_content", raw_content, "binary")
 
     def forward(event: Any) -> None:
         if echo is not None and event.info.level in _ECHO_LEVELS and event.info.msg:
@@ -109,8 +114,8 @@ def _empty_raw_files(settings: Settings) -> list[dict[str, Any]]:
     counts (see create_raw_events_relation in transformations/macros/cross_engine/)."""
     return [
         {"path": str(path), "modified_micros": path.stat().st_mtime_ns // 1000}
-        for path in sorted(settings.raw_events_dir.glob("date=*/*.jsonl"))
-        if path.stat().st_size == 0
+        for file in arrivals.list_raw_files(settings.raw_events_dir)
+        if (path := settings.raw_events_dir / file.path).stat().st_size == 0
     ]
 
 
@@ -135,6 +140,12 @@ def _environment(values: dict[str, str]) -> Iterator[None]:
 
 
 def _failure_reason(result: Any) -> str:
+    messages = [str(result.exception)] + [
+        str(getattr(node, "message", "")) for node in getattr(result.result, "results", None) or []
+    ]
+    broken = raw_file_error_in(" ".join(messages))
+    if broken is not None:
+        return broken
     if result.exception is not None:
         return " ".join(str(result.exception).split())[:300]
     for node in getattr(result.result, "results", None) or []:

@@ -21,7 +21,8 @@ LEVELS: tuple[Level, ...] = ("required", "optional")
 
 
 @cache
-def _project_vars() -> dict[str, object]:
+def project_vars() -> dict[str, object]:
+    """The dbt project's ``vars`` (also read by :mod:`pitstop.build.raw_files`)."""
     path = DBT_PROJECT_DIR / "dbt_project.yml"
     return (yaml.safe_load(path.read_text()) or {}).get("vars") or {}
 
@@ -30,7 +31,7 @@ def _project_vars() -> dict[str, object]:
 def event_types() -> dict[str, dict[str, str]]:
     """``{event_type: {field: level}}`` in the order the project declares them."""
     path = DBT_PROJECT_DIR / "dbt_project.yml"
-    declared = _project_vars().get("event_types")
+    declared = project_vars().get("event_types")
     if not isinstance(declared, dict) or not declared:
         raise ConfigurationError(f"{path}: vars.event_types must map event types to their fields")
     vocabulary: dict[str, dict[str, str]] = {}
@@ -53,7 +54,7 @@ def types_with(field: Field, levels: tuple[Level, ...] = LEVELS) -> frozenset[st
 def event_fields() -> dict[str, str]:
     """The fields of the user's own (``vars.event_fields``): ``{name: "string" | "number"}``;
     dbt checks the names and kinds when it compiles staging."""
-    declared = _project_vars().get("event_fields") or {}
+    declared = project_vars().get("event_fields") or {}
     if not isinstance(declared, dict):
         raise ConfigurationError(
             f"{DBT_PROJECT_DIR / 'dbt_project.yml'}: vars.event_fields must map field names to "

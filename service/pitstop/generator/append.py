@@ -28,6 +28,7 @@ import pyarrow as pa
 from tqdm import tqdm
 
 from pitstop.build.arrivals import partition_day
+from pitstop.build.raw_files import open_raw, raw_file_paths
 from pitstop.errors import ConfigurationError, MissingInputError
 from pitstop.generator.delivery import MAX_DUPLICATE_DELAY_DAYS
 from pitstop.generator.population import draw_catalogue, draw_population
@@ -99,7 +100,8 @@ def append_day(
     )
     log.next_event = log.next_session = index << _NUMBERS_PER_DAY_SHIFT
     blocks = range(0, users, USERS_PER_BLOCK)
-    with RawLogWriter(raw_dir) as writer:
+    # (a log from before the gzip option has no such entry: it was plain)
+    with RawLogWriter(raw_dir, gzip=bool(record.get("gzip", False))) as writer:
         for block, first_user in enumerate(
             tqdm(
                 blocks, desc=f"appending {day}", unit="block", file=sys.stderr, disable=not progress
@@ -161,8 +163,8 @@ def _redelivered_lines(rng: np.random.Generator, raw_dir: Path, day: date, count
     pool: list[str] = []
     for back in range(1, MAX_DUPLICATE_DELAY_DAYS + 1):
         folder = raw_dir / f"date={day - timedelta(days=back):%Y-%m-%d}"
-        for path in sorted(folder.glob("*.jsonl"))[:1]:
-            with path.open("rb") as file:
+        for path in raw_file_paths(folder)[:1]:
+            with open_raw(path) as file:
                 head = file.read(_SAMPLE_BYTES)
             lines = head.split(b"\n")[:-1]  # the last piece may be cut short
             pool.extend(line.decode() + "\n" for line in lines if _looks_valid(line))

@@ -62,9 +62,13 @@ def generate_events(
     seed: int,
     start: date | None = None,
     dirty_rate: float = 0.002,
+    gzip: bool = False,
     progress: bool = True,
 ) -> GenerationReport:
     """Write a raw event log of ``users`` users over ``days`` days to ``settings.raw_events_dir``.
+
+    With ``gzip`` the part files are ``.jsonl.gz``: the same lines, compressed (a later
+    :func:`~pitstop.generator.append_day` keeps to it).
 
     ``start`` is the first event day; by default the last day is yesterday (UTC). A share
     ``dirty_rate`` of the lines carries a fault (see :mod:`pitstop.generator.faults`). The whole
@@ -84,7 +88,7 @@ def generate_events(
         catalogue=catalogue,
         ids=IdScheme.from_stream(_stream(seed, _ID_STREAM)),
     )
-    with RawLogWriter(settings.raw_events_dir) as writer:
+    with RawLogWriter(settings.raw_events_dir, gzip=gzip) as writer:
         for day in tqdm(
             range(days), desc="generating events", unit="day", file=sys.stderr, disable=not progress
         ):
@@ -100,7 +104,13 @@ def generate_events(
         if len(log.queue):
             raise AssertionError("lines left undelivered after the last day")
         files = writer.commit()
-    record = {"users": users, "days": days, "seed": seed, "start": start.isoformat()}
+    record = {
+        "users": users,
+        "days": days,
+        "seed": seed,
+        "start": start.isoformat(),
+        "gzip": gzip,
+    }
     (settings.raw_events_dir / GENERATION_FILE).write_text(json.dumps(record, indent=2) + "\n")
 
     return GenerationReport(

@@ -9,7 +9,28 @@
   The source events.raw on Spark: dbt-duckdb reads it with read_blob (the source's
   external_location); Spark gets a view over its binaryFile reader with read_blob's columns,
   created at the start of each run (on-run-start in dbt_project.yml). Nothing to do on DuckDB.
+  As on DuckDB the source's content is the file as stored; raw_files_arrived decompresses.
 -#}
+
+{#- The globs of the raw files in `folder` (a partition, or date=* for all): vars.raw_file_patterns. -#}
+{%- macro raw_file_globs(folder) -%}
+  {%- set globs = [] -%}
+  {%- for pattern in var('raw_file_patterns') -%}
+    {%- do globs.append(folder ~ '/' ~ pattern) -%}
+  {%- endfor -%}
+  {{- return(globs) -}}
+{%- endmacro -%}
+
+{#- A DuckDB list literal of the raw file globs in each of `folders`. -#}
+{%- macro duckdb__raw_glob_list(folders) -%}
+  [
+  {%- for folder in folders -%}
+    {%- for glob in raw_file_globs(folder) -%}
+      '{{ glob }}'{{ ', ' if not loop.last }}
+    {%- endfor -%}{{ ', ' if not loop.last }}
+  {%- endfor -%}
+  ]
+{%- endmacro -%}
 {%- macro create_raw_events_relation() -%}
   {{- return(adapter.dispatch('create_raw_events_relation')()) -}}
 {%- endmacro -%}
@@ -29,7 +50,7 @@
       content,
       length as size,
       modificationTime as last_modified
-  from binaryFile.`{{ data_dir() }}/raw/events/date=*/*.jsonl`
+  from binaryFile.`{{ data_dir() }}/raw/events/date=*/{ {{- var('raw_file_patterns') | join(',') -}} }`
   {#- Spark's file sources skip empty files, but an empty file still says its arrival day has
       passed (int_data_coverage): `pitstop build` lists them in this variable. -#}
   {%- for file in var('spark_empty_raw_files', []) %}
@@ -411,8 +432,9 @@
 
 
 {#-
-  The raw files (read_blob's columns) that arrived from `since` (a date expression, or none for
-  the first) up to run_date, as a relation to select from.
+  The raw files (read_blob's columns, content as its lines are read: a .gz file decompressed)
+  that arrived from `since` (a date expression, or none for the first) up to run_date, as a
+  relation to select from.
 
   On Spark, the source filtered on the arrival date of each file's path. On DuckDB a filter on
   the file name above read_blob made it hold the files' contents: an incremental run over one
@@ -426,8 +448,14 @@
 {%- endmacro -%}
 
 {%- macro default__raw_files_arrived(since) -%}
+  {#- Spark: pitstop_raw_content, a Python function the build registers on its session (Spark
+      SQL has no gunzip; its text reader decompresses but ends lines at a lone carriage return
+      too), decompresses .gz files and passes plain ones through: a Python function is
+      evaluated on every row whatever a case around it says. A session function cannot be
+      used in a persistent view, so not in the source's. -#}
   (
-    select * from {{ source('events', 'raw') }}
+    select filename, pitstop_raw_content(filename, content) as content, size, last_modified
+    from {{ source('events', 'raw') }}
     where {{ arrived_by_run_date('filename') }}
     {%- if since %}
         and {{ arrival_date_of('filename') }} >= {{ since }}
@@ -437,12 +465,12 @@
 
 {%- macro duckdb__raw_files_arrived(since) -%}
   {%- if not execute or (since is none and not var('run_date', none)) -%}
-    {{ source('events', 'raw') }}
+    {%- set files = source('events', 'raw') -%}
   {%- else -%}
     {%- set root = data_dir() ~ '/raw/events' -%}
     {%- set listing -%}
       select distinct {{ arrival_date_of('file') }} as arrival_date
-      from glob('{{ root }}/date=*/*.jsonl')
+      from glob({{ duckdb__raw_glob_list([root ~ '/date=*']) }})
       where {{ arrived_by_run_date('file') }}
       {%- if since %}
           and {{ arrival_date_of('file') }} >= {{ since }}
@@ -450,14 +478,23 @@
       order by 1
     {%- endset -%}
     {%- set days = run_query(listing).columns[0].values() -%}
+    {%- set folders = [] -%}
+    {%- for day in days -%}{%- do folders.append(root ~ '/date=' ~ day) -%}{%- endfor -%}
     {%- if days -%}
-      read_blob([
-        {%- for day in days -%}
-          '{{ root }}/date={{ day }}/*.jsonl'{{ ', ' if not loop.last }}
-        {%- endfor -%}
-      ])
+      {%- set files = 'read_blob(' ~ duckdb__raw_glob_list(folders) ~ ')' -%}
     {%- else -%}
-      (select * from {{ source('events', 'raw') }} where false)
+      {%- set files = '(select * from ' ~ source('events', 'raw') ~ ' where false)' -%}
     {%- endif -%}
-  {%- endif -%}
+  {%- endif %}
+  (
+    -- content as its lines are read: a .gz file decompressed (pitstop_gunzip, registered by
+    -- pitstop's dbt-duckdb plugin: DuckDB has no function that decompresses a blob); a case
+    -- evaluates it on the .gz rows only
+    select * replace (
+        case
+            when suffix(filename, '.gz') then pitstop_gunzip(filename, content) else content
+        end as content
+    )
+    from {{ files }}
+  )
 {%- endmacro -%}
