@@ -20,7 +20,8 @@
    ``Z``). Deliberate differences from ``feast serve``: a null UnixTimestamp is ``null`` (Feast
    leaks -9223372036854775808), features come in the order asked for, a value older than its
    view's ttl is ``OUTSIDE_MAX_AGE`` (Feast serves it), and an entity Redis has no hash for is
-   ``NOT_FOUND`` (Feast's Redis reader says ``PRESENT`` with a null value and a 1970 timestamp).
+   ``NOT_FOUND`` (Feast's own ``type: redis`` reader says ``PRESENT`` with a null value and a
+   1970 timestamp).
 """
 
 from __future__ import annotations

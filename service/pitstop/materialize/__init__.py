@@ -39,7 +39,8 @@ per-view marker (Redis), and rewritten in full rather than silently skipped.
 
 *Newest wins.* An entity whose stored event time is newer than its latest row (a value pushed
 since the build) keeps the stored values, in full runs too; the check is part of each write
-(SQLite's upsert condition, a Redis script per entity), so a push racing the run is kept.
+(SQLite's upsert condition, a Redis script comparing each entity's stored event time), so a
+push racing the run is kept.
 Not the same as Feast: Feast's Redis writer also skips a row whose stored timestamp is equal;
 pitstop writes it (a value corrected at the same timestamp must replace the old one). Entities
 whose rows disappear from the feature table stay online, as with Feast.

@@ -64,7 +64,7 @@ _READ_SHA, _WRITE_SHA, _SWAP_SHA = (hashlib.sha1(s.encode()).hexdigest() for s i
 
 
 class RedisClusterStore(RedisStore):
-    """Feast's Redis online store on a Redis Cluster, seeded by ``url``
+    """pitstop's Redis online store on a Redis Cluster, seeded by ``url``
     (``redis://host1:port1,host2:port2``; any reachable node names the others).
 
     ``timeouts``: a lookup waits at most a second for a reply; bulk writes wait as long as

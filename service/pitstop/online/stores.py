@@ -7,12 +7,12 @@ Layouts (docs/architecture.md §1, "The online layout"):
   values packed in one blob; Feast reads and writes it through the plugin
   :mod:`~pitstop.online.feast_store`. A lookup reads every view it needs with one
   ``UNION ALL`` query.
-- Redis (:mod:`~pitstop.online.redis_store`): Feast 0.67's (``feast/infra/online_stores/
-  redis.py``), one hash per entity, key = serialized entity key + project; one field per
-  feature (murmur3 of ``view:feature``) and ``_ts:<view>`` (a protobuf Timestamp). A lookup
-  runs one Lua script doing an ``HMGET`` per (entity, view) on the server. On a Redis Cluster
-  (:mod:`~pitstop.online.redis_cluster_store`) the same keys, one script call per hash slot,
-  each node's calls in one pipeline.
+- Redis (:mod:`~pitstop.online.redis_store`): pitstop's, one hash per entity (Feast's key:
+  serialized entity key + project), one field ``row:<view>`` per view holding the event time,
+  the layout and the packed values; Feast reads and writes it through the same plugin. A
+  lookup runs one Lua script doing an ``HGET`` per (entity, view) on the server. On a Redis
+  Cluster (:mod:`~pitstop.online.redis_cluster_store`) the same keys, one script call per hash
+  slot, each node's calls in one pipeline.
 
 Every write keeps the newest row (:data:`NEWEST_WINS`), and is never half-written: in SQLite a
 batch's entities are one transaction in a WAL database, so a reader sees the last committed
