@@ -42,7 +42,7 @@ from pitstop.errors import (
     UnknownFeatureServiceError,
 )
 from pitstop.online import codec
-from pitstop.online.plans import EPOCH, LookupPlan, ReadOutcome, execute_async
+from pitstop.online.plans import EPOCH, LookupPlan, ReadOutcome, execute
 from pitstop.online.registry import FieldDef
 
 _INTEGER_BITS = {"INT32": 32, "INT64": 64}
@@ -96,7 +96,7 @@ async def lookup(
         for field in plan.request_fields
     }
     try:
-        outcome = await execute_async(
+        outcome = await execute(
             plan,
             serving.store,
             request.entities,

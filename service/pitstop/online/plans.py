@@ -262,7 +262,7 @@ class ReadOutcome:
     outside_max_age: int
 
 
-def execute(
+async def execute(
     plan: LookupPlan,
     store: OnlineStore,
     entities: Mapping[str, Sequence[Any]],
@@ -271,23 +271,9 @@ def execute(
     now_seconds: float,
     enforce_ttl: bool,
 ) -> ReadOutcome:
-    """Read, decode, age and compute every column of ``plan`` for ``rows`` entity rows."""
-    keys = store_keys(plan, entities, rows)
-    found = store.read([read.read for read in plan.reads], keys) if plan.reads else []
-    return answer(plan, found, request_data, rows, now_seconds, enforce_ttl)
-
-
-async def execute_async(
-    plan: LookupPlan,
-    store: OnlineStore,
-    entities: Mapping[str, Sequence[Any]],
-    request_data: Mapping[str, Sequence[Any]],
-    rows: int,
-    now_seconds: float,
-    enforce_ttl: bool,
-) -> ReadOutcome:
-    """:func:`execute` with the store's :meth:`~pitstop.online.stores.OnlineStore.read_async`
-    (the API: a Redis read then waits without holding the event loop)."""
+    """Read, decode, age and compute every column of ``plan`` for ``rows`` entity rows; the
+    store is read with :meth:`~pitstop.online.stores.OnlineStore.read_async` (a Redis read
+    then waits without holding the API's event loop)."""
     keys = store_keys(plan, entities, rows)
     reads = [read.read for read in plan.reads]
     found = await store.read_async(reads, keys) if plan.reads else []
@@ -417,6 +403,5 @@ __all__ = [
     "ViewRows",
     "answer",
     "execute",
-    "execute_async",
     "store_keys",
 ]

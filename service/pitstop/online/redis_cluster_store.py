@@ -44,9 +44,9 @@ from pitstop.online.redis_store import (
     SWAP_SCRIPT,
     WRITE_SCRIPT,
     RedisStore,
-    _sweep,
     read_replies,
     row_field,
+    sweep_hashes,
 )
 
 if TYPE_CHECKING:
@@ -359,7 +359,9 @@ class RedisClusterStore(RedisStore):
 
         def work() -> None:
             for client in self._primaries():
-                _sweep(client, self.project, lambda stored: [field] if field in stored else [])
+                sweep_hashes(
+                    client, self.project, lambda stored: [field] if field in stored else []
+                )
             self._run([self._on_key(marker, "DEL", marker) for marker in self._markers(view)])
 
         self._guarded("write", work, retry=False)

@@ -316,7 +316,9 @@ class RedisStore:
 
         def work() -> None:
             for client in self._primaries():
-                _sweep(client, self.project, lambda stored: [field] if field in stored else [])
+                sweep_hashes(
+                    client, self.project, lambda stored: [field] if field in stored else []
+                )
                 client.delete(MARKER.format(project=self.project, view=view))
 
         self._guarded("write", work, retry=False)
@@ -449,7 +451,7 @@ class RedisStore:
 
         def work() -> None:
             for client in self._primaries():
-                _sweep(client, self.project, decide, repack)
+                sweep_hashes(client, self.project, decide, repack)
 
         self._guarded("write", work, retry=False)
         return removed
@@ -464,7 +466,7 @@ class RedisStore:
         self._client.close()
 
 
-def _sweep(
+def sweep_hashes(
     client: Any,
     project: str,
     stale: Callable[[dict[bytes, bytes]], list[bytes]],
