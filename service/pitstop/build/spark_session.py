@@ -13,6 +13,7 @@ pyspark is imported inside the functions: it is the optional extra ``pitstop[spa
 from __future__ import annotations
 
 import os
+import sys
 from typing import TYPE_CHECKING
 
 from pitstop.errors import ConfigurationError
@@ -79,6 +80,11 @@ def spark_session(settings: Settings) -> SparkSession:
     if settings.spark_master.startswith("local"):
         # Local mode: Spark's own address lookup must not pick a public interface either.
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+        # Its Python workers run this interpreter, which imports pitstop (the raw read
+        # decompresses .jsonl.gz with pitstop.build.raw_files), not the first python3 on PATH
+        # (PySpark reads the variable, not spark.pyspark.python, when it starts the context).
+        # On a cluster, pitstop must be installed where the executors' Python runs.
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     builder = SparkSession.builder
     for key, value in spark_conf(settings).items():
         builder = builder.config(key, value)
