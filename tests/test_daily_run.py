@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import shutil
 import threading
-from datetime import date
+from dataclasses import replace
+from datetime import date, timedelta
 from pathlib import Path
 
 import duckdb
 import pytest
 
 from pitstop.build.run import BuildReport, build
-from pitstop.errors import MissingInputError
+from pitstop.errors import BuildError, MissingInputError
 from pitstop.generator import append_day, generate_events
 from pitstop.settings import Settings
 from tests.build.test_build import _digest
@@ -314,3 +315,74 @@ def test_a_run_date_without_its_partition_is_refused(tmp_path: Path) -> None:
     generate_events(settings, users=5, days=2, seed=1, start=START, progress=False)
     with pytest.raises(MissingInputError, match="no raw logs for 2026-03-09"):
         build(settings, run_date=date(2026, 3, 9), echo=None)
+
+
+# A horizon shorter than the 40-day log below: the staging tables are cut on every build.
+HORIZON = 36
+
+
+def _staged(settings: Settings) -> tuple[date, int, int, date]:
+    """(kept_from, partitions and rows of stg_events__lines, its oldest partition)."""
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as connection:
+        (kept_from,) = connection.execute("select kept_from from pitstop_horizon").fetchone() or (
+            None,
+        )
+        partitions, rows, oldest = connection.execute(
+            "select count(distinct arrival_date), count(*), min(arrival_date) "
+            "from stg_events__lines"
+        ).fetchone() or (0, 0, None)
+    return kept_from, int(partitions), int(rows), oldest
+
+
+def test_a_warehouse_cut_at_its_horizon_equals_a_full_rebuild(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """40 days of history, a 36-day horizon: the builds drop the staging rows of the partitions
+    before the newest minus 36 days, the daily runs (late events, redeliveries) still equal a
+    full rebuild cell for cell, and the staging tables hold the same number of partitions
+    whatever the history. A raw file arriving late in a partition the warehouse no longer holds
+    is refused, naming `pitstop build --full-refresh`, which then takes it in."""
+    daily = replace(
+        Settings.from_env(tmp_path_factory.mktemp("horizon-daily")), warehouse_horizon_days=HORIZON
+    )
+    generate_events(daily, users=120, days=40, seed=7, start=START, progress=False)
+    build(daily, echo=None)
+    first = _staged(daily)
+    last = START
+    for _ in range(2):
+        last = append_day(daily, late_share=0.05, redelivery_share=0.03, progress=False).start
+        build(daily, run_date=last, echo=None)
+    kept_from, partitions, rows, oldest = _staged(daily)
+    assert kept_from == last - timedelta(days=HORIZON) == oldest
+    assert partitions == first[1] == HORIZON + 1  # bounded by the horizon, not the history
+    assert rows < first[2] * 1.2
+
+    full = replace(
+        Settings.from_env(tmp_path_factory.mktemp("horizon-full")), warehouse_horizon_days=HORIZON
+    )
+    shutil.copytree(daily.raw_events_dir, full.raw_events_dir)
+    build(full, echo=None)
+    assert _digest(daily.features_dir) == _digest(full.features_dir)
+    assert _digest(daily.quarantine_dir) == _digest(full.quarantine_dir)
+    assert build_counts(daily) == build_counts(full)
+    with duckdb.connect(str(daily.warehouse_path), read_only=True) as connection:
+        assert connection.execute(
+            "select count(*) from stg_events__lines where rejection_reason is null "
+            "and raw_line is not null"
+        ).fetchone() == (0,)  # raw text only where a line is quarantined
+
+    old = last - timedelta(days=HORIZON + 2)
+    write_raw_logs(
+        daily.data_dir, {old.isoformat(): [login(999300, f"{old}T10:00:00Z")]}, "part-90002"
+    )
+    before = _digest(daily.features_dir)
+    with pytest.raises(BuildError, match=rf"date={old}.*`pitstop build --full-refresh`$"):
+        build(daily, run_date=last, echo=None)
+    assert _digest(daily.features_dir) == before
+    build(daily, run_date=last, full_refresh=True, echo=None)
+    with duckdb.connect() as connection:
+        (rows_of_late_user,) = connection.execute(
+            "select count(*) from read_parquet(?) where user_id = 999300",
+            [str(daily.features_dir / "user_profile.parquet")],
+        ).fetchone() or (0,)
+    assert rows_of_late_user > 0  # the full refresh took the late file in

@@ -37,6 +37,8 @@ MEMORY``                    (it spills to ``<data>/tmp`` beyond)
 ``PITSTOP_SERVING_LOG_RATE`` share of entity keys whose lookups the API    ``0.05``; ``0`` = off
                             logs to ``<data>/logs/`` (monitoring skew)
 ``PITSTOP_FRESHNESS_HOURS`` the expected interval between snapshots       ``24`` (daily)
+``PITSTOP_WAREHOUSE_       days of raw lines and events the warehouse     unset: the dbt var
+HORIZON_DAYS``              keeps (dbt var ``warehouse_horizon_days``)     (45)
 ==========================  ============================================  =========================
 """
 
@@ -80,6 +82,7 @@ SERVING_LOG_RATE_ENV = "PITSTOP_SERVING_LOG_RATE"
 DEFAULT_SERVING_LOG_RATE = 0.05
 FRESHNESS_HOURS_ENV = "PITSTOP_FRESHNESS_HOURS"
 DEFAULT_FRESHNESS_HOURS = 24.0
+WAREHOUSE_HORIZON_DAYS_ENV = "PITSTOP_WAREHOUSE_HORIZON_DAYS"
 
 # The project root: service/pitstop/settings.py -> parents[2]. dbt's project and Feast's repo are
 # found relative to it, not to the working directory.
@@ -111,6 +114,8 @@ class Settings:
     serving_log_rate: float = DEFAULT_SERVING_LOG_RATE
     # How often a new snapshot is expected; freshness warns past 1.5x, errors past 2x.
     freshness_hours: float = DEFAULT_FRESHNESS_HOURS
+    # The warehouse horizon in days (dbt var warehouse_horizon_days); None: the dbt project's.
+    warehouse_horizon_days: int | None = None
 
     @classmethod
     def from_env(
@@ -150,6 +155,11 @@ class Settings:
             materialize_memory=os.environ.get(MATERIALIZE_MEMORY_ENV) or DEFAULT_MATERIALIZE_MEMORY,
             serving_log_rate=_number(SERVING_LOG_RATE_ENV, DEFAULT_SERVING_LOG_RATE, 0.0, 1.0),
             freshness_hours=_number(FRESHNESS_HOURS_ENV, DEFAULT_FRESHNESS_HOURS, 0.0, None),
+            warehouse_horizon_days=(
+                _positive_int(WAREHOUSE_HORIZON_DAYS_ENV, 1)
+                if os.environ.get(WAREHOUSE_HORIZON_DAYS_ENV)
+                else None
+            ),
         )
 
     # ---- raw input -------------------------------------------------------------------------

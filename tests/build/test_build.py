@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from dataclasses import replace
 from pathlib import Path
 
 import duckdb
@@ -106,7 +107,7 @@ def test_incremental_runs_equal_a_full_rebuild(
 ) -> None:
     full_settings, _ = trap_build
     days = sorted(trap_log.partitions())
-    settings = Settings.from_env(tmp_path)
+    settings = replace(Settings.from_env(tmp_path), warehouse_horizon_days=365)  # as trap_build
     # day by day across the late event (03-05 arriving 03-09) and the duplicate (03-12, 03-14)
     for cut in ("2026-03-04", "2026-03-10", "2026-03-13", days[-1]):
         write_trap_log(

@@ -8,6 +8,8 @@
   run_date D, D - lookback_days on): reading every raw file of the history each day would cost
   more than the run. There, clean events are the distinct ids of those partitions' valid lines that no
   older partition delivered first, looked for in the partitions stg_events__events probes.
+  Past the warehouse horizon (vars.warehouse_horizon_days) the lines are no longer kept: the
+  check starts at the horizon's kept_from at the earliest.
 -#}
 
 {%- if var('redo_since', none) -%}
@@ -16,6 +18,12 @@
   {%- set since = "date '" ~ var('run_date') ~ "' - " ~ var('lookback_days') -%}
 {%- else -%}
   {%- set since = none -%}
+{%- endif %}
+{#- the staging tables hold the partitions from the horizon's kept_from on (macros/horizon.sql) -#}
+{%- set kept_from = horizon_kept_from() -%}
+{%- if kept_from is not none -%}
+  {%- set since = "date '" ~ kept_from ~ "'" if since is none
+      else "greatest(" ~ since ~ ", date '" ~ kept_from ~ "')" -%}
 {%- endif %}
 
 with

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Callable, Iterable, Sequence
@@ -28,6 +29,9 @@ PUBLISHED_FOLDERS = ("features", "quarantine")
 # What a build prints dbt's lines to (None: nowhere), and the vars it passes to dbt.
 Echo = Callable[[str], None] | None
 DbtVars = dict[str, Any]
+
+# The refusal of transformations/macros/horizon.sql: data older than the warehouse keeps.
+_HORIZON_REFUSAL = re.compile(r"warehouse horizon: .*?`pitstop build --full-refresh`")
 
 _DBT_ENTRY = "import sys; from dbt.cli.main import cli; sys.exit(cli())"
 
@@ -103,9 +107,13 @@ def _failure_reason(settings: Settings, tail: list[str]) -> str:
         results = json.loads(results_path.read_text())["results"]
     except (OSError, ValueError, KeyError):
         results = []
-    broken = raw_file_error_in(" ".join([*(str(r.get("message")) for r in results), *tail]))
+    said = " ".join([*(str(r.get("message")) for r in results), *tail])
+    broken = raw_file_error_in(said)
     if broken is not None:
         return broken
+    past_horizon = _HORIZON_REFUSAL.search(" ".join(said.split()))
+    if past_horizon is not None:
+        return past_horizon.group(0)
     for result in results:
         if result.get("status") in ("error", "fail"):
             node = result.get("unique_id", "?").split(".", 2)[-1]

@@ -77,7 +77,11 @@ def build(
         if echo is not None:
             echo("rebuilding every model from the raw log: the event vocabulary changed")
     args = ["build", "--full-refresh"] if full_refresh else ["build"]
-    dbt_vars = {"run_date": run_date.isoformat()} if run_date is not None else {}
+    dbt_vars: dict[str, object] = {}
+    if run_date is not None:
+        dbt_vars["run_date"] = run_date.isoformat()
+    if settings.warehouse_horizon_days is not None:
+        dbt_vars["warehouse_horizon_days"] = settings.warehouse_horizon_days
     raw_files = arrivals.list_raw_files(settings.raw_events_dir, run_date)
     if engine.incremental and not full_refresh:
         since = arrivals.redo_since(settings.warehouse_path, raw_files)

@@ -13,16 +13,17 @@ files as (
 
 ),
 
-events as (
+user_days as (
 
-    select * from {{ ref('stg_events__events') }}
+    -- every clean event has a user; the staging events are cut at the horizon, these are not
+    select * from {{ ref('int_user_days_aggregated') }}
 
 ),
 
 final as (
 
     select
-        (select min(event_date) from events) as first_event_date,
+        (select min(activity_date) from user_days) as first_event_date,
         min(arrival_date) as first_arrival_date,
         max(arrival_date) as last_arrival_date,
         max(arrival_date) + 1 as coverage_end_date

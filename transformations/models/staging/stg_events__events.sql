@@ -25,6 +25,7 @@
 -#}
 
 {%- set since = redo_since('arrival_date', var('lookback_days')) %}
+{%- if is_incremental() %}{% do refuse_events_past_horizon(since) %}{% endif %}
 
 with
 

@@ -17,8 +17,12 @@
   Every raw line, parsed and typed, with the first rule it breaks (docs/architecture.md §2) in
   rejection_reason, or null when the line is a valid event. Incremental by arrival partition:
   a run re-reads the partitions from redo_since on (macros/incremental_windows.sql): normally
-  only the new one, from an older one on when a file in it is new, changed or gone.
+  only the new one, from an older one on when a file in it is new, changed or gone. Rows
+  older than the warehouse horizon are dropped after each build (macros/horizon.sql), and a run
+  that would need them is refused.
 -#}
+
+{%- if is_incremental() %}{% do refuse_partitions_past_horizon() %}{% endif %}
 
 with
 
@@ -104,7 +108,8 @@ final as (
         file_path,
         arrival_date,
         line_number,
-        raw_line,
+        -- the raw text is kept for quarantined lines only: clean ones keep their typed fields
+        case when rejection_reason is not null then raw_line end as raw_line,
         rejection_reason,
 
         -- ---- the event, typed (null on rejected lines) ----
