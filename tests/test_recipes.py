@@ -163,3 +163,46 @@ def test_add_a_feature_then_an_event_type(project: Path, tmp_path: Path) -> None
     stored = _stored_features(data, "user_activity")
     assert "purchases_90d" not in stored and "checkouts_7d" in stored
     connection.close()
+
+
+MAX_PRICE_30D = """\
+      - name: max_purchase_price_30d
+        data_type: double
+        description: "Highest unit price of a purchase in the 30 days before T; null when none."
+        config: {meta: {window: {max: price, over: purchase, days: 30}}}
+"""
+
+
+def test_a_feature_added_after_the_horizon_cut_is_built_from_the_raw_log(tmp_path: Path) -> None:
+    """The warehouse keeps 5 days of events (PITSTOP_WAREHOUSE_HORIZON_DAYS) of a 12-day log;
+    a 30-day max added to user_activity then needs events the warehouse no longer has, so
+    `pitstop run` rebuilds every model from the raw log and says why. The mart equals the one
+    a fresh project with the feature from the start builds (rebuilt from the trimmed warehouse
+    alone, the early snapshots' maxima would miss the dropped purchases)."""
+    horizon = {"PITSTOP_WAREHOUSE_HORIZON_DAYS": "5"}
+    changed, fresh = copy_project(tmp_path / "changed"), copy_project(tmp_path / "fresh")
+    results = []
+    for project, data in ((changed, tmp_path / "data-changed"), (fresh, tmp_path / "data-fresh")):
+        folder = ["--data-dir", str(data)]
+        run_pitstop(project, "generate", *folder, "--users", "60", "--days", "12", "--seed", "3")
+        marts_yaml = project / "transformations" / "models" / "marts" / "_marts__models.yml"
+        if project == fresh:
+            insert_after_column(marts_yaml, "purchases_30d", MAX_PRICE_30D)
+        out = run_pitstop(project, "run", *folder, environment=horizon)
+        if project == changed:
+            insert_after_column(marts_yaml, "purchases_30d", MAX_PRICE_30D)
+            out = run_pitstop(project, "run", *folder, environment=horizon)
+            assert re.search(
+                r"rebuilt every model from its inputs: user_activity changed, and the warehouse "
+                r"keeps events from \d{4}-\d\d-\d\d on only",
+                out,
+            ), out
+        activity = data / "features" / "user_activity.parquet"
+        results.append(
+            duckdb.sql(
+                "select user_id, event_timestamp, max_purchase_price_30d "
+                f"from read_parquet('{activity}') order by all"
+            ).fetchall()
+        )
+    assert results[0] == results[1]
+    assert any(price is not None for *_, price in results[0])

@@ -24,6 +24,8 @@ from pitstop.build.raw_files import raw_file_paths
 from pitstop.errors import BuildError
 
 LOADED_FILES_TABLE = "pitstop_loaded_files"
+# Where the warehouse horizon records its cut (transformations/macros/horizon.sql).
+HORIZON_TABLE = "pitstop_horizon"
 # An arrival partition's folder, as the generator writes it and dbt's source reads it.
 PARTITION_NAME = re.compile(r"date=(\d{4}-\d{2}-\d{2})")
 
@@ -69,6 +71,24 @@ def redo_since(warehouse_path: Path, files: list[RawFile]) -> date | None:
     if changed:
         return min(changed)
     return date.fromordinal(max(current.values()).toordinal() + 1)
+
+
+def horizon_cut(warehouse_path: Path, files: list[RawFile]) -> date | None:
+    """The first arrival partition the warehouse's staging tables still hold when the
+    horizon has cut off older ones (``kept_from`` of the table ``pitstop_horizon``,
+    transformations/macros/horizon.sql); None when they hold every partition of ``files``."""
+    if not warehouse_path.exists() or not files:
+        return None
+    import duckdb
+
+    try:
+        with duckdb.connect(str(warehouse_path), read_only=True) as connection:
+            row = connection.execute(f"select max(kept_from) from main.{HORIZON_TABLE}").fetchone()
+    except duckdb.Error:  # never cut (no table), or the file is locked by another process
+        return None
+    kept_from = row[0] if row else None
+    earliest = min(file.arrival_date for file in files)
+    return kept_from if kept_from is not None and kept_from > earliest else None
 
 
 def record_loaded(warehouse_path: Path, files: list[RawFile]) -> None:

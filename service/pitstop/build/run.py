@@ -89,7 +89,21 @@ def build(
             dbt_vars["redo_since"] = since.isoformat()
         # A mart is extended from its own rows: one whose declaration changed is rebuilt.
         rebuilt = declarations.changed_marts(settings)
-    if rebuilt and engine.incremental:  # (a whole build rebuilds every mart anyway)
+        cut = arrivals.horizon_cut(settings.warehouse_path, raw_files) if rebuilt else None
+        if cut is not None:
+            # A mart rebuilt whole may read every event of its entities (a declared distinct,
+            # min, max or latest), and the warehouse no longer holds those before the cut:
+            # everything is rebuilt from the raw log instead (docs/architecture.md §2).
+            why = (
+                f"{', '.join(rebuilt)} changed, and the warehouse keeps events from {cut} on "
+                "only (warehouse_horizon_days)"
+            )
+            full_refresh, rebuilt = True, {"every model": why}
+            args = ["build", "--full-refresh"]
+            dbt_vars.pop("redo_since", None)
+            if echo is not None:
+                echo(f"rebuilding every model from the raw log: {why}")
+    if rebuilt and engine.incremental and not full_refresh:  # (a whole build rebuilds all)
         if echo is not None:
             for mart, why in rebuilt.items():
                 echo(f"rebuilding {mart} from its inputs: {why}")
