@@ -12,7 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from pitstop.api import create_app
-from pitstop.api.deps import get_serving
+from pitstop.api.routers import online
 from pitstop.settings import DATA_DIR_ENV, Settings
 
 Case = tuple[dict[str, Any], int, list[str]]
@@ -227,13 +227,15 @@ def test_no_online_store_is_503_naming_it(
     assert not (data_dir / "online_store.db").exists()
 
 
-def test_unexpected_error_is_500_without_details(client_on: Any, tmp_path: Path) -> None:
+def test_unexpected_error_is_500_without_details(
+    client_on: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     client = client_on(tmp_path)
 
-    def broken_lookup() -> None:
+    async def broken_lookup(*args: object, **kwargs: object) -> None:
         raise RuntimeError("secret internals at /var/lib/thing")
 
-    client.app.dependency_overrides[get_serving] = broken_lookup
+    monkeypatch.setattr(online, "lookup", broken_lookup)
     response = client.post("/get-online-features", json=LOOKUP)
     assert response.status_code == 500
     assert response.json() == {"detail": "internal error"}

@@ -29,4 +29,9 @@ async def require_key_for_writes(request: Request) -> None:
 
 
 async def require_key_for_reads(request: Request) -> None:
+    check_read_key(request)
+
+
+def check_read_key(request: Request) -> None:
+    """:func:`require_key_for_reads` as a plain call, for a route that skips dependencies."""
     _check(request, required=request.app.state.serving.settings.api_key_on_reads)

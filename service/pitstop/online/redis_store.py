@@ -21,6 +21,7 @@ tried again for the rows another writer changed meanwhile). Each script call run
 from __future__ import annotations
 
 import functools
+import hashlib
 import re
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -92,8 +93,8 @@ class RedisStore:
         # Layouts never change once stored: id -> names; where a read's features sit in one.
         self._layouts: dict[int, tuple[str, ...]] = {}
         self._slots: dict[tuple[tuple[str, ...], int], tuple[int, list[int]]] = {}
-        # The API's asyncio client: (its event loop, the read script on it).
-        self._async: tuple[Any, Any] | None = None
+        # The API's asyncio reads: (their event loop, the reader on it).
+        self._async: tuple[Any, AsyncReads] | None = None
 
     # ---- what the cluster's store does its own way -----------------------------------------
     def _guarded(self, action: str, work: Callable[[], Result], *, retry: bool = True) -> Result:
@@ -183,31 +184,26 @@ class RedisStore:
     async def read_async(
         self, reads: Sequence[ViewRead], keys: Sequence[Sequence[bytes]]
     ) -> list[ViewRows]:
-        """:meth:`read` on redis-py's asyncio client: the API's event loop serves other
-        requests while this one waits for Redis (issue 18: a blocking wait held the loop for
-        about a third of a 32-connection run)."""
+        """:meth:`read` on asyncio: the API's event loop serves other requests while this one
+        waits for Redis (issue 18: a blocking wait held the loop for about a third of a
+        32-connection run)."""
         hashes, fields = self._read_arguments(reads, keys)
         try:
-            replies = await self._async_read_script()(keys=hashes, args=fields) if hashes else []
+            replies = await self._async_reads().run(hashes, fields) if hashes else []
         except self._errors as error:
             raise OnlineStoreUnavailableError(
                 f"cannot read the Redis online store at {_redacted(self.url)}: {one_line(error)}"
             ) from error
         return self._view_rows(reads, keys, replies)
 
-    def _async_read_script(self) -> Any:
-        """The read script on an asyncio client of the running loop (made on first use, and
-        again should the loop change: its connections belong to one loop)."""
+    def _async_reads(self) -> AsyncReads:
+        """The read script on asyncio connections of the running loop (made on first use, and
+        again should the loop change: connections belong to one loop)."""
         import asyncio
 
         loop = asyncio.get_running_loop()
         if self._async is None or self._async[0] is not loop:
-            from redis import asyncio as redis_asyncio
-
-            client = redis_asyncio.Redis.from_url(
-                self.url, socket_timeout=1.0, socket_connect_timeout=0.5, health_check_interval=0
-            )
-            self._async = (loop, client.register_script(READ_SCRIPT))
+            self._async = (loop, AsyncReads(self.url))
         return self._async[1]
 
     def _read_arguments(
@@ -464,6 +460,52 @@ class RedisStore:
 
     def close(self) -> None:
         self._client.close()
+
+
+class AsyncReads:
+    """The read script on redis-py's asyncio connections, without its client.
+
+    redis-py's ``Redis.execute_command`` (its retry wrapper, connection pool, argument checks)
+    cost about 60 % of a lookup's Redis time on one entity (docs/benchmarks.md, the lookup
+    profile); a lookup here takes an idle connection, sends ``EVALSHA`` and reads the reply with
+    the connection's own calls, which keep its one-second read timeout and drop the connection
+    on any error (the next use connects again). ``EVAL`` loads the script where Redis lost it.
+    """
+
+    def __init__(self, url: str) -> None:
+        from redis import asyncio as redis_asyncio
+        from redis.exceptions import NoScriptError
+
+        self._pool: Any = redis_asyncio.ConnectionPool.from_url(
+            url, socket_timeout=1.0, socket_connect_timeout=0.5, health_check_interval=0
+        )
+        self._idle: list[Any] = []
+        self._no_script = NoScriptError
+        self._sha = hashlib.sha1(READ_SCRIPT.encode()).hexdigest()
+
+    async def run(self, keys: Sequence[bytes], args: Sequence[bytes]) -> Any:
+        connection = self._idle.pop() if self._idle else self._pool.make_connection()
+        try:
+            try:
+                return await self._call(connection, "EVALSHA", self._sha, len(keys), keys, args)
+            except self._no_script:
+                return await self._call(connection, "EVAL", READ_SCRIPT, len(keys), keys, args)
+        finally:
+            self._idle.append(connection)
+
+    @staticmethod
+    async def _call(
+        connection: Any,
+        command: str,
+        script: str,
+        count: int,
+        keys: Sequence[bytes],
+        args: Sequence[bytes],
+    ) -> Any:
+        await connection.send_packed_command(
+            connection.pack_command(command, script, count, *keys, *args), check_health=False
+        )
+        return await connection.read_response()
 
 
 def sweep_hashes(
