@@ -44,7 +44,12 @@ def test_no_fault_is_ok(monitored: Monitored) -> None:
     assert set(body["feature_views"]) == VIEWS
     for view in body["feature_views"].values():
         assert set(view) == {"freshness", "features"}
-        assert set(view["freshness"]) == {"status", "newest_event_timestamp", "age_seconds"}
+        assert set(view["freshness"]) == {
+            "status",
+            "newest_event_timestamp",
+            "age_seconds",
+            "stale_since",
+        }
         assert view["freshness"]["status"] == "ok"
         assert view["freshness"]["age_seconds"] == 12 * 3600
         for feature in view["features"].values():

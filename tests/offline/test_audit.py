@@ -9,6 +9,7 @@ import pytest
 
 from pitstop.cli import main
 from pitstop.settings import Settings
+from tests import trap_log
 from tests.offline.test_training import _entity_frame
 
 
@@ -54,22 +55,29 @@ def test_tampered_training_set_fails(
     frame.loc[row, "user_profile__event_timestamp"] = frame.loc[
         row, "event_timestamp"
     ] + pd.Timedelta(seconds=1)
+    # A row asked for after the tables went stale (coverage + 2 days) that still has values.
     stale = int(frame.index[frame["case"] == "sessions_05"][0])
-    frame.loc[stale, "user_activity__event_timestamp"] = frame.loc[
-        stale, "event_timestamp"
-    ] - pd.Timedelta(days=400)
+    frame.loc[stale, "event_timestamp"] = pd.Timestamp(trap_log.COVERAGE_END) + pd.Timedelta(
+        days=2, seconds=1
+    )
+    valued = [
+        view
+        for view in ("item_popularity", "user_activity", "user_profile")
+        if pd.notna(frame.loc[stale, f"{view}__event_timestamp"])
+    ]
+    assert "user_activity" in valued
     tampered = tmp_path / "tampered.parquet"
     frame.to_parquet(tampered, index=False)
     capsys.readouterr()
     assert main(["audit", *args, str(tampered)]) == 1
     printed = capsys.readouterr().out.splitlines()
-    assert len(printed) == 3, printed
+    assert len(printed) == 2 + len(valued), printed
     assert printed[0].startswith(f"row {min(row, stale)}: ")
     leak = next(line for line in printed if "user_profile__event_timestamp" in line)
     assert "after the row's event_timestamp" in leak and "case=edge_first_T" in leak
     old = next(line for line in printed if "user_activity__event_timestamp" in line)
-    assert "older than the ttl" in old and "case=sessions_05" in old
-    assert printed[-1].startswith("audit FAILED: 2 violation(s)")
+    assert "stale from 2026-04-23 00:00:00+0000" in old and "case=sessions_05" in old
+    assert printed[-1].startswith(f"audit FAILED: {1 + len(valued)} violation(s)")
 
 
 def test_audit_without_source_timestamps_is_one_line(

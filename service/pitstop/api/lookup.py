@@ -13,19 +13,22 @@
    epoch seconds per row; absent means the server's current UTC time for every row. Whole
    seconds, as Feast keeps a UnixTimestamp.
 3. **Read.** One round trip to the online store for all views
-   (:func:`~pitstop.online.plans.execute`), the TTL applied (``OUTSIDE_MAX_AGE``), on-demand
-   views computed.
+   (:func:`~pitstop.online.plans.execute`), values aged (``OUTSIDE_MAX_AGE``: older than
+   their view's ttl, or in a view past its coverage plus the grace, :mod:`pitstop.coverage`),
+   on-demand views computed (as old as their inputs).
 4. **Answer.** Feast's feature-server JSON: join keys first in ``metadata.feature_names``, one
    ``results`` entry per column with ``values``, ``statuses`` and ``event_timestamps`` (RFC 3339,
    ``Z``). Deliberate differences from ``feast serve``: a null UnixTimestamp is ``null`` (Feast
-   leaks -9223372036854775808), features come in the order asked for, a value older than its
-   view's ttl is ``OUTSIDE_MAX_AGE`` (Feast serves it), and an entity Redis has no hash for is
+   leaks -9223372036854775808), features come in the order asked for, an aged value is
+   ``OUTSIDE_MAX_AGE`` (Feast serves it; the header ``Pitstop-Stale`` names each stale view
+   and since when), and an entity Redis has no hash for is
    ``NOT_FOUND`` (Feast's own ``type: redis`` reader says ``PRESENT`` with a null value and a
    1970 timestamp).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import math
 import time
@@ -33,6 +36,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from pitstop import coverage
 from pitstop.api.catalog import quote_name
 from pitstop.api.serving import Serving
 from pitstop.errors import (
@@ -68,6 +72,17 @@ class LookupResult:
     outcome: ReadOutcome
     request_time: list[float]
     now: dt.datetime  # the server's clock for this lookup (whole seconds, UTC)
+    # The views this lookup read that are stale (online name -> epoch second it went stale).
+    stale: Mapping[str, float] = dataclasses.field(default_factory=dict)
+
+    def stale_header(self) -> dict[str, str]:
+        """``Pitstop-Stale: view=since, ...`` when a view read is stale; else no header."""
+        if not self.stale:
+            return {}
+        text = ", ".join(
+            f"{view}={codec.rfc3339(since)}" for view, since in sorted(self.stale.items())
+        )
+        return {"Pitstop-Stale": text}
 
 
 async def lookup(
@@ -95,6 +110,7 @@ async def lookup(
         field.name: _request_field(field, request.entities, rows, now_seconds)
         for field in plan.request_fields
     }
+    stale = serving.stale_views(now_seconds)
     try:
         outcome = await execute(
             plan,
@@ -104,13 +120,34 @@ async def lookup(
             rows,
             now_seconds,
             serving.settings.online_ttl,
+            _stale_before(serving, now_seconds, stale),
         )
     except OnlineStoreUnavailableError as error:
         serving.note_store_error(error)
         raise
     times = request_data.get("request_time") or [now_seconds] * rows
     moment = dt.datetime.fromtimestamp(now_seconds, tz=dt.timezone.utc)
-    return LookupResult(plan, join_keys, request.entities, rows, outcome, list(times), moment)
+    read = {planned.read.view for planned in plan.reads}
+    return LookupResult(
+        plan,
+        join_keys,
+        request.entities,
+        rows,
+        outcome,
+        list(times),
+        moment,
+        {view: since for view, since in stale.items() if view in read},
+    )
+
+
+def _stale_before(
+    serving: Serving, now_seconds: float, stale: Mapping[str, float]
+) -> dict[str, float]:
+    """Each stale view's cutoff: rows older than the grace before now (pitstop.coverage)."""
+    if not stale:
+        return {}
+    cutoff = now_seconds - coverage.grace_seconds(serving.settings.freshness_hours)
+    return dict.fromkeys(stale, cutoff)
 
 
 def _plan(serving: Serving, request: LookupRequest) -> LookupPlan:

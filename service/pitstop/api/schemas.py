@@ -158,3 +158,8 @@ class Readiness(BaseModel):
     status: Literal["ready"] = "ready"
     registry_version: str
     online_store: Literal["sqlite", "redis", "redis_cluster"]
+    stale_views: dict[str, str] = Field(
+        default_factory=dict,
+        description="Views past their data's coverage plus the grace (values OUTSIDE_MAX_AGE),"
+        " each with the time it went stale (RFC 3339).",
+    )

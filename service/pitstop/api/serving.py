@@ -3,7 +3,8 @@
 :class:`Serving` holds the plans compiled from the registry (and the catalog built with them)
 and the online store. :meth:`Serving.refresh` is called at start-up and then every
 ``POLL_SECONDS`` by the lifespan: it recompiles when the registry's version changed (a
-``pitstop apply`` while the API runs), and checks the store. Whatever is wrong is kept as
+``pitstop apply`` while the API runs), and checks the store and reads each view's coverage
+(which views are stale: :mod:`pitstop.coverage`). Whatever is wrong is kept as
 :attr:`Serving.problem`, which ``/ready`` reports and lookups answer 503 with; the next
 refresh that succeeds clears it, so the API recovers on its own when the store returns.
 """
@@ -14,6 +15,7 @@ import logging
 import threading
 from dataclasses import dataclass
 
+from pitstop import coverage
 from pitstop.api.catalog import Catalog
 from pitstop.errors import MissingInputError, OnlineStoreUnavailableError, PitstopError
 from pitstop.feast_adapter import repo
@@ -44,6 +46,8 @@ class Serving:
         self.compiled: Compiled | None = None
         self.registry_problem: PitstopError | None = None
         self.store_problem: PitstopError | None = None
+        # Each online view's recorded coverage (pitstop.coverage), read with every check.
+        self.coverage: dict[str, float] = {}
         self._lock = threading.Lock()
 
     @property
@@ -97,6 +101,7 @@ class Serving:
     def _check_store(self) -> None:
         try:
             self.store.ping()
+            self.coverage = self.store.coverage()
         except OnlineStoreUnavailableError as error:
             self._log_change(self.store_problem, error)
             self.store_problem = error
@@ -104,6 +109,13 @@ class Serving:
             if self.store_problem is not None:
                 logger.info("the online store is back")
             self.store_problem = None
+
+    def stale_views(self, now_seconds: float) -> dict[str, float]:
+        """The online views stale at ``now_seconds`` (online name -> when they went stale);
+        none when ``PITSTOP_ONLINE_TTL=off``."""
+        if not self.settings.online_ttl:
+            return {}
+        return coverage.stale_views(self.coverage, now_seconds, self.settings.freshness_hours)
 
     def note_store_error(self, error: OnlineStoreUnavailableError) -> None:
         """A lookup met a store error: report not-ready until the next good check."""

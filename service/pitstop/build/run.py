@@ -16,9 +16,10 @@ import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
+from pitstop import coverage
 from pitstop.build import arrivals, declarations
 from pitstop.build.dbt import PUBLISHED_FOLDERS, LineCounts
 from pitstop.build.raw_files import raw_file_paths
@@ -114,6 +115,7 @@ def build(
     engine.run_dbt(settings, args, dbt_vars=dbt_vars, echo=echo)
 
     published = _publish(settings, pending)
+    _record_coverage(settings, raw_files, published)
     if engine.incremental:
         # What the next build extends and compares with.
         _repoint_views(settings, published)
@@ -156,6 +158,19 @@ def _publish(settings: Settings, pending: Path) -> list[Path]:
             os.replace(source, target)
             published.append(target)
     return published
+
+
+def _record_coverage(
+    settings: Settings, raw_files: list[arrivals.RawFile], published: list[Path]
+) -> None:
+    """Record how far the published feature tables reach: the UTC midnight after the newest
+    arrival partition read, as ``int_data_coverage.coverage_end_date`` (pitstop.coverage)."""
+    if not raw_files:
+        return
+    newest = max(file.arrival_date for file in raw_files) + timedelta(days=1)
+    covered_until = datetime.combine(newest, datetime.min.time(), tzinfo=timezone.utc)
+    tables = [path.stem for path in published if path.parent == settings.features_dir]
+    coverage.write(settings.features_dir, covered_until, tables)
 
 
 def _drop_placeholder_row(path: Path) -> None:

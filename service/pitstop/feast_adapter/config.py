@@ -23,6 +23,7 @@ from urllib.parse import unquote, urlsplit
 
 import yaml  # type: ignore[import-untyped,unused-ignore]
 
+from pitstop.coverage import STALE_FACTOR
 from pitstop.engine import engine_for
 from pitstop.errors import ConfigurationError
 from pitstop.settings import (
@@ -34,6 +35,7 @@ from pitstop.settings import (
 )
 
 COMMITTED_YAML = FEATURE_REPO_DIR / "feature_store.yaml"
+PITSTOP_OFFLINE_STORE = "pitstop.offline.store.PitstopOfflineStore"
 # Feast reads this variable wherever it would look for feature_repo/feature_store.yaml.
 FEAST_YAML_ENV = "FEAST_FS_YAML_FILE_PATH"
 
@@ -57,6 +59,9 @@ def feast_config(settings: Settings) -> dict[str, Any]:
     offline_store = engine_for(settings).feast_offline_store(settings)
     if offline_store is not None:
         config["offline_store"] = offline_store
+    if config["offline_store"].get("type") == PITSTOP_OFFLINE_STORE:
+        # Stale where the monitor says error (pitstop.coverage).
+        config["offline_store"]["stale_after_hours"] = settings.freshness_hours * STALE_FACTOR
     if settings.registry_url:
         config["registry"] = {
             "registry_type": "sql",

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
+from pitstop import coverage
 from pitstop.errors import (
     ConfigurationError,
     FeastError,
@@ -162,8 +163,16 @@ def _materialize_view(
                 if throttle_seconds:
                     time.sleep(throttle_seconds)
         writer.mark_complete(view)
+        writer.record_coverage(view.online_name, _covered_until(settings, view, end))
         change_set.commit_state(state, identity)
         return change_set.changed_rows, previous is None
+
+
+def _covered_until(settings: Settings, view: ViewDef, end: dt.datetime) -> float | None:
+    """How far the written data reaches: its table's coverage, or ``end`` if earlier (the
+    rows after it were not read); None when the table records none (pitstop.coverage)."""
+    covered = coverage.of_table(source_table(settings, view))
+    return None if covered is None else min(covered, end).timestamp()
 
 
 def _layout_changed(settings: Settings, project: str, writer: OnlineStore, view: ViewDef) -> bool:

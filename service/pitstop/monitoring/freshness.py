@@ -1,11 +1,14 @@
 """Freshness: how old the newest snapshot of each feature view is, offline and online.
 
 A view is expected to get a new snapshot every ``settings.freshness_hours`` (daily by default).
-Its age is ``now - newest event_timestamp``; past 1.5x the interval it is ``warn``, past 2x
-``error``. Both stores are read, because either can stop: the feature table (the daily build
-stopped) and the online store (materialize stopped; SQLite: ``MAX(event_ts)`` of the
-``<project>_<view>`` table Feast writes). The view's status is the worse of the two, and its
-reported ``newest_event_timestamp`` the older of the two: what a model is served is no fresher.
+Its age is ``now`` minus how far its data reaches: the coverage its table records
+(:mod:`pitstop.coverage`; without one, its newest ``event_timestamp``). Past 1.5x the interval it
+is ``warn``, past 2x ``error``: where the API starts answering the view's values
+``OUTSIDE_MAX_AGE``. Both stores are read, because either can stop: the feature table (the
+daily build stopped) and the online store (materialize stopped; the coverage the last
+materialization recorded, or SQLite's newest ``event_ts``). The view's status is the worse
+of the two, and its reported ``newest_event_timestamp`` the older of the two: what a model is
+served is no fresher.
 
 dbt's own signals come with it: ``dbt source freshness`` (run by :func:`run_source_freshness`,
 read from ``sources.json``) for the raw logs every view derives from, and the last run's test
@@ -23,12 +26,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pitstop import coverage
 from pitstop.errors import OnlineStoreUnavailableError
 from pitstop.monitoring.statuses import Status, worst
 from pitstop.settings import DBT_PROJECT_DIR, Settings
 
 WARN_FACTOR = 1.5
-ERROR_FACTOR = 2.0
+ERROR_FACTOR = coverage.STALE_FACTOR  # error where the API ages the values
 FEAST_PROJECT = "pitstop"
 
 
@@ -49,12 +53,15 @@ class Freshness:
     newest_event_timestamp: dt.datetime | None
     age_seconds: float | None
     stores: tuple[StoreFreshness, ...] = ()
+    # When the view went stale (its values are OUTSIDE_MAX_AGE from then on); None: it is not.
+    stale_since: dt.datetime | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
             "status": self.status,
             "newest_event_timestamp": _iso(self.newest_event_timestamp),
             "age_seconds": None if self.age_seconds is None else round(self.age_seconds, 1),
+            "stale_since": _iso(self.stale_since),
         }
 
 
@@ -100,11 +107,14 @@ def view_freshness(
         statuses.append(dbt.source_status)
     measured = [store for store in stores if store.newest_event_timestamp is not None]
     oldest = min(measured, key=lambda store: store.newest_event_timestamp) if measured else None  # type: ignore[arg-type,return-value]
+    reach = oldest.newest_event_timestamp if oldest else None
+    stale = None if reach is None else coverage.stale_after(reach, settings.freshness_hours)
     return Freshness(
         status=worst(statuses),
-        newest_event_timestamp=oldest.newest_event_timestamp if oldest else None,
+        newest_event_timestamp=reach,
         age_seconds=oldest.age_seconds if oldest else None,
         stores=stores,
+        stale_since=stale if stale is not None and now > stale else None,
     )
 
 
@@ -122,20 +132,28 @@ def _store(
 
 
 def newest_online(settings: Settings, view: str) -> tuple[dt.datetime | None, str]:
-    """The newest ``event_ts`` of ``view`` in the online store, or (None, why not measured)."""
-    if settings.online_store != "sqlite":
-        return None, (
-            f"the {settings.online_store} online store keeps no per-view timestamp index; "
-            "read through Feast per entity only, not measured here"
-        )
-    path = settings.online_store_path
-    if not path.is_file():
-        return None, f"no online store at {path}; run `pitstop materialize`"
-    from pitstop.online.sqlite_store import SqliteStore
+    """How far ``view``'s online data reaches: the coverage the last materialization recorded
+    (pitstop.coverage), else (SQLite) the newest ``event_ts``; or (None, why not measured)."""
+    if settings.online_store == "sqlite" and not settings.online_store_path.is_file():
+        return None, f"no online store at {settings.online_store_path}; run `pitstop materialize`"
+    from pitstop.online.stores import open_online_store
 
-    store = SqliteStore(path, FEAST_PROJECT)
     try:
-        seconds = store.newest_event_seconds(view)
+        store = open_online_store(settings, FEAST_PROJECT)
+    except OnlineStoreUnavailableError as error:
+        return None, str(error)
+    try:
+        seconds = store.coverage().get(view)
+        if seconds is None and settings.online_store == "sqlite":
+            from pitstop.online.sqlite_store import SqliteStore
+
+            assert isinstance(store, SqliteStore)
+            seconds = store.newest_event_seconds(view)
+        elif seconds is None:
+            return None, (
+                f"no coverage recorded for {view} in the {settings.online_store} online store; "
+                "run `pitstop materialize`"
+            )
     except OnlineStoreUnavailableError as error:
         return None, str(error)
     finally:

@@ -20,6 +20,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
+from pitstop import coverage
 from pitstop.monitoring.baseline import Baseline, ViewSpec, load_baseline, monitored_views
 from pitstop.monitoring.drift import Drift, drift
 from pitstop.monitoring.freshness import DbtSignals, Freshness, dbt_signals, view_freshness
@@ -149,7 +150,10 @@ def _view_status(
         columns = [
             row[0] for row in connection.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()
         ]
-        newest = connection.execute(f"SELECT max(event_timestamp) FROM {source}").fetchall()[0][0]
+        newest = (
+            coverage.of_table(path)
+            or connection.execute(f"SELECT max(event_timestamp) FROM {source}").fetchall()[0][0]
+        )
     freshness = view_freshness(settings, spec.name, newest, now, dbt)
     features = [name for name in spec.numeric_features if name in columns]
     window: tuple[dt.datetime, ...] = ()

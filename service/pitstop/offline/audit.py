@@ -3,8 +3,10 @@
 ``pitstop training-set --with-source-timestamps`` (or ``--audit``) adds, per feature view,
 ``<view>__event_timestamp``: the ``event_timestamp`` of the feature row each entity row got.
 :func:`audit_training_set` checks every row and view: that timestamp is <= the row's own
-``event_timestamp`` (no look-ahead) and >= ``event_timestamp - ttl`` (ttl from the registry;
-none means unlimited). A null source timestamp (no feature row) passes.
+``event_timestamp`` (no look-ahead), >= ``event_timestamp - ttl`` (ttl from the registry;
+none means unlimited), and null where the row's ``event_timestamp`` is past the view's table
+coverage plus the grace (:mod:`pitstop.coverage`). A null source timestamp (no feature row)
+passes.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
+from pitstop import coverage
 from pitstop.errors import InvalidInputError
 from pitstop.feast_adapter import repo
 from pitstop.settings import Settings
@@ -75,6 +78,14 @@ def audit_training_set(settings: Settings, path: Path) -> AuditReport:
             conditions.append(
                 f"WHEN {source} < {entity} - INTERVAL ({micros}) MICROSECONDS "
                 f"THEN 'older than the ttl ({ttl}) before'"
+            )
+        covered = coverage.of_source(known[view].batch_source)
+        if covered is not None:
+            stale = coverage.stale_after(covered, settings.freshness_hours)
+            conditions.append(
+                f"WHEN {source} IS NOT NULL "
+                f"AND {entity} > {literal(stale.isoformat())}::TIMESTAMPTZ "
+                f"THEN 'served although its table is stale from {stale:%Y-%m-%d %H:%M:%S%z} at'"
             )
         checks.append(
             f"SELECT __row, '{view}' AS view, {source} AS source, {entity} AS entity, "

@@ -19,6 +19,11 @@ cell for cell):
 - when that row is older than the view's ttl, the view's features are null (no ttl, or a zero
   ttl, means unlimited).
 
+One rule is pitstop's: staleness by coverage (docs/architecture.md §3, "Staleness"). An entity
+row later than its view's table coverage (:mod:`pitstop.coverage`) plus ``stale_after_hours``
+gets nulls for that view; a table without a recorded coverage is never stale. Inside the
+coverage the answers are Feast's.
+
 ``unique_event_timestamps: true`` in the config says the first rule never applies (one row per
 join keys and event time, as pitstop's dbt marts test); the join then orders by event time
 alone, about a fifth faster.
@@ -66,6 +71,7 @@ from feast.infra.offline_stores.offline_utils import infer_event_timestamp_from_
 from feast.on_demand_feature_view import OnDemandFeatureView
 from pydantic import StrictStr
 
+from pitstop import coverage
 from pitstop.sql import identifier, literal
 
 if TYPE_CHECKING:
@@ -81,6 +87,7 @@ __all__ = [
     "source_timestamp_column",
 ]
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 # Carries the entity frame's row order through the joins; never in the output.
 _ROW_ID = "__pitstop_entity_row"
 
@@ -96,6 +103,9 @@ class PitstopOfflineStoreConfig(DuckDBOfflineStoreConfig):
     # DuckDB's memory limit while a result streams to Parquet (iter_batches, to_parquet); past
     # it the sort spills to disk. Empty means DuckDB's default (80% of RAM).
     stream_memory_limit: StrictStr = "1GB"
+    # How long past its table's coverage a view is served (pitstop.coverage); None: forever.
+    # pitstop writes 2 x PITSTOP_FRESHNESS_HOURS here (feast_adapter/config.py).
+    stale_after_hours: float | None = 48.0
 
 
 @dataclass(frozen=True)
@@ -111,6 +121,8 @@ class _ViewPlan:
     # Output column name -> feature table column.
     features: dict[str, str]
     ttl: timedelta | None
+    # Entity rows after this instant get nulls: the table's coverage plus the grace.
+    stale_after: datetime | None = None
 
 
 class PitstopOfflineStore(DuckDBOfflineStore):
@@ -130,8 +142,10 @@ class PitstopOfflineStore(DuckDBOfflineStore):
     ) -> RetrievalJob:
         odfvs = OnDemandFeatureView.get_requested_odfvs(feature_refs, project, registry)
         unique = bool(getattr(config.offline_store, "unique_event_timestamps", False))
+        grace = getattr(config.offline_store, "stale_after_hours", None)
         plans = [
-            _plan_view(view, feature_refs, full_feature_names, unique) for view in feature_views
+            _plan_view(view, feature_refs, full_feature_names, unique, grace)
+            for view in feature_views
         ]
         if (
             entity_df is None
@@ -430,7 +444,11 @@ def _apply_on_demand(
 
 
 def _plan_view(
-    view: FeatureView, feature_refs: list[str], full_feature_names: bool, unique: bool
+    view: FeatureView,
+    feature_refs: list[str],
+    full_feature_names: bool,
+    unique: bool,
+    stale_after_hours: float | None = None,
 ) -> _ViewPlan | None:
     """How to join ``view``, or None when its source is not a local Parquet FileSource."""
     source = view.batch_source
@@ -443,6 +461,7 @@ def _plan_view(
     ) or "://" in path.removeprefix("file://"):
         return None
     path = path.removeprefix("file://")
+    covered_until = coverage.of_table(path) if stale_after_hours is not None else None
     if os.path.isdir(path):
         path = os.path.join(path, "**", "*.parquet")
 
@@ -469,6 +488,9 @@ def _plan_view(
             (f"{base_name}__{name}" if full_feature_names else name): column(name) for name in names
         },
         ttl=view.ttl or None,
+        stale_after=None
+        if covered_until is None or stale_after_hours is None
+        else covered_until + timedelta(hours=stale_after_hours),
     )
 
 
@@ -604,13 +626,17 @@ def _join_sql(
             on.append(f"{bound} >= {alias}.__order")
         source = _view_sql(view, bool(prune and prune[number]))
         joins.append(f"ASOF LEFT JOIN ({source}) AS {alias} ON {' AND '.join(on)}")
-        fresh = None
+        rules = []
         if view.ttl is not None:
             micros = int(view.ttl / timedelta(microseconds=1))
             if view.created is None:
-                fresh = f"{alias}.__ts >= {entity_ts} - INTERVAL ({micros}) MICROSECONDS"
+                rules.append(f"{alias}.__ts >= {entity_ts} - INTERVAL ({micros}) MICROSECONDS")
             else:
-                fresh = f"({alias}.__order >> 64) >= epoch_us({entity_ts}) - {micros}"
+                rules.append(f"({alias}.__order >> 64) >= epoch_us({entity_ts}) - {micros}")
+        if view.stale_after is not None:
+            stale_us = int((view.stale_after - _EPOCH) / timedelta(microseconds=1))
+            rules.append(f"epoch_us({entity_ts}) <= {stale_us}")
+        fresh = " AND ".join(rules) or None
         outputs = {out: f"{alias}.{identifier(out)}" for out in view.features}
         if source_timestamps:
             matched = (

@@ -28,6 +28,7 @@ This module imports Feast (it is Feast's plugin); nothing else in the online pat
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -42,6 +43,7 @@ from feast.protos.feast.types.Value_pb2 import Value as ValueProto
 from feast.repo_config import FeastConfigBaseModel, RepoConfig
 from pydantic import StrictStr
 
+from pitstop import coverage
 from pitstop.errors import ConfigurationError
 from pitstop.online.sqlite_store import SqliteStore
 from pitstop.online.stores import ViewRead, WriteRow
@@ -119,6 +121,12 @@ class PitstopOnlineStore(OnlineStore):
         ]
         if rows:
             store.write(view, rows)
+        # How far the written data reaches, as pitstop's materializer records it; Feast does
+        # not say its end date here, so a `feast materialize` with an end before the table's
+        # coverage records the table's (pitstop.coverage).
+        covered = coverage.of_source(table.batch_source)
+        if covered is not None:
+            store.record_coverage(view, min(covered.timestamp(), time.time()))
         if progress:
             progress(len(data))
 

@@ -4,16 +4,14 @@ A plan says, for one feature service or one list of feature refs: which views to
 with which join keys, which on-demand functions to run on what, and how each output column
 is named, decoded and aged. Every feature service is compiled when the registry is loaded;
 a list of refs is compiled on first use and cached. A request then does no registry work:
-build the entity keys, one store round trip, decode, apply the TTL, run on-demand views.
+build the entity keys, one store round trip, decode, age, run on-demand views.
 
-TTL online (Feast 0.67 does not apply it online, feast-dev/feast#6821): a batch feature whose
-stored row is older than its view's ttl at the time of the lookup comes back null with status
-``OUTSIDE_MAX_AGE``, the rule the offline point-in-time join applies (``event_timestamp >=
-t - ttl``). The feature tables carry a keep-alive row for every entity every Monday
-(transformations/macros/feature_snapshots.sql), so while the daily run keeps up, the newest row
-of any entity is at most 7 days + the time since the last run old; with the views' 9-day ttl a
-value is flagged only when no build has published for about two days, and then the offline
-join at the same moment gives null too. ``PITSTOP_ONLINE_TTL=off`` turns it off.
+Ageing online, the rules the offline point-in-time join applies at the same instant (Feast
+0.67 applies neither online, feast-dev/feast#6821): a batch feature comes back null with status
+``OUTSIDE_MAX_AGE`` when its stored row is older than its view's ttl (``event_timestamp >= t -
+ttl``; pitstop's shipped views have none), or when its view is stale: past its recorded
+coverage plus the grace (:mod:`pitstop.coverage`), every row not written within the grace (a
+push) is. ``PITSTOP_ONLINE_TTL=off`` turns both off.
 """
 
 from __future__ import annotations
@@ -270,6 +268,7 @@ async def execute(
     rows: int,
     now_seconds: float,
     enforce_ttl: bool,
+    stale_before: Mapping[str, float] | None = None,
 ) -> ReadOutcome:
     """Read, decode, age and compute every column of ``plan`` for ``rows`` entity rows; the
     store is read with :meth:`~pitstop.online.stores.OnlineStore.read_async` (a Redis read
@@ -277,7 +276,7 @@ async def execute(
     keys = store_keys(plan, entities, rows)
     reads = [read.read for read in plan.reads]
     found = await store.read_async(reads, keys) if plan.reads else []
-    return answer(plan, found, request_data, rows, now_seconds, enforce_ttl)
+    return answer(plan, found, request_data, rows, now_seconds, enforce_ttl, stale_before)
 
 
 def store_keys(
@@ -304,14 +303,23 @@ def answer(
     rows: int,
     now_seconds: float,
     enforce_ttl: bool,
+    stale_before: Mapping[str, float] | None = None,
 ) -> ReadOutcome:
-    """Decode, age and compute every column of ``plan`` from the rows the store ``found``."""
-    # Rows outside their view's ttl read as missing, with their own status.
+    """Decode, age and compute every column of ``plan`` from the rows the store ``found``.
+
+    ``stale_before``: for each stale view (online name), the epoch second before which its
+    rows are too old (now minus the grace, :mod:`pitstop.coverage`)."""
+    # Rows outside their view's ttl, or too old in a stale view, read as missing, with their
+    # own status.
     expired: list[list[bool]] = []
     for read, view_rows in zip(plan.reads, found, strict=True):
-        limit = read.ttl_seconds if enforce_ttl else None
-        if limit:
-            cutoff = now_seconds - limit
+        cutoffs = []
+        if enforce_ttl and read.ttl_seconds:
+            cutoffs.append(now_seconds - read.ttl_seconds)
+        if enforce_ttl and stale_before and read.read.view in stale_before:
+            cutoffs.append(stale_before[read.read.view])
+        if cutoffs:
+            cutoff = max(cutoffs)
             expired.append(
                 [seconds is not None and seconds < cutoff for seconds in view_rows.event_seconds]
             )
@@ -367,10 +375,19 @@ def answer(
     not_found = outside = 0
     for column in plan.columns:
         if column.on_demand is not None:
+            # Computed from a value too old to serve: as old as its input.
+            aged = {
+                read_index for _, read_index, _, _ in plan.on_demand[column.on_demand].view_inputs
+            }
+            on_demand_statuses = [
+                OUTSIDE_MAX_AGE if any(expired[index][row] for index in aged) else PRESENT
+                for row in range(rows)
+            ]
+            outside += on_demand_statuses.count(OUTSIDE_MAX_AGE)
             results.append(
                 ColumnResult(
                     on_demand_outputs[column.on_demand][column.feature],
-                    [PRESENT] * rows,
+                    on_demand_statuses,
                     [EPOCH] * rows,
                 )
             )

@@ -337,6 +337,11 @@ class RedisClusterStore(RedisStore):
             ),
         )
 
+    def _command(self, key: str, *arguments: Any) -> Any:
+        """On the node owning ``key`` (the coverage hash lives on one node)."""
+        (reply,) = self._run([self._on_key(key.encode(), *arguments)])
+        return reply
+
     def _markers(self, view: str) -> list[bytes]:
         """One marker key per primary: :data:`MARKER` with a hash tag of a slot it owns."""
         cluster = self._cluster()

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from pitstop.errors import OnlineStoreUnavailableError, one_line
 from pitstop.online import codec, packed_row
-from pitstop.online.stores import ViewRead, ViewRows, WriteRow, merge_rows
+from pitstop.online.stores import ViewRead, ViewRows, WriteRow, merge_rows, micros
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -44,6 +44,8 @@ SCRIPT_ENTITIES = 100
 # Set in Redis when a view's bulk write completed; a flush removes it (the store lost data).
 # ("rows": the headed-row layout; a marker of Feast's layout makes the next run write all.)
 MARKER = "pitstop:materialized:{project}:{view}:rows"
+# Each view's coverage (pitstop.coverage): a hash, online view name -> epoch microseconds.
+COVERAGE = "pitstop:coverage:{project}:views"  # never ends with the project: sweeps skip it
 # The layouts of every row in the database: a hash, layout id (decimal) -> feature names.
 LAYOUTS = packed_row.LAYOUTS
 # How often a push writes again the rows another writer changed between its read and write.
@@ -399,6 +401,29 @@ class RedisStore:
     def mark_complete(self, view: ViewDef) -> None:
         """Record that the view's keys are in this database (a flush removes the marker)."""
         self._client.set(self._marker(view), b"1")
+
+    def record_coverage(self, view: str, covered_until_seconds: float | None) -> None:
+        """In the hash :data:`COVERAGE` (a flush removes it: unknown, not stale)."""
+        key = COVERAGE.format(project=self.project)
+        if covered_until_seconds is None:
+            command: tuple[Any, ...] = ("HDEL", key, view)
+        else:
+            command = ("HSET", key, view, str(micros(covered_until_seconds)))
+        self._guarded("write", lambda: self._command(key, *command))
+
+    def coverage(self) -> dict[str, float]:
+        key = COVERAGE.format(project=self.project)
+        reply = self._guarded("reach", lambda: self._command(key, "HGETALL", key))
+        if not isinstance(reply, dict):  # a cluster node's reply: a flat list
+            reply = dict(zip(reply[::2], reply[1::2], strict=True))
+        return {
+            (name.decode() if isinstance(name, bytes) else str(name)): int(until) / 1_000_000
+            for name, until in reply.items()
+        }
+
+    def _command(self, key: str, *arguments: Any) -> Any:
+        """One command on the server holding ``key``."""
+        return self._client.execute_command(*arguments)
 
     def forget_features(self, views: Sequence[ViewDef]) -> int:
         """One pass over the project's hashes (``SCAN``): a field that is no current view's row

@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING
 from pitstop import sql
 from pitstop.errors import OnlineStoreUnavailableError
 from pitstop.online import codec, packed_row
-from pitstop.online.stores import NEWEST_WINS, ViewRead, ViewRows, WriteRow, merge_rows
+from pitstop.online.stores import NEWEST_WINS, ViewRead, ViewRows, WriteRow, merge_rows, micros
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -51,6 +51,8 @@ if TYPE_CHECKING:
 # How long a bulk writer waits for a table SQLite has locked (a reader never locks it in WAL).
 BUSY_TIMEOUT_MS = 60_000
 _LAYOUTS = sql.identifier(packed_row.LAYOUTS)
+# Each view's coverage (pitstop.coverage), keyed by its table's name.
+_COVERAGE = sql.identifier("pitstop:coverage")
 # Rows of a push or of Feast's writes read back per statement (SQLite's parameter limit).
 _KEYS_PER_STATEMENT = 500
 
@@ -349,6 +351,40 @@ class SqliteStore:
 
     def mark_complete(self, view: ViewDef) -> None:
         """Nothing to do: a lost file or table is seen by :meth:`present`."""
+
+    def record_coverage(self, view: str, covered_until_seconds: float | None) -> None:
+        connection = self._bulk()
+        connection.execute(
+            f"create table if not exists {_COVERAGE} "
+            "(view_table text primary key, covered_until_us integer not null)"
+        )
+        table = self.table(view)
+        if covered_until_seconds is None:
+            connection.execute(f"delete from {_COVERAGE} where view_table = ?", (table,))
+        else:
+            connection.execute(
+                f"insert or replace into {_COVERAGE} values (?, ?)",
+                (table, micros(covered_until_seconds)),
+            )
+
+    def coverage(self) -> dict[str, float]:
+        prefix = self.table("")
+        with self._lock:
+            try:
+                rows = self._connect().execute(f"select * from {_COVERAGE}").fetchall()
+            except sqlite3.OperationalError as error:
+                if "no such table" in str(error):
+                    return {}  # never materialized by this version
+                self._drop()
+                raise OnlineStoreUnavailableError(self._problem(error)) from error
+            except sqlite3.Error as error:
+                self._drop()
+                raise OnlineStoreUnavailableError(self._problem(error)) from error
+        return {
+            table.removeprefix(prefix): until / 1_000_000
+            for table, until in rows
+            if table.startswith(prefix)
+        }
 
     def stored_features(self, view: str) -> set[str]:
         """The features some row of the view's table holds a value (or a stored null) of."""

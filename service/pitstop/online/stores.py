@@ -122,6 +122,15 @@ class OnlineStore(Protocol):
         """Record that every entity of the view was written (after a materialization)."""
         ...
 
+    def record_coverage(self, view: str, covered_until_seconds: float | None) -> None:
+        """Record how far the view's written data reaches (epoch seconds; pitstop.coverage);
+        None: unknown, the record is removed."""
+        ...
+
+    def coverage(self) -> dict[str, float]:
+        """Each view's recorded coverage (online name -> epoch seconds; pitstop.coverage)."""
+        ...
+
     def forget_features(self, views: Sequence[ViewDef]) -> int:
         """Delete every stored value of a feature that none of ``views`` (the registry's
         online views) has: after a feature or a view is removed. Returns how many it deleted."""

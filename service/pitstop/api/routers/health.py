@@ -3,12 +3,15 @@
 
 from __future__ import annotations
 
+import time
+
 from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 
 from pitstop.api.deps import ServingDep
 from pitstop.api.metrics import exposition
 from pitstop.api.schemas import Health, Readiness
+from pitstop.online.codec import rfc3339
 
 router = APIRouter(tags=["health"])
 
@@ -21,7 +24,10 @@ async def health() -> Health:
 
 @router.get("/ready", response_model=Readiness, responses={503: {"description": "not ready"}})
 async def ready(serving: ServingDep) -> JSONResponse:
-    """Readiness: the plans are compiled and the online store answers; 503 with the reason."""
+    """Readiness: the plans are compiled and the online store answers; 503 with the reason.
+
+    Stale views (past their coverage plus the grace) do not make it 503: lookups still answer,
+    with ``OUTSIDE_MAX_AGE``; ``stale_views`` says which and since when."""
     problem = serving.problem
     if problem is not None:
         return JSONResponse({"status": "not ready", "detail": str(problem)}, status_code=503)
@@ -31,6 +37,10 @@ async def ready(serving: ServingDep) -> JSONResponse:
             "status": "ready",
             "registry_version": serving.compiled.version,
             "online_store": serving.store.kind,
+            "stale_views": {
+                view: rfc3339(since)
+                for view, since in sorted(serving.stale_views(time.time()).items())
+            },
         }
     )
 

@@ -80,7 +80,7 @@ async def get_online_features(request: Request) -> Response:
         event_timestamps=[column["event_timestamps"] for column in payload["results"]],
         latency_seconds=time.perf_counter() - started,
     )
-    return _json(payload)
+    return _json(payload, result.stale_header())
 
 
 def _lookup_body(raw: bytes) -> OnlineFeaturesRequest:
@@ -92,8 +92,8 @@ def _lookup_body(raw: bytes) -> OnlineFeaturesRequest:
         ) from None
 
 
-def _json(payload: Any) -> Response:
-    return Response(orjson.dumps(payload), media_type="application/json")
+def _json(payload: Any, headers: dict[str, str] | None = None) -> Response:
+    return Response(orjson.dumps(payload), media_type="application/json", headers=headers)
 
 
 @router.get(
@@ -127,7 +127,7 @@ async def get_features(feature_service: str, request: Request, serving: ServingD
     )
     outcome = result.outcome
     count_lookup(feature_service, 1, outcome.not_found, outcome.outside_max_age)
-    return _json(row_response(result))
+    return _json(row_response(result), result.stale_header())
 
 
 def _typed(name: str, text: str, value_type: str | None) -> object:
