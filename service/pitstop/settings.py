@@ -27,8 +27,9 @@ variable                    what                                          defaul
 ``PITSTOP_API_KEY``         the key the API asks for on writes (header     unset: no key
                             ``X-API-Key`` or ``Authorization: Bearer``)
 ``PITSTOP_API_KEY_READS``   ask for the key on lookups too (``true``)      ``false``
-``PITSTOP_ONLINE_TTL``      ``off``: serve values older than their view's  ``on``
-                            ttl instead of ``OUTSIDE_MAX_AGE``
+``PITSTOP_ONLINE_TTL``      ``off``: serve stale values (past the view's   ``on``
+                            coverage + 2 intervals, or its ttl) instead
+                            of ``OUTSIDE_MAX_AGE``
 ``PITSTOP_MAX_ENTITIES``    entity rows per lookup; more is a 413          1000
 ``PITSTOP_MATERIALIZE_      rows per batch of ``pitstop materialize``:     100000
 BATCH_ROWS``                its memory grows with it, not with the table
@@ -36,7 +37,8 @@ BATCH_ROWS``                its memory grows with it, not with the table
 MEMORY``                    (it spills to ``<data>/tmp`` beyond)
 ``PITSTOP_SERVING_LOG_RATE`` share of entity keys whose lookups the API    ``0.05``; ``0`` = off
                             logs to ``<data>/logs/`` (monitoring skew)
-``PITSTOP_FRESHNESS_HOURS`` the expected interval between snapshots       ``24`` (daily)
+``PITSTOP_FRESHNESS_HOURS`` the expected interval between snapshots;      ``24`` (daily)
+                            stale past coverage + 2 intervals
 ``PITSTOP_WAREHOUSE_       days of raw lines and events the warehouse     unset: the dbt var
 HORIZON_DAYS``              keeps (dbt var ``warehouse_horizon_days``)     (45)
 ==========================  ============================================  =========================

@@ -24,9 +24,9 @@ def api_log(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def api_url(trap_store: Settings, api_log: Path) -> Iterator[str]:
     """Base URL of a real `pitstop serve` (uvicorn, child process) serving trap_store.
 
-    The trap log is from March 2026, older than any ttl today: this server serves without the
-    online TTL (as Feast does), so its answers can be compared with Feast's. tests/api/
-    test_ttl.py covers the TTL.
+    The trap log is from March 2026, stale today: this server serves without the online
+    ageing (as Feast does), so its answers can be compared with Feast's;
+    tests/online/test_staleness.py covers the ageing.
     """
     settings = dataclasses.replace(trap_store, online_ttl=False, serving_log_rate=0.0)
     with api_in_background(settings, log_path=api_log) as server:
