@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pyarrow.parquet as pq
 import pytest
 
 from pitstop.api.background import api_in_background
@@ -44,6 +45,9 @@ def _lookups(client: httpx.Client) -> None:
             {"feature_service": "churn_v1", "entities": {"user_id": users}},
             {"feature_service": "ranking_v1", "entities": {"user_id": users, "item_id": users}},
             {"features": ["user_activity:events_7d"], "entities": {"user_id": users}},
+            # an entity column no view has (issue 20): answered, logged without it, and the
+            # monitoring below still answers
+            {"feature_service": "churn_v1", "entities": {"user_id": users, "zzz": users}},
         ):
             response = client.post("/get-online-features", json=body)
             assert response.status_code == 200, response.text
@@ -71,6 +75,13 @@ def test_lookups_are_logged_and_match_offline(served: tuple[Settings, httpx.Clie
     item = body["feature_views"]["item_popularity"]["features"]["item_views_7d"]
     assert item["skew"] == {"stale_rate": 0.0, "wrong_rate": 0.0}
     assert body["feature_views"]["item_popularity"]["freshness"]["status"] == "ok"
+    settings, _ = served
+    keys = {
+        key
+        for path in settings.serving_logs_dir.glob("date=*/part-*.parquet")
+        for key in pq.read_table(path, columns=["entity_key"]).column(0).to_pylist()
+    }
+    assert keys and not any("zzz" in key for key in keys)  # logged by the lookup's join keys
 
 
 def test_status_page_in_a_headless_browser(served: tuple[Settings, httpx.Client]) -> None:

@@ -151,6 +151,10 @@ def _recompute(
     lookups = sorted({(row["entity_key"], row["request_time"]) for row in rows}, key=str)
     keys = [json.loads(key) for key, _ in lookups]
     frame = pd.DataFrame(keys)
+    # Every lookup of a service has each of its join keys on every row: a column some logged
+    # keys lack is no join key of this service (an extra entity column sent with a lookup, as
+    # logs written before the API dropped those kept).
+    frame = frame.loc[:, frame.notna().all()]
     for column in frame.columns:
         if pd.api.types.is_numeric_dtype(frame[column]):
             frame[column] = frame[column].astype("int64")

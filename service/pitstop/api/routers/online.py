@@ -72,7 +72,13 @@ async def get_online_features(request: Request) -> Response:
     serving_log_of(request.app).record(
         feature_service=body.feature_service,
         feature_refs=body.features,
-        entities=body.entities,
+        # the plan's join keys and request data only, not extra columns a client sent
+        entities={
+            name: values
+            for name, values in body.entities.items()
+            if name in result.plan.join_keys
+            or any(field.name == name for field in result.plan.request_fields)
+        },
         request_time=result.now,
         feature_names=payload["metadata"]["feature_names"],
         values=[column["values"] for column in payload["results"]],
