@@ -99,6 +99,14 @@ BAD_LOOKUPS: dict[str, Case] = {
         422,
         ["'request_time'", "ISO 8601", "'soon'"],
     ),
+    "request_time past year 9999 in UTC": (
+        {
+            "entities": {"user_id": [1], "request_time": ["9999-12-31T23:59:59-10:00"]},
+            "feature_service": "churn_v1",
+        },
+        422,
+        ["'request_time'", "9999-12-31T23:59:59-10:00"],
+    ),
     "feature ref without a view": (
         {"entities": {"user_id": [1]}, "features": ["events_7d"]},
         422,

@@ -200,21 +200,24 @@ def encode_value(value: Any, value_type: str) -> bytes:
 def epoch_seconds(value: Any) -> float | None:
     """A timestamp from JSON: epoch seconds (a number) or ISO 8601 (an offset converts to UTC,
     no offset means UTC). None when it is neither, or out of datetime's range."""
+    seconds: float | None = None
     if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
-        try:
-            dt.datetime.fromtimestamp(value, tz=dt.timezone.utc)
-        except (OverflowError, OSError, ValueError):
-            return None
-        return float(value)
-    if isinstance(value, str):
+        seconds = float(value)
+    elif isinstance(value, str):
         try:
             parsed = dt.datetime.fromisoformat(value)
         except ValueError:
             return None
         if parsed.tzinfo is None:
             parsed = parsed.replace(tzinfo=dt.timezone.utc)
-        return parsed.timestamp()
-    return None
+        seconds = parsed.timestamp()
+    if seconds is None:
+        return None
+    try:  # in UTC, inside datetime's range (9999-12-31T23:59:59-10:00 is not)
+        dt.datetime.fromtimestamp(seconds, tz=dt.timezone.utc)
+    except (OverflowError, OSError, ValueError):
+        return None
+    return seconds
 
 
 @lru_cache(maxsize=65536)
