@@ -8,6 +8,8 @@ for an API key on writes and reads alike here.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
+import json
 import os
 import shutil
 import time
@@ -22,6 +24,13 @@ from pitstop.settings import Settings
 
 KEY = "s3cret-key"
 AUTH = {"X-API-Key": KEY}
+
+# Pushes are dated before the server's clock (at most a day ahead is accepted): an hour ago,
+# whole hours, later than anything the copied data folder holds.
+PUSHED_AT = (dt.datetime.now(dt.timezone.utc) - dt.timedelta(hours=1)).strftime(
+    "%Y-%m-%dT%H:00:00Z"
+)
+EARLIER = (dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=1)).strftime("%Y-%m-%d")
 
 
 @pytest.fixture(scope="module")
@@ -156,7 +165,7 @@ def test_features_endpoint_bad_input(
 def test_a_push_is_seen_by_the_next_lookup_and_an_older_one_is_not(
     server: httpx.Client, activity: list[str]
 ) -> None:
-    response = server.post("/push", json=_activity_push(activity, 3, "2027-01-02T00:00:00Z", 777))
+    response = server.post("/push", json=_activity_push(activity, 3, PUSHED_AT, 777))
     assert response.status_code == 200, response.text
     assert response.json() == {
         "push_source_name": "user_activity_push",
@@ -166,13 +175,13 @@ def test_a_push_is_seen_by_the_next_lookup_and_an_older_one_is_not(
     }
     answer = _lookup(server, [3]).json()["results"][1]
     assert answer["values"] == [777]
-    assert answer["event_timestamps"] == ["2027-01-02T00:00:00Z"]
+    assert answer["event_timestamps"] == [PUSHED_AT]
     # Older than what is stored: skipped, the fresher value stays.
     older = server.post("/push", json=_activity_push(activity, 3, "2026-12-01T00:00:00Z", 5))
     assert older.json()["written"] == 0
     assert _lookup(server, [3]).json()["results"][1]["values"] == [777]
     # A user nobody knew is created.
-    server.post("/push", json=_activity_push(activity, 5151, "2027-01-02T00:00:00Z", 4))
+    server.post("/push", json=_activity_push(activity, 5151, PUSHED_AT, 4))
     assert _lookup(server, [5151]).json()["results"][1]["values"] == [4]
 
 
@@ -181,18 +190,48 @@ def test_a_push_is_seen_by_the_next_lookup_and_an_older_one_is_not(
     [
         ({"push_source_name": "nope"}, 404, ["push source 'nope' not found"]),
         ({"to": "offline"}, 422, ["pushes go online only"]),
-        ({"df": {"user_id": [1], "event_timestamp": ["2027-01-01"]}}, 422, ["needs column"]),
-        ({"df": {"user_id": ["a"], "event_timestamp": ["2027-01-01"], "events_7d": [1]}}, 422, []),
+        ({"df": {"user_id": [1], "event_timestamp": [EARLIER]}}, 422, ["needs column"]),
+        ({"df": {"user_id": ["a"], "event_timestamp": [EARLIER], "events_7d": [1]}}, 422, []),
     ],
 )
 def test_bad_pushes_are_refused(
     server: httpx.Client, activity: list[str], change: dict[str, Any], status: int, words: list[str]
 ) -> None:
-    body = {**_activity_push(activity, 1, "2027-01-01", 1), **change}
+    body = {**_activity_push(activity, 1, EARLIER, 1), **change}
     response = server.post("/push", json=body)
     assert response.status_code == status, response.text
     for word in words:
         assert word in response.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "words"),
+    [
+        # issue 20: values past their type's range, and times that would poison the entity
+        ("user_id", 2**63, ["'user_id'", "INT64"]),
+        ("events_7d", 2**63, ["'events_7d'", "INT64"]),
+        ("event_timestamp", "2100-01-01T00:00:00Z", ["outside 1970-01-01"]),
+        ("event_timestamp", "0001-01-01T00:00:00Z", ["outside 1970-01-01"]),
+        ("event_timestamp", "9999-12-31T23:59:59-10:00", ["ISO 8601"]),
+    ],
+)
+def test_pushed_values_out_of_range_are_refused(
+    server: httpx.Client, activity: list[str], column: str, value: Any, words: list[str]
+) -> None:
+    body = _activity_push(activity, 1, EARLIER, 1)
+    body["df"][column] = [value]
+    response = server.post("/push", json=body)
+    assert response.status_code == 422, response.text
+    for word in words:
+        assert word in response.json()["detail"]
+
+
+def test_a_double_past_float64_is_refused(server: httpx.Client, activity: list[str]) -> None:
+    body = _activity_push(activity, 1, EARLIER, 1)
+    text = json.dumps(body).replace('"revenue_7d": [1.5]', '"revenue_7d": [1e400]')
+    assert "1e400" in text
+    response = server.post("/push", content=text, headers={"content-type": "application/json"})
+    assert response.status_code == 422, response.text
 
 
 # ---- operability -----------------------------------------------------------------------------

@@ -37,6 +37,7 @@ from pitstop.online.stores import ViewRead, open_online_store
 from pitstop.settings import Settings
 from tests.api.conftest import client_of_api
 from tests.api.test_online import LOOKUPS, USERS, _by_name, _post
+from tests.api.test_operations import PUSHED_AT
 from tests.api.test_redis import assert_same_as_feast, lookup_bodies
 from tests.redis_cluster import RedisCluster, running_cluster
 
@@ -146,8 +147,8 @@ def test_a_push_is_seen_by_the_next_lookup_and_an_older_one_is_not(
         return list(_by_name(_post(cluster_api, body))["events_7d"]["values"])
 
     # Users only this test knows, on different slots: one push row each.
-    assert push(7100001, "2027-01-02T00:00:00Z", 11)["written"] == 1
-    assert push(7100002, "2027-01-02T00:00:00Z", 12)["written"] == 1
+    assert push(7100001, PUSHED_AT, 11)["written"] == 1
+    assert push(7100002, PUSHED_AT, 12)["written"] == 1
     assert events_7d([7100001, 7100002]) == [11, 12]
     assert push(7100001, "2026-12-01T00:00:00Z", 5)["written"] == 0  # older: the newer stays
     assert events_7d([7100001]) == [11]

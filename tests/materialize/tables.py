@@ -13,7 +13,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-# Three days ago at midnight: the rows are inside the views' 9-day ttl when read back online.
+# Three days ago at midnight: recent rows, and a push dated a day or two after them is still in
+# the past (pushes may not be dated ahead of the server's clock).
 DAY = dt.datetime.combine(
     dt.datetime.now(dt.timezone.utc).date() - dt.timedelta(days=3),
     dt.time(),

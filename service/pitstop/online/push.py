@@ -9,7 +9,9 @@ arrive in), so a late push never replaces a fresher value.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import math
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,11 +21,15 @@ from pitstop.online.registry import RegistrySnapshot, ViewDef
 from pitstop.online.stores import OnlineStore, ViewRead, WriteRow
 
 EVENT_TIMESTAMP = "event_timestamp"
-_CHECKS = {
-    "INT64": lambda v: type(v) is int,
+# A pushed row's event time must be after 1970 and at most this far ahead of the server's clock:
+# a row dated later would win over every real push until then (newest wins).
+FUTURE_SECONDS = 86_400
+FLOAT32_MAX = 3.4028234663852886e38
+_CHECKS: dict[str, Callable[[Any], bool]] = {
+    "INT64": lambda v: type(v) is int and -(2**63) <= v < 2**63,
     "INT32": lambda v: type(v) is int and -(2**31) <= v < 2**31,
-    "DOUBLE": lambda v: type(v) in (int, float),
-    "FLOAT": lambda v: type(v) in (int, float),
+    "DOUBLE": lambda v: type(v) is int or (type(v) is float and math.isfinite(v)),
+    "FLOAT": lambda v: type(v) in (int, float) and math.isfinite(v) and abs(v) <= FLOAT32_MAX,
     "STRING": lambda v: isinstance(v, str),
     "BOOL": lambda v: isinstance(v, bool),
 }
@@ -53,7 +59,9 @@ def push(
             f"push source {source[:80]!r} not found; known: {', '.join(sources) or 'none'}"
         )
     rows = _row_count(columns)
-    stamps = [_seconds(row, value) for row, value in enumerate(columns.get(EVENT_TIMESTAMP) or [])]
+    stamps = [
+        _event_time(row, value) for row, value in enumerate(columns.get(EVENT_TIMESTAMP) or [])
+    ]
     if not stamps:
         raise InvalidInputError(f"df: missing column {EVENT_TIMESTAMP!r}")
     written = 0
@@ -138,6 +146,17 @@ def _encode(name: str, value_type: str, row: int, value: Any) -> bytes:
     if check is not None and not check(value):
         raise InvalidInputError(f"df: {name!r} row {row} is not a valid {value_type} value")
     return codec.encode_value(value, value_type)
+
+
+def _event_time(row: int, value: Any) -> float:
+    seconds = _seconds(row, value)
+    latest = time.time() + FUTURE_SECONDS
+    if not 0 <= seconds <= latest:
+        raise InvalidInputError(
+            f"df: {EVENT_TIMESTAMP!r} row {row} is {value!r}, outside 1970-01-01 .. a day past "
+            "the server's clock; a pushed row carries the time its values became true"
+        )
+    return seconds
 
 
 def _seconds(row: int, value: Any, name: str = EVENT_TIMESTAMP) -> float:
