@@ -4,6 +4,7 @@ tables as the plain files, and a broken one named in a one-line error."""
 from __future__ import annotations
 
 import gzip
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +35,8 @@ def gzip_trap_build(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings,
             path.with_name(path.name + ".gz").write_bytes(gzip.compress(path.read_bytes()))
             path.unlink()
     (raw / "date=2026-03-01" / "part-00001.jsonl.gz").write_bytes(gzip.compress(b""))
-    settings = Settings.from_env(data_dir)
+    # the plain build's horizon (tests/conftest.py: trap_build), so both keep every line
+    settings = replace(Settings.from_env(data_dir), warehouse_horizon_days=365)
     return settings, build(settings, echo=None)
 
 
