@@ -101,7 +101,7 @@ class Serving:
     def _check_store(self) -> None:
         try:
             self.store.ping()
-            self.coverage = self.store.coverage()
+            self.coverage = self.store.coverage()  # ping checks every node; this reads one
         except OnlineStoreUnavailableError as error:
             self._log_change(self.store_problem, error)
             self.store_problem = error

@@ -372,12 +372,9 @@ class SqliteStore:
         with self._lock:
             try:
                 rows = self._connect().execute(f"select * from {_COVERAGE}").fetchall()
-            except sqlite3.OperationalError as error:
-                if "no such table" in str(error):
-                    return {}  # never materialized by this version
-                self._drop()
-                raise OnlineStoreUnavailableError(self._problem(error)) from error
             except sqlite3.Error as error:
+                if str(error).startswith("no such table"):
+                    return {}  # never materialized by this version
                 self._drop()
                 raise OnlineStoreUnavailableError(self._problem(error)) from error
         return {
