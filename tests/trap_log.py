@@ -51,6 +51,11 @@ FAULTS: list[tuple[str, str]] = [
     ('{"event_id":"f9","event_type":"login","user_id":1}', "missing_ts"),
     (_line("f10", "login", 1, "yesterday"), "invalid_ts"),
     (_line("f11", "login", 1, "2026-02-30T10:00:00Z"), "invalid_ts"),
+    # issue 20: times a file arriving on 2026-03-05 cannot hold (before 1970, or more than a
+    # day after its arrival day)
+    (_line("f21", "login", 1, "0001-01-01T00:00:00Z"), "ts_out_of_range"),
+    (_line("f22", "login", 1, "9999-12-31T00:00:00Z"), "ts_out_of_range"),
+    (_line("f23", "login", 1, "2026-03-07T00:00:00Z"), "ts_out_of_range"),
     (_line("f12", "add_to_cart", 1, "2026-03-05T10:00:00Z"), "missing_item_id"),
     (_line("f13", "page_view", 1, "2026-03-05T10:00:00Z", item_id="x"), "invalid_item_id"),
     (_line("f14", "purchase", 1, "2026-03-05T10:00:00Z", item_id=100), "missing_price"),

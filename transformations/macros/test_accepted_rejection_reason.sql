@@ -8,6 +8,7 @@
       'invalid_utf8', 'malformed_json', 'not_an_object',
       'missing_event_id', 'invalid_event_id', 'missing_event_type', 'invalid_event_type',
       'unknown_event_type', 'missing_user_id', 'invalid_user_id', 'missing_ts', 'invalid_ts',
+      'ts_out_of_range',
       'missing_item_id', 'invalid_item_id', 'missing_price', 'invalid_price', 'negative_price',
       'invalid_quantity', 'missing_session_id', 'invalid_session_id', 'missing_device',
       'invalid_device', 'missing_country', 'invalid_country',

@@ -64,6 +64,10 @@ validated as (
                 then 'invalid_user_id'
             when ts_type is null then 'missing_ts'
             when ts_type <> 'VARCHAR' or event_at is null then 'invalid_ts'
+            -- nothing arrives before it happens (a day of clock slack), nor before 1970: one
+            -- such event would stretch its entity's snapshots over centuries
+            when event_at < {{ utc_midnight("date '1970-01-01'") }}
+                or event_at >= {{ utc_midnight('arrival_date + 2') }} then 'ts_out_of_range'
             when item_id_type is null
                 and {{ is_one_of('event_type', event_types_with('item_id', ['required'])) }}
                 then 'missing_item_id'
