@@ -32,7 +32,8 @@ def _run(*args: str, env_data_dir: Path | None = None) -> subprocess.CompletedPr
 def test_help_does_not_import_the_heavy_stack() -> None:
     probe = (
         "import sys; from pitstop.cli import main\n"
-        "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+        "for flag in ('--version', '--help'):\n"
+        "    try:\n        main([flag])\n    except SystemExit:\n        pass\n"
         "heavy = [m for m in ('feast', 'dbt', 'duckdb', 'pandas', 'pyarrow') if m in sys.modules]\n"
         "print('HEAVY', heavy)"
     )
@@ -110,3 +111,23 @@ def test_serve_refuses_a_bad_port(tmp_path: Path) -> None:
     result = _run("serve", "--data-dir", str(tmp_path), "--port", "70000")
     assert result.returncode == 2 and "port" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_version_is_the_installed_package_version() -> None:
+    import tomllib
+
+    declared = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())
+    result = _run("--version")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == f"pitstop {declared['project']['version']}"
+
+
+def test_the_package_declares_its_type_hints() -> None:
+    """PEP 561: a py.typed marker in the package, and listed as package data so a wheel has it."""
+    from importlib.resources import files
+
+    import tomllib
+
+    assert files("pitstop").joinpath("py.typed").is_file()
+    declared = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())
+    assert "py.typed" in declared["tool"]["setuptools"]["package-data"]["pitstop"]

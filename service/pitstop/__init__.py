@@ -5,8 +5,11 @@ The public surface is small on purpose; import from here, not from submodules:
     from pitstop import Settings, PitstopError
 """
 
+from importlib.metadata import version
+
 from pitstop.errors import PitstopError
 from pitstop.settings import Settings
 
 __all__ = ["PitstopError", "Settings", "__version__"]
-__version__ = "0.1.0"
+# pyproject.toml is the one home of the version; this reads the installed package's metadata
+__version__ = version("pitstop")

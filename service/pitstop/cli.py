@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
+from pitstop import __version__
 from pitstop.errors import PitstopError
 from pitstop.settings import DATA_DIR_ENV, Settings
 
@@ -368,6 +369,7 @@ def _parser() -> argparse.ArgumentParser:
         prog="pitstop",
         description="Raw event logs to point-in-time-correct features, offline and online.",
     )
+    parser.add_argument("--version", action="version", version=f"pitstop {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     generate = commands.add_parser(
