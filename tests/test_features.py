@@ -63,8 +63,8 @@ def test_silent_user_has_zeros_not_missing_values_and_a_recent_row(lookup: Looku
     assert row["events_30d"] == 0 and row["purchases_30d"] == 0 and row["sessions_7d"] == 0
     assert row["revenue_7d"] == 0.0 and row["revenue_30d"] == 0.0
     assert row["avg_order_value_30d"] is None  # a ratio with nothing under it is undefined
-    # the weekly keep-alive row keeps the latest row younger than 7 days (the ttl rests on it)
-    assert _utc(at) - row["event_timestamp"] < dt.timedelta(days=7)
+    # no keep-alive rows: the latest row is the 30-day window's exit, 19 days before the lookup
+    assert row["event_timestamp"] == _utc("2026-04-01T00:00:00Z")
 
 
 def test_no_row_after_the_data_coverage(features: duckdb.DuckDBPyConnection) -> None:
@@ -76,23 +76,21 @@ def test_no_row_after_the_data_coverage(features: duckdb.DuckDBPyConnection) -> 
     assert newest == _utc("2026-04-21T00:00:00Z")
 
 
-def test_every_entity_has_a_row_at_least_weekly(features: duckdb.DuckDBPyConnection) -> None:
-    gaps = features.execute(
-        """
-        select table_name, max(gap) from (
-            select 'user_activity' as table_name, event_timestamp - lag(event_timestamp)
-                over (partition by user_id order by event_timestamp) as gap from user_activity
-            union all
-            select 'user_profile', event_timestamp - lag(event_timestamp)
-                over (partition by user_id order by event_timestamp) from user_profile
-            union all
-            select 'item_popularity', event_timestamp - lag(event_timestamp)
-                over (partition by item_id order by event_timestamp) from item_popularity
-        ) group by table_name
-        """
+def test_a_silent_entity_has_rows_only_where_a_value_changes(
+    features: duckdb.DuckDBPyConnection,
+) -> None:
+    """User 2's one page view of 03-01 enters the windows at 03-02 and leaves the 1-, 7- and
+    30-day windows at 03-03, 03-09 and 04-01; its lifetime profile changes once. Nothing else:
+    no keep-alive rows, though the data reaches 04-21 (docs/architecture.md §3)."""
+    activity = features.execute(
+        "select strftime(event_timestamp, '%m-%d') from user_activity "
+        "where user_id = 2 order by event_timestamp"
     ).fetchall()
-    assert {name for name, _ in gaps} == {"user_activity", "user_profile", "item_popularity"}
-    assert all(gap <= dt.timedelta(days=7) for _, gap in gaps)
+    assert [day for (day,) in activity] == ["03-02", "03-03", "03-09", "04-01"]
+    profile = features.execute(
+        "select strftime(event_timestamp, '%m-%d') from user_profile where user_id = 2"
+    ).fetchall()
+    assert [day for (day,) in profile] == ["03-02"]
 
 
 def test_late_event_changes_the_snapshots_of_its_own_day(lookup: Lookup) -> None:

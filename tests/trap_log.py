@@ -1,7 +1,7 @@
 """A hand-made raw log with a known answer for every point-in-time trap.
 
 Arrival partitions run from 2026-03-01 to 2026-04-20, so the data covers snapshots up to
-2026-04-21 00:00 UTC. 2026-03-02 is a Monday (keep-alive rows fall on Mondays). Users:
+2026-04-21 00:00 UTC. 2026-03-02 is a Monday. Users:
 
 1  events exactly at midnight and one millisecond before the next; unseen before 03-11
 2  one page view on 03-01, then silent: the window edges, and a silent user's zeros

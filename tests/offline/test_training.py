@@ -72,7 +72,7 @@ USER_ANSWERS: dict[str, dict[str, Any]] = {
     "edge_7d_out": {"events_1d": 0, "events_7d": 0, "events_30d": 1},
     "edge_30d_last": {"events_7d": 0, "events_30d": 1, "days_active_30d": 1},
     "edge_30d_out": {"events_30d": 0, "days_active_30d": 0},
-    # a true zero stays a zero (keep-alive rows keep it within the ttl), not a missing value
+    # a true zero stays a zero (its row of 04-01 holds until a change), not a missing value
     "silent_50_days": {
         "events_30d": 0,
         "sessions_7d": 0,

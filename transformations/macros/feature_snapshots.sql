@@ -8,10 +8,10 @@
   value at every date where any value changes. Days with no change get no row: a point-in-time
   lookup takes the latest row at or before its time, which holds the right value.
 
-  Each entity also gets a keep-alive row every Monday from its first snapshot on, so that a row
-  is never more than 7 days older than a lookup inside the data (feature views use a TTL built
-  on this; see transformations/README.md). Rows after the data's coverage end are dropped: they
-  would describe days whose events have not arrived.
+  There are no keep-alive rows: an entity's latest row holds its values until its next change,
+  however long ago it was written. How far the data reaches is a property of the table, not of
+  each row (int_data_coverage; docs/architecture.md §3 "Staleness"). Rows after the data's
+  coverage end are dropped: they would describe days whose events have not arrived.
 
   `features` is a list of dicts: name (output column), enters (the day column added at d + 1),
   leaves (the day column subtracted at d + days + 1; defaults to enters) and days (window
@@ -55,43 +55,6 @@
     from {{ days_relation }}
     {%- endfor %}
 
-    union all
-
-    -- keep-alive rows: every Monday after the entity's first snapshot, nothing changes
-    select
-        first_days.{{ entity_key }},
-        mondays.snapshot_date,
-        {%- for f in features if not f.aggregate %}
-        0 as {{ f.name }},
-        {%- endfor %}
-        null as arrived_by_date
-    from (
-        select {{ entity_key }}, min(first_snapshot_date) as first_snapshot_date
-        from (
-            select {{ entity_key }}, activity_date + 1 as first_snapshot_date
-            from {{ days_relation }}
-            {%- if carried %}
-            union all
-            select {{ entity_key }}, snapshot_date from {{ carried }}
-            {%- endif %}
-        ) as snapshot_starts
-        group by {{ entity_key }}
-    ) as first_days
-    {%- if carried %}
-    inner join rebuilt using ({{ entity_key }})
-    {%- endif %}
-    inner join (
-        select {{ date_series(
-            "cast(date_trunc('week', coalesce(first_event_date, first_arrival_date)) as date)",
-            'coverage_end_date',
-            7
-        ) }} as snapshot_date
-        from {{ ref('int_data_coverage') }}
-    ) as mondays
-        on mondays.snapshot_date > first_days.first_snapshot_date
-        {%- if carried %}
-        and mondays.snapshot_date >= rebuilt.resume_date
-        {%- endif %}
     {%- if carried %}
     ) as changes
     inner join rebuilt using ({{ entity_key }})

@@ -85,7 +85,7 @@ rebuilt as (
 
 carried as (
 
-    {{ carried_state(days_relation, entity_key, features, floor, extra_columns) }}
+    {{ carried_state(days_relation, entity_key, features, extra_columns) }}
 
 ),
 
@@ -120,7 +120,9 @@ carried as (
   - Entities with a change row that falls into the snapshot dates newly covered by the data,
     after the mart's newest event_timestamp: a day's entry (d + 1) or its exit from an N-day
     window (d + N + 1, for N in `lengths`); they resume at the first newly covered date.
-  - Every entity, when a Monday (the keep-alive rows) is newly covered; likewise.
+
+  Nothing else changes as the coverage moves on: there are no keep-alive rows
+  (macros/feature_snapshots.sql), so an entity with no news keeps its rows untouched.
 
   Rows before resume_date are kept from the last run; the rest are recomputed
   (days_with_changes_since_resume), and are those a full rebuild would write.
@@ -140,7 +142,6 @@ carried as (
         or (days.activity_date + {{ n + 1 }} > {{ old_end }}
             and days.activity_date + {{ n + 1 }} <= coverage.new_end)
         {%- endfor %}
-        or cast(date_trunc('week', coverage.new_end) as date) > {{ old_end }}
     group by days.{{ entity_key }}
 {%- endmacro -%}
 
@@ -148,8 +149,8 @@ carried as (
 {#-
   A date on or before every rebuilt entity's resume_date (rebuilt_entities), as a constant: the
   day after the earliest day of `days_relation` that newly arrived, or the day after the mart's
-  last snapshot date (`old_end`) if earlier. The scans below compare against it (`floor`) so they
-  skip old rows before joining them to the rebuilt entities.
+  last snapshot date (`old_end`) if earlier. The scan of the day rows compares against it
+  (`floor`) so it skips old rows before joining them to the rebuilt entities.
 -#}
 {%- macro earliest_resume_date(days_relation, since, old_end) -%}
     {%- set earliest = scalar_at_run(
@@ -193,11 +194,13 @@ carried as (
   the day column they sum, so money adds up exactly as in a full build), the snapshot date, and
   the date its value became knowable (arrived_by_date). `extra_columns` are carried as they are.
 
-  The row is at most 7 days old: every entity has a keep-alive row each Monday after its first
-  snapshot, and resume_date is at most the day after the mart's last snapshot date. An entity
-  without a row in those 7 days has no snapshot before resume_date at all.
+  The row can be of any age (an entity's latest row holds until its next change), so this reads
+  the mart's rows before the run's resume dates, whatever their age: the one step of a daily run
+  whose reading grows with the history (transformations/README.md, "What a daily run reads").
+  It reads the key and time columns of those rows and the other columns of the rebuilt
+  entities' rows only.
 -#}
-{%- macro carried_state(days_relation, entity_key, features, floor, extra_columns=[]) -%}
+{%- macro carried_state(days_relation, entity_key, features, extra_columns=[]) -%}
     {%- set day_types = {} -%}
     {%- if execute -%}
       {%- for column in adapter.get_columns_in_relation(days_relation) -%}
@@ -220,9 +223,7 @@ carried as (
         {{ utc_date('mart.created_timestamp') }} as arrived_by_date
     from {{ this }} as mart
     inner join rebuilt using ({{ entity_key }})
-    where mart.event_timestamp >= {{ utc_midnight(floor ~ ' - 7') }}
-        and mart.event_timestamp < {{ utc_midnight('rebuilt.resume_date') }}
-        and mart.event_timestamp >= {{ utc_midnight('rebuilt.resume_date - 7') }}
+    where mart.event_timestamp < {{ utc_midnight('rebuilt.resume_date') }}
     qualify row_number() over (
         partition by mart.{{ entity_key }} order by mart.event_timestamp desc
     ) = 1

@@ -7,10 +7,10 @@ the histograms of any two days share their bins and add up to weeks without resc
 the window's own row (``day=None``) comes out of the same pass through ``GROUPING SETS``.
 Quantiles are read off the histogram (interpolated within a bin), so they cost no extra pass.
 
-A feature table is sparse (a row when a value changes, plus a Monday keep-alive row; see
-transformations/README.md). :func:`feature_table_sql` turns it back into what a training set
-sees: the state of every entity at every snapshot day of the window (the latest row at or before
-the day, within the view's ttl). That is what the baseline (a training set) holds, so the two
+A feature table is sparse (a row only when a value changes; see transformations/README.md).
+:func:`feature_table_sql` turns it back into what a training set sees: the state of every entity
+at every snapshot day of the window (the latest row at or before the day, within the view's ttl
+if it declares one). That is what the baseline (a training set) holds, so the two
 sides of the drift statistic describe the same thing.
 """
 

@@ -2,7 +2,7 @@
 
 {#-
   user_activity: windowed activity counts per user, as sparse daily snapshots (one row per
-  user and snapshot date where a value changes, plus weekly keep-alive rows). A row at
+  user and snapshot date where a value changes). A row at
   event_timestamp T summarizes clean events with ts < T; an N-day window is T - N days <= ts < T.
 -#}
 

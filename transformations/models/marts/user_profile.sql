@@ -2,7 +2,7 @@
 
 {#-
   user_profile: lifetime facts per user as of each snapshot T (events with ts < T), as sparse
-  daily snapshots: a row the day after each active day, plus weekly keep-alive rows.
+  daily snapshots: a row the day after each active day.
 -#}
 
 {#- The lifetime totals: one entry each in _marts__models.yml (macros/declared_features.sql) -#}
