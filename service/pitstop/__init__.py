@@ -5,11 +5,17 @@ The public surface is small on purpose; import from here, not from submodules:
     from pitstop import Settings, PitstopError
 """
 
-from importlib.metadata import version
-
 from pitstop.errors import PitstopError
 from pitstop.settings import Settings
 
 __all__ = ["PitstopError", "Settings", "__version__"]
-# pyproject.toml is the one home of the version; this reads the installed package's metadata
-__version__ = version("pitstop")
+
+
+def __getattr__(name: str) -> str:
+    # pyproject.toml is the one home of the version: read from the installed package's metadata
+    # when asked for (about 50 ms), not on every `import pitstop`
+    if name == "__version__":
+        from importlib.metadata import version
+
+        return version("pitstop")
+    raise AttributeError(f"module 'pitstop' has no attribute {name!r}")

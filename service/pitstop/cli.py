@@ -17,7 +17,6 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
-from pitstop import __version__
 from pitstop.errors import PitstopError
 from pitstop.settings import DATA_DIR_ENV, Settings
 
@@ -356,6 +355,16 @@ def _feast_output(*, quiet: bool) -> Iterator[None]:
 # ---- argument parsing --------------------------------------------------------------------------
 
 
+class _Version(argparse.Action):
+    """``--version``: the installed package's version, read only when asked for."""
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: object) -> None:
+        import pitstop
+
+        print(f"pitstop {pitstop.__version__}")
+        parser.exit()
+
+
 def _parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
@@ -369,7 +378,7 @@ def _parser() -> argparse.ArgumentParser:
         prog="pitstop",
         description="Raw event logs to point-in-time-correct features, offline and online.",
     )
-    parser.add_argument("--version", action="version", version=f"pitstop {__version__}")
+    parser.add_argument("--version", action=_Version, nargs=0, help="print the version and exit")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     generate = commands.add_parser(

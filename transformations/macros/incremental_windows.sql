@@ -196,7 +196,7 @@ carried as (
 
   The row can be of any age (an entity's latest row holds until its next change), so this reads
   the mart's rows before the run's resume dates, whatever their age: the one step of a daily run
-  whose reading grows with the history (transformations/README.md, "What a daily run reads").
+  whose reading grows with the history (transformations/README.md, "Incremental daily runs").
   It reads the key and time columns of those rows and the other columns of the rebuilt
   entities' rows only.
 -#}
