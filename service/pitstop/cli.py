@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
-from pitstop.errors import PitstopError
+from pitstop.errors import PitstopError, os_error_line
 from pitstop.settings import DATA_DIR_ENV, Settings
 
 Handler = Callable[[argparse.Namespace, Settings], int]
@@ -43,6 +43,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         # The reader went away (`pitstop ... | head`): stop quietly, as Unix tools do.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
+    except OSError as error:  # the machine refused: a full disk, a read-only folder...
+        print(f"pitstop {args.command}: {os_error_line(error)}", file=sys.stderr)
+        return 1
 
 
 # ---- commands --------------------------------------------------------------------------------

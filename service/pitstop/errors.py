@@ -57,6 +57,11 @@ class InvalidInputError(PitstopError):
     exit_code = 2
 
 
+class EntityColumnClashError(InvalidInputError, ValueError):
+    """An entity frame has a column named like a requested feature (Feast's own stores refuse
+    such a frame with a ``ValueError`` too, so this is one)."""
+
+
 class TooManyEntitiesError(InvalidInputError):
     """A lookup asked for more entity rows than the server allows (the API answers 413)."""
 
@@ -68,12 +73,43 @@ class TooManyEntitiesError(InvalidInputError):
         self.rows, self.limit = rows, limit
 
 
+class RequestTooLargeError(InvalidInputError):
+    """A request body larger than the server takes (the API answers 413, before reading it)."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(
+            f"the request body is larger than {limit:,} bytes (PITSTOP_MAX_BODY_BYTES): "
+            "split the request"
+        )
+        self.limit = limit
+
+
 class UnauthorizedError(PitstopError):
     """A request without the API key the server asks for (the API answers 401)."""
 
 
 class BackgroundApiError(PitstopError):
     """The lookup API in a child process exited, did not answer in time, or answered an error."""
+
+
+def os_error_line(error: OSError) -> str:
+    """What the operating system refused, on one line: its reason, the file, and the next
+    step where there is an obvious one (the CLI's translation of an ``OSError``)."""
+    import errno
+
+    reason = error.strerror or one_line(error)
+    files = [str(name) for name in (error.filename, error.filename2) if name is not None]
+    where = f": {' -> '.join(files)}" if files else ""
+    space = "; free some space and run it again"
+    permissions = "; check the permissions of the data folder (PITSTOP_DATA_DIR) and paths"
+    hints = {
+        errno.ENOSPC: space,
+        errno.EDQUOT: space,
+        errno.EACCES: permissions,
+        errno.EPERM: permissions,
+        errno.EROFS: "; the file system is read-only: use a writable data folder",
+    }
+    return f"{reason}{where}{hints.get(error.errno or 0, '')}"
 
 
 def one_line(error: BaseException) -> str:

@@ -26,11 +26,14 @@ variable                    what                                          defaul
                             (``spark://host:7077``, ``yarn``, ``k8s://...``)
 ``PITSTOP_API_KEY``         the key the API asks for on writes (header     unset: no key
                             ``X-API-Key`` or ``Authorization: Bearer``)
-``PITSTOP_API_KEY_READS``   ask for the key on lookups too (``true``)      ``false``
+``PITSTOP_API_KEY_READS``   ask for the key on every read route too        ``false``
+                            (``true``; not the probes)
 ``PITSTOP_ONLINE_TTL``      ``off``: serve stale values (past the view's   ``on``
                             coverage + 2 intervals, or its ttl) instead
                             of ``OUTSIDE_MAX_AGE``
 ``PITSTOP_MAX_ENTITIES``    entity rows per lookup; more is a 413          1000
+``PITSTOP_MAX_BODY_BYTES``  request body size; more is a 413, refused      4194304 (4 MiB)
+                            before the body is read
 ``PITSTOP_MATERIALIZE_      rows per batch of ``pitstop materialize``:     100000
 BATCH_ROWS``                its memory grows with it, not with the table
 ``PITSTOP_MATERIALIZE_      DuckDB's memory limit while materializing      ``512MB``
@@ -76,6 +79,9 @@ API_KEY_READS_ENV = "PITSTOP_API_KEY_READS"
 ONLINE_TTL_ENV = "PITSTOP_ONLINE_TTL"
 MAX_ENTITIES_ENV = "PITSTOP_MAX_ENTITIES"
 DEFAULT_MAX_ENTITIES = 1000
+MAX_BODY_BYTES_ENV = "PITSTOP_MAX_BODY_BYTES"
+# 1,000 entity rows of a few keys are tens of kB: 4 MiB leaves room for large pushes.
+DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024
 MATERIALIZE_BATCH_ROWS_ENV = "PITSTOP_MATERIALIZE_BATCH_ROWS"
 DEFAULT_MATERIALIZE_BATCH_ROWS = 100_000
 MATERIALIZE_MEMORY_ENV = "PITSTOP_MATERIALIZE_MEMORY"
@@ -110,6 +116,7 @@ class Settings:
     api_key_on_reads: bool = False
     online_ttl: bool = True
     max_entities: int = DEFAULT_MAX_ENTITIES
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     materialize_batch_rows: int = DEFAULT_MATERIALIZE_BATCH_ROWS
     materialize_memory: str = DEFAULT_MATERIALIZE_MEMORY
     # Share of entity keys (by a stable hash) whose lookups are logged for skew checks.
@@ -151,6 +158,7 @@ class Settings:
             api_key_on_reads=_flag(API_KEY_READS_ENV, default=False),
             online_ttl=_flag(ONLINE_TTL_ENV, default=True),
             max_entities=_positive_int(MAX_ENTITIES_ENV, DEFAULT_MAX_ENTITIES),
+            max_body_bytes=_positive_int(MAX_BODY_BYTES_ENV, DEFAULT_MAX_BODY_BYTES),
             materialize_batch_rows=_positive_int(
                 MATERIALIZE_BATCH_ROWS_ENV, DEFAULT_MATERIALIZE_BATCH_ROWS
             ),
@@ -241,6 +249,7 @@ class Settings:
             API_KEY_READS_ENV: "on" if self.api_key_on_reads else "off",
             ONLINE_TTL_ENV: "on" if self.online_ttl else "off",
             MAX_ENTITIES_ENV: str(self.max_entities),
+            MAX_BODY_BYTES_ENV: str(self.max_body_bytes),
             MATERIALIZE_BATCH_ROWS_ENV: str(self.materialize_batch_rows),
             MATERIALIZE_MEMORY_ENV: self.materialize_memory,
             SERVING_LOG_RATE_ENV: str(self.serving_log_rate),

@@ -126,6 +126,21 @@ BAD_LOOKUPS: dict[str, Case] = {
         422,
         ["not both"],
     ),
+    "request_time at the top level": (
+        {"entities": {"user_id": [1]}, "feature_service": "churn_v1", "request_time": "now"},
+        422,
+        ["request_time goes inside entities"],
+    ),
+    "an unknown top-level field": (
+        {"entities": {"user_id": [1]}, "feature_service": "churn_v1", "full_names": True},
+        422,
+        ["body.full_names", "Extra inputs are not permitted"],
+    ),
+    "a flag given as text": (
+        {"entities": {"user_id": [1]}, "feature_service": "churn_v1", "full_feature_names": "yes"},
+        422,
+        ["body.full_feature_names", "valid boolean"],
+    ),
     "two features of one name": (
         {"entities": {"user_id": [1]}, "features": ["user_activity:events_7d"] * 2},
         422,

@@ -24,6 +24,7 @@ from pitstop.settings import Settings
 
 KEY = "s3cret-key"
 AUTH = {"X-API-Key": KEY}
+BODY_LIMIT = 64 * 1024
 
 # Pushes are dated before the server's clock (at most a day ahead is accepted): an hour ago,
 # whole hours, later than anything the copied data folder holds.
@@ -45,6 +46,7 @@ def copy(trap_store: Settings, tmp_path_factory: pytest.TempPathFactory) -> Sett
         api_key_on_reads=True,
         online_ttl=False,
         max_entities=50,
+        max_body_bytes=BODY_LIMIT,
     )
 
 
@@ -119,12 +121,73 @@ def test_the_key_is_asked_for_on_reads_and_writes(
     assert server.get("/health", headers=anonymous).status_code == 200
 
 
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/feature-views",
+        "/feature-services",
+        "/features/churn_v1?user_id=1",
+        "/metrics",
+        "/monitoring/status",
+        "/status",
+        "/openapi.json",
+        "/docs",
+        "/redoc",
+    ],
+)
+def test_with_reads_protected_every_read_route_asks_for_the_key(
+    server: httpx.Client, path: str
+) -> None:
+    """Only lookups asked for it: the registry listings, the metrics, the monitoring pages and
+    the docs answered anyone. The probes stay open (below)."""
+    assert server.get(path, headers={"X-API-Key": ""}).status_code == 401
+    assert server.get(path, headers={"X-API-Key": "wrong"}).status_code == 401
+    # with the key: answered (the monitoring pages 503 here: this copy has no warehouse)
+    assert server.get(path).status_code in (200, 503), server.get(path).text
+
+
+def test_the_probes_need_no_key(server: httpx.Client) -> None:
+    for path in ("/health", "/ready"):
+        assert server.get(path, headers={"X-API-Key": ""}).status_code == 200
+
+
+def test_the_docs_describe_the_api(server: httpx.Client) -> None:
+    schema = server.get("/openapi.json").json()
+    assert "/get-online-features" in schema["paths"] and "/push" in schema["paths"]
+    assert not {"/docs", "/redoc", "/openapi.json"} & set(schema["paths"])
+    assert "/openapi.json" in server.get("/docs").text
+    assert "/openapi.json" in server.get("/redoc").text
+
+
 def test_more_entities_than_the_limit_is_413_with_the_limit(server: httpx.Client) -> None:
     response = _lookup(server, list(range(51)))
     assert response.status_code == 413
     assert response.json()["limit"] == 50
     assert "PITSTOP_MAX_ENTITIES" in response.json()["detail"]
     assert _lookup(server, list(range(50))).status_code == 200
+
+
+def _padded_lookup(size: int) -> bytes:
+    head = b'{"entities": {"user_id": [1]}, "feature_service": "churn_v1", "pad": "'
+    return head + b"a" * (size - len(head) - 2) + b'"}'
+
+
+def test_a_body_past_the_limit_is_413_before_it_is_read(server: httpx.Client) -> None:
+    """A 50 MB body raised the server from 280 to 629 MB before its answer."""
+    body = _padded_lookup(BODY_LIMIT + 1)
+    response = server.post("/get-online-features", content=body)
+    assert response.status_code == 413, response.text
+    assert response.json()["limit"] == BODY_LIMIT
+    assert "PITSTOP_MAX_BODY_BYTES" in response.json()["detail"]
+    # the same without a Content-Length (chunked): cut off as it arrives
+    chunks = [body[i : i + 8192] for i in range(0, len(body), 8192)]
+    response = server.post("/get-online-features", content=iter(chunks))
+    assert response.status_code == 413, response.text
+    # at the limit, the body is read (and refused for its unknown field, not its size)
+    response = server.post("/get-online-features", content=_padded_lookup(BODY_LIMIT))
+    assert response.status_code == 422 and "body.pad" in response.text
+    push = server.post("/push", content=b" " * (BODY_LIMIT + 1))
+    assert push.status_code == 413
 
 
 # ---- the row endpoint ------------------------------------------------------------------------

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import subprocess
+import sys
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -100,6 +104,48 @@ def test_failed_build_leaves_the_last_good_tables(tmp_path: Path) -> None:
     # once the lock is gone the next build publishes the new data
     build(settings, echo=None)
     assert _digest(settings.features_dir) != before
+
+
+def _children(pid: int) -> list[int]:
+    tasks = Path(f"/proc/{pid}/task")
+    found: list[int] = []
+    for task in tasks.glob("*") if tasks.is_dir() else []:
+        with contextlib.suppress(OSError):
+            found += [int(child) for child in (task / "children").read_text().split()]
+    return found
+
+
+def _running(pid: int) -> bool:
+    """Alive and not a zombie (an orphan's zombie waits for whoever adopted it)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    return "\nState:\tZ" not in status
+
+
+def test_a_killed_build_takes_its_dbt_child_down(tmp_path: Path) -> None:
+    """kill -9 of `pitstop build` left the dbt child running, still writing the warehouse
+    (and holding its lock against the next build)."""
+    write_trap_log(tmp_path, days=["2026-03-01", "2026-03-03"])
+    command = [sys.executable, "-m", "pitstop.cli", "build", "--data-dir", str(tmp_path)]
+    build_process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    children: list[int] = []
+    while not children and time.monotonic() < deadline and build_process.poll() is None:
+        children = _children(build_process.pid)
+        time.sleep(0.05)
+    assert children, "the build started no child process"
+    time.sleep(1.0)  # dbt is under way
+    build_process.kill()
+    build_process.wait()
+    deadline = time.monotonic() + 10
+    while any(map(_running, children)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(map(_running, children)), "the dbt child outlived its killed parent"
+    # and the next build has the warehouse to itself
+    report = build(Settings.from_env(tmp_path), echo=None)
+    assert report.counts.raw_lines > 0
 
 
 def test_incremental_runs_equal_a_full_rebuild(

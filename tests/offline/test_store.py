@@ -370,6 +370,33 @@ def test_on_demand_views_get_only_the_columns_they_read(
     assert "rid" not in seen["profile_x"] and "activity__clicks" not in seen["pair_plus"]
 
 
+@pytest.mark.parametrize(
+    ("column", "full"),
+    [("clicks", False), ("activity__clicks", True), ("score_plus_x", False)],
+    ids=["short-name", "full-name", "on-demand"],
+)
+def test_an_entity_column_named_like_a_feature_is_refused_as_feast_refuses_it(
+    stores: Any, column: str, full: bool
+) -> None:
+    """Feast's DuckDB store refuses such a frame for a batch view's feature (a ValueError);
+    the plugin did not, and gave two columns of that name. For an on-demand feature Feast
+    itself gives two columns; the plugin refuses that too."""
+    feast_store, pitstop_store, entities = stores
+    entities = entities.assign(**{column: 1})
+    features = ["activity:clicks", "pair_plus:score_plus_x"]
+    if column == "score_plus_x":
+        doubled = _retrieve(feast_store, entities, features, full=full)
+        assert doubled.columns.tolist().count(column) == 2
+    else:
+        with pytest.raises(ValueError, match=column):
+            _retrieve(feast_store, entities, features, full=full)
+    with pytest.raises(ValueError, match=f"named like requested features: {column};"):
+        _retrieve(pitstop_store, entities, features, full=full)
+    # A column named like a feature that is not requested passes through, in both.
+    kept = _retrieve(pitstop_store, entities, ["profile:amount"], full=full)
+    assert kept.columns.tolist().count(column) == 1
+
+
 def test_plugin_keeps_entity_order(stores: Any) -> None:
     _, pitstop_store, entities = stores
     shuffled = entities.sample(frac=1, random_state=3)

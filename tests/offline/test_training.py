@@ -433,6 +433,88 @@ def test_bad_entity_files_fail_in_one_line(
     assert not (tmp_path / "out.parquet").exists()
 
 
+def test_the_entity_file_is_not_overwritten_by_the_result(
+    trap_store: Settings, tmp_path: Path
+) -> None:
+    entities = _write(_entity_frame(), tmp_path / "entities.parquet")
+    before = entities.read_bytes()
+    with pytest.raises(InvalidInputError, match="is the entity file"):
+        build_training_set(
+            trap_store,
+            feature_service="churn_v1",
+            entities=entities,
+            out=tmp_path / "." / entities.name,
+        )
+    assert entities.read_bytes() == before
+
+
+def test_out_a_directory_is_refused_before_the_work(trap_store: Settings, tmp_path: Path) -> None:
+    entities = _write(_entity_frame(), tmp_path / "entities.parquet")
+    with pytest.raises(InvalidInputError, match="is a directory"):
+        build_training_set(trap_store, feature_service="churn_v1", entities=entities, out=tmp_path)
+    with pytest.raises(InvalidInputError, match="entities.parquet is a file, not a folder"):
+        build_training_set(
+            trap_store,
+            feature_service="churn_v1",
+            entities=entities,
+            out=entities / "sub" / "out.parquet",
+        )
+
+
+def test_csv_encodings(trap_store: Settings, tmp_path: Path) -> None:
+    """A spreadsheet's byte-order mark is read as UTF-8; Latin-1 or binary is one line."""
+    frame = _entity_frame()
+    text = frame.to_csv(index=False)
+    with_bom = tmp_path / "bom.csv"
+    with_bom.write_bytes(b"\xef\xbb\xbf" + text.encode())
+    report = build_training_set(
+        trap_store, feature_service="churn_v1", entities=with_bom, out=tmp_path / "bom.parquet"
+    )
+    assert report.rows == len(frame)
+    assert pd.read_parquet(report.path).columns[0] == frame.columns[0]
+    for name, content in {
+        "latin1.csv": ("caf\xe9," + text).encode("latin-1"),
+        "binary.csv": bytes(range(256)) * 4,
+    }.items():
+        (tmp_path / name).write_bytes(content)
+        with pytest.raises(InvalidInputError, match="is not a UTF-8 CSV file") as raised:
+            build_training_set(
+                trap_store,
+                feature_service="churn_v1",
+                entities=tmp_path / name,
+                out=tmp_path / "o.parquet",
+            )
+        assert "\n" not in str(raised.value)
+
+
+def test_cli_names_what_the_machine_refused(
+    trap_store: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An OSError is one line, not a stack trace: here a folder even root cannot write to
+    (sysfs), as a read-only data folder or a full disk would be."""
+    entities = _write(_entity_frame(), tmp_path / "entities.parquet")
+    out = Path("/sys/pitstop-training-set.parquet")
+    code = main(
+        [
+            "training-set",
+            "--data-dir",
+            str(trap_store.data_dir),
+            "--feature-service",
+            "churn_v1",
+            "--entities",
+            str(entities),
+            "--out",
+            str(out),
+        ]
+    )
+    err = capsys.readouterr().err
+    assert code == 1
+    assert err.startswith("pitstop training-set: ") and "Permission denied" in err
+    assert "check the permissions" in err and "/sys/" in err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert not out.exists()
+
+
 def test_string_key_in_csv_is_refused(trap_store: Settings, tmp_path: Path) -> None:
     frame = _entity_frame()
     frame["user_id"] = frame["user_id"].astype(object)

@@ -23,9 +23,10 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
+from pitstop.api.body_limit import BodyLimitMiddleware
 from pitstop.api.errors import install_error_handlers
 from pitstop.api.metrics import MetricsMiddleware
-from pitstop.api.routers import health, monitoring, online, push, registry
+from pitstop.api.routers import docs, health, monitoring, online, push, registry
 from pitstop.api.serving import POLL_SECONDS, Serving
 from pitstop.settings import Settings
 
@@ -38,15 +39,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title="pitstop lookup API",
         summary="Online feature lookups in Feast's wire format.",
         lifespan=lifespan,
+        # served by routers.docs instead, behind the API key when reads ask for it
+        openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.serving = Serving(settings or Settings.from_env())
     install_error_handlers(app)
+    app.add_middleware(BodyLimitMiddleware, limit=app.state.serving.settings.max_body_bytes)
     app.add_middleware(MetricsMiddleware)
     app.include_router(health.router)
     app.include_router(online.router)
     app.include_router(push.router)
     app.include_router(registry.router)
     app.include_router(monitoring.router)
+    app.include_router(docs.router)
     return app
 
 

@@ -8,6 +8,8 @@ exception                      status  detail
 NotFoundError (service, view,  404     its message, naming the unknown thing
 feature)
 TooManyEntitiesError           413     its message, plus ``limit``: the rows allowed
+RequestTooLargeError           413     its message, plus ``limit``: the bytes allowed
+                                       (api/body_limit.py, before the body is read)
 InvalidInputError              422     its message, naming the field or key
 UnauthorizedError              401     its message (``WWW-Authenticate: Bearer``)
 RequestValidationError         422     ``<where>: <what>`` per problem, plus ``errors``:
@@ -35,6 +37,7 @@ from pitstop.errors import (
     NotFoundError,
     OnlineStoreUnavailableError,
     PitstopError,
+    RequestTooLargeError,
     TooManyEntitiesError,
     UnauthorizedError,
 )
@@ -44,6 +47,7 @@ logger = logging.getLogger("pitstop.api")
 STATUS_BY_ERROR: tuple[tuple[type[PitstopError], int], ...] = (
     (NotFoundError, 404),
     (TooManyEntitiesError, 413),
+    (RequestTooLargeError, 413),
     (InvalidInputError, 422),
     (UnauthorizedError, 401),
     (MissingInputError, 503),
@@ -63,7 +67,7 @@ async def _pitstop_error(request: Request, error: PitstopError) -> JSONResponse:
         if isinstance(error, kind):
             body: dict[str, Any] = {"detail": str(error)}
             headers = {}
-            if isinstance(error, TooManyEntitiesError):
+            if isinstance(error, (TooManyEntitiesError, RequestTooLargeError)):
                 body["limit"] = error.limit
             if isinstance(error, UnauthorizedError):
                 headers["WWW-Authenticate"] = "Bearer"

@@ -11,7 +11,15 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue, PlainValidator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    JsonValue,
+    PlainValidator,
+    StrictBool,
+    model_validator,
+)
 
 JsonScalar = bool | int | float | str | None
 
@@ -33,8 +41,22 @@ FieldStatusName = Literal["INVALID", "PRESENT", "NULL_VALUE", "NOT_FOUND", "OUTS
 class OnlineFeaturesRequest(BaseModel):
     """Feast's request: column-oriented entity rows and either feature refs or a service.
 
-    Unknown top-level fields are ignored, as Feast's own server does.
+    Unknown top-level fields are a 422 naming them (Feast's own server ignores them, so a
+    misspelt field went unnoticed; the stock remote client sends none), and the flags are JSON
+    booleans (``"yes"`` is not true).
     """
+
+    model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _request_time_inside_entities(cls, data: object) -> object:
+        if isinstance(data, dict) and "request_time" in data:
+            raise ValueError(
+                "request_time goes inside entities, one value per row: "
+                '{"entities": {"user_id": [1], "request_time": ["2026-04-01T00:00:00Z"]}}'
+            )
+        return data
 
     entities: dict[str, list[EntityValue]] = Field(
         description="Join keys (and request data) to lists of values, one per row: "
@@ -44,10 +66,10 @@ class OnlineFeaturesRequest(BaseModel):
     features: list[str] = Field(
         default_factory=list, description='Feature refs "feature_view:feature".'
     )
-    full_feature_names: bool = Field(
+    full_feature_names: StrictBool = Field(
         default=False, description='Name features "feature_view__feature" in the response.'
     )
-    include_feature_view_version_metadata: bool = False
+    include_feature_view_version_metadata: StrictBool = False
 
 
 class FeatureVector(BaseModel):

@@ -33,7 +33,19 @@ DbtVars = dict[str, Any]
 # The refusal of transformations/macros/horizon.sql: data older than the warehouse keeps.
 _HORIZON_REFUSAL = re.compile(r"warehouse horizon: .*?`pitstop build --full-refresh`")
 
-_DBT_ENTRY = "import sys; from dbt.cli.main import cli; sys.exit(cli())"
+# The child runs dbt's CLI and ends itself once its parent is gone (a `pitstop build` killed
+# with -9 cannot stop it): an orphan would go on writing the warehouse under the next build.
+_DBT_ENTRY = """
+import os, sys, threading, time
+parent = os.getppid()
+def _end_with_parent():
+    while os.getppid() == parent:
+        time.sleep(0.2)
+    os._exit(137)
+threading.Thread(target=_end_with_parent, daemon=True).start()
+from dbt.cli.main import cli
+sys.exit(cli())
+"""
 
 
 @dataclass(frozen=True)

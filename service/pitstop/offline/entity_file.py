@@ -1,9 +1,9 @@
 """The entity file of a training set: its rules, checked before the heavy work.
 
-Parquet or CSV with the feature service's join keys (integers) and ``event_timestamp``; every
-other column passes through. A zone-less timestamp is UTC (said once, through ``note``); CSV
-strings are parsed as UTC unless they carry an offset; sub-microsecond parts are floored.
-``request_time`` defaults to the row's ``event_timestamp``.
+Parquet or CSV (UTF-8, a byte-order mark allowed) with the feature service's join keys
+(integers) and ``event_timestamp``; every other column passes through. A zone-less timestamp
+is UTC (said once, through ``note``); CSV strings are parsed as UTC unless they carry an offset;
+sub-microsecond parts are floored. ``request_time`` defaults to the row's ``event_timestamp``.
 
 The rows are checked as Arrow columns, never as a pandas frame of the whole file: a Parquet
 file is read by pyarrow; a CSV is parsed by pandas' reader (its type inference), then Arrow
@@ -28,6 +28,8 @@ __all__ = ["ENTITY_TIMESTAMP", "ROW_NUMBER", "check_key_types", "columns", "prep
 
 ENTITY_TIMESTAMP = "event_timestamp"
 SUFFIXES = (".parquet", ".csv")
+# UTF-8, with or without the byte-order mark spreadsheet programs write.
+CSV_ENCODING = "utf-8-sig"
 # Feast passes extra entity columns through; this one carries the entity file's row order.
 ROW_NUMBER = "__pitstop_row_number"
 # A time of day followed by Z or an offset: such a string names its zone; others are UTC.
@@ -45,8 +47,13 @@ def columns(path: Path) -> list[str]:
     if not path.is_file():
         raise InvalidInputError(f"no entity file at {path}")
     if suffix == ".csv":
-        with path.open(newline="") as handle:
-            first = next(csv.reader(handle), None)
+        try:
+            with path.open(newline="", encoding=CSV_ENCODING) as handle:
+                first = next(csv.reader(handle), None)
+        except (UnicodeDecodeError, csv.Error) as error:
+            raise InvalidInputError(
+                f"{path} is not a UTF-8 CSV file ({one_line(error)}); save it as UTF-8"
+            ) from error
         if not first:
             raise InvalidInputError(f"{path} is empty; expected a header line")
         return first
@@ -87,7 +94,9 @@ def read(path: Path) -> pa.Table:
 
     try:
         if path.suffix.lower() == ".csv":
-            frame = pd.read_csv(path, dtype={ENTITY_TIMESTAMP: str, REQUEST_TIME: str})
+            frame = pd.read_csv(
+                path, dtype={ENTITY_TIMESTAMP: str, REQUEST_TIME: str}, encoding=CSV_ENCODING
+            )
             return pa.Table.from_pandas(frame, preserve_index=False)
         table = pq.read_table(path)
     except (pa.ArrowException, ValueError, OSError) as error:

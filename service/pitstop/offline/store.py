@@ -72,6 +72,7 @@ from feast.on_demand_feature_view import OnDemandFeatureView
 from pydantic import StrictStr
 
 from pitstop import coverage
+from pitstop.errors import EntityColumnClashError
 from pitstop.sql import identifier, literal
 
 if TYPE_CHECKING:
@@ -166,6 +167,7 @@ class PitstopOfflineStore(DuckDBOfflineStore):
                 **kwargs,
             )
         entities, timestamp_column = _entity_table(entity_df)
+        _refuse_clashes(entities.column_names, plans, odfvs, feature_refs, full_feature_names)
         timestamps = entities.column(timestamp_column)
         return PitstopRetrievalJob(
             entities=entities,
@@ -492,6 +494,28 @@ def _plan_view(
         if covered_until is None or stale_after_hours is None
         else covered_until + timedelta(hours=stale_after_hours),
     )
+
+
+def _refuse_clashes(
+    entity_columns: list[str],
+    plans: list[_ViewPlan | None],
+    odfvs: list[OnDemandFeatureView],
+    feature_refs: list[str],
+    full_feature_names: bool,
+) -> None:
+    """An entity column named like a feature the result will hold would make two columns of
+    that name; Feast's DuckDB store refuses such a frame, and so does this one."""
+    outputs = {name for plan in plans if plan is not None for name in plan.features}
+    on_demand = {str(odfv.projection.name_to_use()) for odfv in odfvs}  # type: ignore[no-untyped-call]
+    for prefix, name in (ref.split(":", 1) for ref in feature_refs):
+        if prefix in on_demand:
+            outputs.add(f"{prefix}__{name}" if full_feature_names else name)
+    clashes = [name for name in entity_columns if name in outputs]
+    if clashes:
+        raise EntityColumnClashError(
+            f"the entity frame has column(s) named like requested features: "
+            f"{', '.join(clashes)}; rename or drop them"
+        )
 
 
 def _entity_table(entity_df: pd.DataFrame | pa.Table | str) -> tuple[pa.Table, str]:

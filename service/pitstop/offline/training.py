@@ -49,7 +49,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pitstop.errors import InvalidInputError
+from pitstop.errors import EntityColumnClashError, InvalidInputError
 from pitstop.feast_adapter import repo
 from pitstop.feast_adapter.repo import REQUEST_TIME, ServiceInputs
 from pitstop.offline import entity_file
@@ -108,6 +108,7 @@ def build_training_set(
     note = echo or _to_stderr
     repo.require_registry(settings)
     if isinstance(entities, TimeRange):
+        _check_out(Path(out), None)
         # The store is opened and the service resolved once, for the spine and the join.
         store, service, needs = _resolve(settings, feature_service)
         with tempfile.TemporaryDirectory(prefix="pitstop-spine-") as folder:
@@ -127,6 +128,7 @@ def build_training_set(
                 started,
             )
     path = Path(entities)
+    _check_out(Path(out), path)
     header = entity_file.columns(path)  # before opening Feast: a wrong file fails fast
     if ENTITY_TIMESTAMP not in header:
         raise InvalidInputError(
@@ -136,6 +138,21 @@ def build_training_set(
     return _join(
         store, service, needs, path, header, Path(out), note, stream, source_timestamps, started
     )
+
+
+def _check_out(out: Path, entities: Path | None) -> None:
+    """Refuse an output path that cannot take the file, or that is the entity file itself
+    (the result would replace the input)."""
+    if out.is_dir():
+        raise InvalidInputError(f"--out {out} is a directory; give the path of a Parquet file")
+    folder = next((parent for parent in out.parents if parent.exists()), None)
+    if folder is not None and not folder.is_dir():
+        raise InvalidInputError(f"--out {out}: {folder} is a file, not a folder")
+    if entities is not None and out.exists() and entities.exists() and out.samefile(entities):
+        raise InvalidInputError(
+            f"--out {out} is the entity file; writing there would replace the input: "
+            "give another path"
+        )
 
 
 def _resolve(
@@ -170,7 +187,7 @@ def _join(
     entity_file.check_key_types(entities, needs.join_keys)
     clashes = [name for name in header if name in needs.features]
     if clashes:
-        raise InvalidInputError(
+        raise EntityColumnClashError(
             f"{entities} has column(s) named like features of {service.name}: "
             f"{', '.join(clashes)}; rename them"
         )

@@ -1,1 +1,2 @@
-"""One router per resource: health, online lookups, the registry listings."""
+"""One router per resource: health, online lookups, push, the registry listings, monitoring,
+the API's own docs."""

@@ -1,16 +1,18 @@
 """``GET /health`` (the process is up), ``GET /ready`` (lookups can be answered) and
-``GET /metrics`` (Prometheus)."""
+``GET /metrics`` (Prometheus). The probes are open to anyone; ``/metrics`` asks for the API key
+when reads do (a Prometheus job sends it with ``authorization: {credentials: KEY}``)."""
 
 from __future__ import annotations
 
 import time
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Depends, Response
 from fastapi.responses import JSONResponse
 
 from pitstop.api.deps import ServingDep
 from pitstop.api.metrics import exposition
 from pitstop.api.schemas import Health, Readiness
+from pitstop.api.security import require_key_for_reads
 from pitstop.online.codec import rfc3339
 
 router = APIRouter(tags=["health"])
@@ -45,7 +47,7 @@ async def ready(serving: ServingDep) -> JSONResponse:
     )
 
 
-@router.get("/metrics", include_in_schema=False)
+@router.get("/metrics", include_in_schema=False, dependencies=[Depends(require_key_for_reads)])
 async def metrics() -> Response:
     body, content_type = exposition()
     return Response(body, media_type=content_type)

@@ -19,13 +19,14 @@ from fastapi.responses import HTMLResponse
 from starlette.concurrency import run_in_threadpool
 
 from pitstop.api.metrics import register_collector
+from pitstop.api.security import require_key_for_reads
 from pitstop.monitoring.metrics import MonitoringCollector
 from pitstop.monitoring.report import html_page
 from pitstop.monitoring.serving_log import ServingLogger
 from pitstop.monitoring.status import MonitoringStatus, compute_status
 from pitstop.settings import Settings
 
-router = APIRouter(tags=["monitoring"])
+router = APIRouter(tags=["monitoring"], dependencies=[Depends(require_key_for_reads)])
 logger = logging.getLogger("pitstop.api")
 
 CACHE_SECONDS = 30.0

@@ -1,11 +1,12 @@
 """GET /feature-views and /feature-services: what can be looked up, from the registry snapshot."""
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 
 from pitstop.api.deps import CatalogDep
 from pitstop.api.schemas import FeatureServiceInfo, FeatureViewInfo
+from pitstop.api.security import require_key_for_reads
 
-router = APIRouter(tags=["registry"])
+router = APIRouter(tags=["registry"], dependencies=[Depends(require_key_for_reads)])
 
 
 @router.get("/feature-views")
