@@ -112,6 +112,14 @@ def os_error_line(error: OSError) -> str:
     return f"{reason}{where}{hints.get(error.errno or 0, '')}"
 
 
+def redacted(url: str) -> str:
+    """A URL without its user and password (``redis://***@host:6379``), for messages."""
+    scheme, separator, rest = url.partition("://")
+    if separator and "@" in rest:
+        return f"{scheme}://***@{rest.rsplit('@', 1)[1]}"
+    return url
+
+
 def one_line(error: BaseException) -> str:
     """An exception's message on one line (whitespace folded, at most 300 characters), or its
     type's name when it has none: for an error of ours that names the cause it wraps."""

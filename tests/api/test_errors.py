@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 
 from pitstop.api import create_app
 from pitstop.api.routers import online
-from pitstop.settings import DATA_DIR_ENV, Settings
+from pitstop.settings import DATA_DIR_ENV, PROJECT_ROOT, Settings
 
 Case = tuple[dict[str, Any], int, list[str]]
 
@@ -229,11 +229,15 @@ def test_no_registry_is_503_naming_it(client_on: Any, tmp_path: Path, trap_store
     client = client_on(data_dir)
     assert client.get("/health").status_code == 200
     response = client.post("/get-online-features", json=LOOKUP)
-    registry = data_dir.resolve() / "registry.db"
+    # the server's folders are not spelt out to clients
     _assert_clean_error(
-        response, 503, [f"no Feast registry at {registry}; run `pitstop apply` first"]
+        response, 503, ["no Feast registry at <data>/registry.db; run `pitstop apply` first"]
     )
     _assert_clean_error(client.get("/feature-services"), 503, ["no Feast registry"])
+    ready = client.get("/ready")
+    assert ready.status_code == 503 and "<data>/registry.db" in ready.json()["detail"]
+    for answer in (response, ready):
+        assert str(tmp_path) not in answer.text and str(PROJECT_ROOT) not in answer.text
 
 
 def test_no_online_store_is_503_naming_it(

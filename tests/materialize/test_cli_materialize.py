@@ -42,3 +42,22 @@ def test_with_feast_uses_feast(folder: Folder, capsys: pytest.CaptureFixture[str
     assert (
         main(["materialize", "--data-dir", str(settings.data_dir), "--with-feast", "--full"]) == 2
     )
+
+
+@pytest.mark.parametrize("port", [6379, 1], ids=["wrong-password", "no-server"])
+def test_the_redis_password_stays_out_of_the_error(
+    folder: Folder,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    port: int,
+) -> None:
+    """The API masked it; `pitstop materialize` printed the URL as given (the real Redis
+    here, refusing a wrong password, and a port with no server)."""
+    settings = folder(f"redis-secret-{port}")
+    monkeypatch.setenv("PITSTOP_ONLINE_STORE", "redis")
+    monkeypatch.setenv("PITSTOP_REDIS_URL", f"redis://reader:hunter2@127.0.0.1:{port}/0")
+    assert main(["materialize", "--data-dir", str(settings.data_dir), "-q"]) != 0
+    err = capsys.readouterr().err
+    assert f"redis://***@127.0.0.1:{port}/0" in err, err
+    assert "hunter2" not in err and "reader" not in err
+    assert err.count("\n") == 1

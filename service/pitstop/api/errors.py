@@ -41,6 +41,7 @@ from pitstop.errors import (
     TooManyEntitiesError,
     UnauthorizedError,
 )
+from pitstop.settings import PROJECT_ROOT
 
 logger = logging.getLogger("pitstop.api")
 
@@ -65,7 +66,7 @@ def install_error_handlers(app: FastAPI) -> None:
 async def _pitstop_error(request: Request, error: PitstopError) -> JSONResponse:
     for kind, status in STATUS_BY_ERROR:
         if isinstance(error, kind):
-            body: dict[str, Any] = {"detail": str(error)}
+            body: dict[str, Any] = {"detail": public_detail(request.app, str(error))}
             headers = {}
             if isinstance(error, (TooManyEntitiesError, RequestTooLargeError)):
                 body["limit"] = error.limit
@@ -73,6 +74,15 @@ async def _pitstop_error(request: Request, error: PitstopError) -> JSONResponse:
                 headers["WWW-Authenticate"] = "Bearer"
             return JSONResponse(body, status_code=status, headers=headers)
     return await _unexpected_error(request, error)
+
+
+def public_detail(app: FastAPI, message: str) -> str:
+    """A message fit for any client: the server's data folder and project folder named
+    ``<data>`` and ``<project>``, not spelt out (the server's log keeps the full paths)."""
+    settings = getattr(app.state.serving, "settings", None)
+    if settings is not None:
+        message = message.replace(str(settings.data_dir), "<data>")
+    return message.replace(str(PROJECT_ROOT), "<project>")
 
 
 async def _invalid_request(request: Request, error: RequestValidationError) -> JSONResponse:

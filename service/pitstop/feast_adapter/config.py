@@ -25,7 +25,7 @@ import yaml  # type: ignore[import-untyped,unused-ignore]
 
 from pitstop.coverage import STALE_FACTOR
 from pitstop.engine import engine_for
-from pitstop.errors import ConfigurationError
+from pitstop.errors import ConfigurationError, redacted
 from pitstop.settings import (
     DATA_DIR_ENV,
     FEATURE_REPO_DIR,
@@ -180,22 +180,14 @@ def redis_cluster_address(url: str) -> RedisClusterAddress:
     if not separator or scheme not in ("redis", "rediss") or not nodes:
         raise ConfigurationError(
             f"{REDIS_URL_ENV} for a Redis Cluster must look like "
-            f"redis://host1:port1,host2:port2, got {_redacted(url)!r}"
+            f"redis://host1:port1,host2:port2, got {redacted(url)!r}"
         )
     if database.strip("/") not in ("", "0"):
         raise ConfigurationError(
-            f"{REDIS_URL_ENV}: a Redis Cluster has only database 0, got {_redacted(url)!r}"
+            f"{REDIS_URL_ENV}: a Redis Cluster has only database 0, got {redacted(url)!r}"
         )
     password = unquote(userinfo.partition(":")[2]) if at else ""
     return RedisClusterAddress(tuple(nodes), password or None, ssl=scheme == "rediss")
-
-
-def _redacted(url: str) -> str:
-    """A Redis URL without its password, for messages."""
-    scheme, separator, rest = url.partition("://")
-    if separator and "@" in rest:
-        return f"{scheme}://***@{rest.rsplit('@', 1)[1]}"
-    return url
 
 
 def sqlalchemy_url(url: str) -> str:

@@ -19,6 +19,7 @@ from pitstop.errors import (
     FeastError,
     OnlineStoreUnavailableError,
     one_line,
+    redacted,
 )
 from pitstop.feast_adapter import repo
 from pitstop.feast_adapter.config import feast_config
@@ -66,7 +67,7 @@ def open_writer(settings: Settings, project: str) -> OnlineStore:
             store.close()
             cause = error.__cause__ or error
             raise FeastError(
-                f"cannot reach Redis at {settings.redis_url} ({one_line(cause)}); "
+                f"cannot reach Redis at {redacted(settings.redis_url)} ({one_line(cause)}); "
                 "start it or set PITSTOP_REDIS_URL"
             ) from error
     return store

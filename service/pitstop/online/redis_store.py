@@ -26,7 +26,7 @@ import re
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from pitstop.errors import OnlineStoreUnavailableError, one_line
+from pitstop.errors import OnlineStoreUnavailableError, one_line, redacted
 from pitstop.online import codec, packed_row
 from pitstop.online.stores import ViewRead, ViewRows, WriteRow, merge_rows, micros
 
@@ -105,8 +105,7 @@ class RedisStore:
             return work()
         except self._errors as error:
             raise OnlineStoreUnavailableError(
-                f"cannot {action} the Redis online store at {_redacted(self.url)}: "
-                f"{one_line(error)}"
+                f"cannot {action} the Redis online store at {redacted(self.url)}: {one_line(error)}"
             ) from error
 
     def _get(self, hashes: Sequence[bytes], fields: Sequence[bytes]) -> list[bytes | None]:
@@ -150,7 +149,7 @@ class RedisStore:
             names = self._layouts.get(layout)
             if names is None:
                 raise OnlineStoreUnavailableError(
-                    f"the Redis online store at {_redacted(self.url)} has a row of layout "
+                    f"the Redis online store at {redacted(self.url)} has a row of layout "
                     f"{layout}, which {LAYOUTS!r} does not name"
                 )
         return names
@@ -194,7 +193,7 @@ class RedisStore:
             replies = await self._async_reads().run(hashes, fields) if hashes else []
         except self._errors as error:
             raise OnlineStoreUnavailableError(
-                f"cannot read the Redis online store at {_redacted(self.url)}: {one_line(error)}"
+                f"cannot read the Redis online store at {redacted(self.url)}: {one_line(error)}"
             ) from error
         return self._view_rows(reads, keys, replies)
 
@@ -266,7 +265,7 @@ class RedisStore:
                 return
             pending = [row for row in pending if row.entity_key in failed]
         raise OnlineStoreUnavailableError(
-            f"cannot write the Redis online store at {_redacted(self.url)}: {len(failed)} "
+            f"cannot write the Redis online store at {redacted(self.url)}: {len(failed)} "
             f"entities of view {view!r} were changed by other writers {SWAP_TRIES} times in a row"
         )
 
@@ -625,11 +624,3 @@ def read_replies(connection: Any, count: int) -> None:
     worth depending on a library's internals.)"""
     for _ in range(count):
         connection.read_response()
-
-
-def _redacted(url: str) -> str:
-    """A Redis URL without its password, for messages."""
-    scheme, separator, rest = url.partition("://")
-    if separator and "@" in rest:
-        return f"{scheme}://***@{rest.split('@', 1)[1]}"
-    return url

@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import time
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
 
 from pitstop.api.deps import ServingDep
+from pitstop.api.errors import public_detail
 from pitstop.api.metrics import exposition
 from pitstop.api.schemas import Health, Readiness
 from pitstop.api.security import require_key_for_reads
@@ -25,14 +26,15 @@ async def health() -> Health:
 
 
 @router.get("/ready", response_model=Readiness, responses={503: {"description": "not ready"}})
-async def ready(serving: ServingDep) -> JSONResponse:
+async def ready(serving: ServingDep, request: Request) -> JSONResponse:
     """Readiness: the plans are compiled and the online store answers; 503 with the reason.
 
     Stale views (past their coverage plus the grace) do not make it 503: lookups still answer,
     with ``OUTSIDE_MAX_AGE``; ``stale_views`` says which and since when."""
     problem = serving.problem
     if problem is not None:
-        return JSONResponse({"status": "not ready", "detail": str(problem)}, status_code=503)
+        detail = public_detail(request.app, str(problem))
+        return JSONResponse({"status": "not ready", "detail": detail}, status_code=503)
     assert serving.compiled is not None
     return JSONResponse(
         {
