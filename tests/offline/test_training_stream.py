@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -94,6 +95,8 @@ def test_the_entity_file_reaches_pitstops_store_as_arrow_never_as_pandas(
 def _expected_spine(trap_store: Settings, start: str, end: str, step: str) -> pd.DataFrame:
     import duckdb
 
+    """Every user with a row of churn_v1's tables in [start, end), at every step from start
+    that is not before the user's first row in either table."""
     folder = trap_store.features_dir
     within = f"event_timestamp >= TIMESTAMPTZ '{start}' AND event_timestamp < TIMESTAMPTZ '{end}'"
     with duckdb.connect() as connection:
@@ -106,12 +109,22 @@ def _expected_spine(trap_store: Settings, start: str, end: str, step: str) -> pd
                 UNION
                 SELECT user_id FROM read_parquet('{folder}/user_profile.parquet')
                 WHERE {within}
+            ), first_rows AS (
+                SELECT user_id, min(event_timestamp) AS first_at FROM (
+                    SELECT user_id, event_timestamp
+                    FROM read_parquet('{folder}/user_activity.parquet')
+                    UNION ALL
+                    SELECT user_id, event_timestamp
+                    FROM read_parquet('{folder}/user_profile.parquet')
+                ) GROUP BY user_id
             )
             SELECT s.user_id, t.range AS event_timestamp, l.churned_30d
             FROM seen s
+            JOIN first_rows f USING (user_id)
             CROSS JOIN range(TIMESTAMPTZ '{start}', TIMESTAMPTZ '{end}', INTERVAL {step}) t
             LEFT JOIN read_parquet('{folder}/churn_labels.parquet') l
               ON l.user_id = s.user_id AND l.event_timestamp = t.range
+            WHERE t.range >= f.first_at
             ORDER BY event_timestamp, user_id
             """
         ).df()
@@ -148,6 +161,58 @@ def test_time_range_spine_with_labels(
     row = got[(got["user_id"] == 1) & (got["event_timestamp"] == "2026-03-11T00:00:00Z")]
     assert row["events_1d"].tolist() == [2]
     assert got["churned_30d"].notna().any()
+
+
+def test_no_spine_row_precedes_its_users_first_feature_row(
+    trap_store: Settings, tmp_path: Path
+) -> None:
+    """Such rows had only null features, and a drift baseline built from them held a null
+    bin no serving window has (PSI 2.2-4.9 on a healthy log)."""
+    from pitstop.offline import TimeRange
+
+    out = tmp_path / "range.parquet"
+    build_training_set(
+        trap_store,
+        feature_service="churn_v1",
+        entities=TimeRange(start="2026-03-01", end="2026-03-20"),
+        out=out,
+    )
+    got = pd.read_parquet(out)
+    want = _expected_spine(trap_store, "2026-03-01", "2026-03-20", "1 DAY")
+    assert got["user_id"].tolist() == want["user_id"].tolist()
+    assert (got["event_timestamp"] == want["event_timestamp"]).all()
+    # the rule is exercised: some users join after the start
+    assert len(got) < got["user_id"].nunique() * 19
+
+
+def test_a_range_past_the_data_is_the_datas_range(
+    trap_store: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`--start 0001-01-01 --end 9999-12-31` wrote 34 GB of spill files before it was
+    killed; it is now the data's own steps, said in a note."""
+    from pitstop.cli import main
+
+    whole, exact = tmp_path / "whole.parquet", tmp_path / "exact.parquet"
+    args = ["training-set", "--data-dir", str(trap_store.data_dir), "--feature-service"]
+    started = time.monotonic()
+    code = main(
+        [*args, "churn_v1", "--start", "0001-01-01", "--end", "9999-12-31"] + ["--out", str(whole)]
+    )
+    err = capsys.readouterr().err
+    assert code == 0, err
+    assert time.monotonic() - started < 60
+    assert "note: steps from 2026-" in err and "the data's range" in err
+    got = pd.read_parquet(whole)
+    first, last = got["event_timestamp"].min(), got["event_timestamp"].max()
+    assert first.year == last.year == 2026
+    # the same rows as the range written out by hand
+    end = (last + pd.Timedelta(days=1)).date().isoformat()
+    code = main(
+        [*args, "churn_v1", "--start", first.date().isoformat(), "--end", end]
+        + ["--out", str(exact)]
+    )
+    assert code == 0
+    pd.testing.assert_frame_equal(got, pd.read_parquet(exact))
 
 
 def test_time_range_every_12h(trap_store: Settings, tmp_path: Path) -> None:

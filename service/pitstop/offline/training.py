@@ -113,7 +113,7 @@ def build_training_set(
         store, service, needs = _resolve(settings, feature_service)
         with tempfile.TemporaryDirectory(prefix="pitstop-spine-") as folder:
             spine = Path(folder) / "spine.parquet"
-            write_spine(settings, store, service, needs, entities, spine)
+            write_spine(settings, store, service, needs, entities, spine, note)
             header = entity_file.columns(spine)
             return _join(
                 store,
