@@ -175,7 +175,10 @@ SKEW_FEATURES = ("events_7d", "revenue_7d")
 
 
 def _log_lookups(
-    settings: Settings, monitored: Monitored, served: dict[int, tuple[dt.datetime, float]]
+    settings: Settings,
+    monitored: Monitored,
+    served: dict[int, tuple[dt.datetime, float]],
+    at: dt.datetime | None = None,
 ) -> None:
     """Log churn_v1 lookups as the API would: user -> (served snapshot, events_7d served)."""
     table = pd.read_parquet(settings.features_dir / "user_activity.parquet")
@@ -195,7 +198,7 @@ def _log_lookups(
         feature_service="churn_v1",
         feature_refs=[],
         entities={"user_id": users},
-        request_time=monitored.now,
+        request_time=at or monitored.now,
         feature_names=["user_id", *SKEW_FEATURES],
         values=[users, *values],
         statuses=[["PRESENT"] * len(users)] * 3,
@@ -240,6 +243,32 @@ def test_served_value_differing_from_offline_is_wrong(monitored: Monitored, tmp_
     assert status.status == "error"
     body = status.to_json()["feature_views"]["user_activity"]["features"]["events_7d"]
     assert body["skew"] == {"stale_rate": 0.0, "wrong_rate": 0.025}
+
+
+def test_values_served_past_the_coverage_with_ttl_off_are_not_wrong(
+    monitored: Monitored, tmp_path: Path
+) -> None:
+    """With PITSTOP_ONLINE_TTL=off the API serves a view's last values past its table's
+    coverage; the offline path answers null there, and every such value counted as wrong (one
+    was enough to make the status error). They are not comparable: counted as unchecked."""
+    from pitstop import coverage
+    from pitstop.feast_adapter import repo
+
+    settings = copy_of(monitored, tmp_path / "data")
+    repo.apply(settings, echo=None)  # the copy's registry names its own tables ...
+    last = monitored.last
+    # ... whose coverage ends at the last snapshot; the lookups come 30 days later
+    coverage.write(settings.features_dir, last, ["user_activity", "user_profile"])
+    late = monitored.now + dt.timedelta(days=30)
+    served = {u: (last, _true_events_7d(settings, u, last)) for u in range(1, 41)}
+    _log_lookups(settings, monitored, served, at=late)
+
+    status = compute_status(settings, now=late + dt.timedelta(hours=1))
+
+    events = status.views["user_activity"].features["events_7d"]
+    assert events.skew is None or (events.skew.wrong, events.skew.stale) == (0, 0)
+    assert status.skew.unchecked == 40 * len(SKEW_FEATURES)
+    assert status.skew.lookups == 40
 
 
 def test_stale_online_value(monitored: Monitored, tmp_path: Path) -> None:

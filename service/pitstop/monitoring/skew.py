@@ -12,8 +12,9 @@ from it is
   exist): the two paths compute different things, a bug that no freshness check catches.
 
 A wrong value is an ``error`` at any rate; stale values ``warn`` from 1 % and are an ``error``
-from 10 %. Lookups by feature refs instead of a service are not recomputed (counted in
-``unchecked``).
+from 10 %. Not compared (counted in ``unchecked``): lookups by feature refs instead of a
+service, and values served past their view's coverage plus the grace, which the API serves only
+with ``PITSTOP_ONLINE_TTL=off`` and the offline path answers null (:mod:`pitstop.coverage`).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pitstop import coverage
 from pitstop.monitoring.baseline import ViewSpec
 from pitstop.monitoring.profiles import connect
 from pitstop.monitoring.serving_log import serving_log_files
@@ -102,6 +104,10 @@ def compute_skew(
         else:
             unchecked += 1
     counts: dict[tuple[str, str], list[int]] = {}
+    stale_from = {
+        view: coverage.stale_after(covered_until, settings.freshness_hours)
+        for view, covered_until in coverage.read(settings.features_dir).items()
+    }
     for service, service_rows in by_service.items():
         offline = _recompute(settings, service, service_rows)
         for row in service_rows:
@@ -110,6 +116,10 @@ def compute_skew(
             found = offline.get((row["entity_key"], row["request_time"]))
             offline_value = _as_number(found.get(feature)) if found else None
             offline_at = found.get(f"{view}__event_timestamp") if found else None
+            if found and offline_at is None and view in stale_from:
+                if row["request_time"] > stale_from[view] and row["value"] is not None:
+                    unchecked += 1  # served past the coverage (ttl off): no offline value
+                    continue
             tally = counts.setdefault((view, feature), [0, 0, 0])
             tally[0] += 1
             if _same(row["value"], offline_value):
