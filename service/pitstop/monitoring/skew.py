@@ -116,10 +116,11 @@ def compute_skew(
             found = offline.get((row["entity_key"], row["request_time"]))
             offline_value = _as_number(found.get(feature)) if found else None
             offline_at = found.get(f"{view}__event_timestamp") if found else None
-            if found and offline_at is None and view in stale_from:
-                if row["request_time"] > stale_from[view] and row["value"] is not None:
-                    unchecked += 1  # served past the coverage (ttl off): no offline value
-                    continue
+            # served past the coverage (ttl off), where the offline path has no value
+            past_coverage = view in stale_from and row["request_time"] > stale_from[view]
+            if found and offline_at is None and past_coverage and row["value"] is not None:
+                unchecked += 1
+                continue
             tally = counts.setdefault((view, feature), [0, 0, 0])
             tally[0] += 1
             if _same(row["value"], offline_value):
