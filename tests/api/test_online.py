@@ -90,7 +90,22 @@ def _feast_answer(store: FeatureStore, body: dict[str, Any]) -> tuple[dict[str, 
         entity_rows=body["entities"],
         full_feature_names=body.get("full_feature_names", False),
     )
-    return response.to_dict(), _by_name(convert_response_to_dict(response.proto))
+    wire = _by_name(convert_response_to_dict(response.proto))
+    # The one deliberate difference in statuses (api/lookup.py): an on-demand output computed
+    # for an entity the store has no row of is NOT_FOUND, where Feast says PRESENT (null value).
+    on_demand = {
+        name
+        for view in store.list_on_demand_feature_views()
+        for feature in view.features
+        for name in (feature.name, f"{view.name}__{feature.name}")
+    }
+    for name in on_demand & set(wire):
+        column = wire[name]
+        column["statuses"] = [
+            "NOT_FOUND" if status == "PRESENT" and value is None else status
+            for status, value in zip(column["statuses"], column["values"], strict=True)
+        ]
+    return response.to_dict(), wire
 
 
 def _epoch_seconds(value: Any) -> Any:
@@ -263,8 +278,10 @@ def test_request_time_defaults_to_now(api: httpx.Client) -> None:
     earliest = (before - last_event).total_seconds() / 3600
     latest = (after - last_event).total_seconds() / 3600
     assert earliest - 1e-6 <= hours <= latest + 1e-6
-    # An unknown user has no recency; Feast marks on-demand outputs PRESENT even then.
+    # An unknown user has no recency: not found, as its input (Feast says PRESENT even then).
     assert answer["hours_since_last_event"]["values"][1] is None
+    assert answer["hours_since_last_event"]["statuses"] == ["PRESENT", "NOT_FOUND"]
+    assert answer["last_event_at"]["statuses"] == ["PRESENT", "NOT_FOUND"]
 
 
 def test_feature_view_version_metadata_on_request(

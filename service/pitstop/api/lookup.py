@@ -21,8 +21,9 @@
    ``Z``). Deliberate differences from ``feast serve``: a null UnixTimestamp is ``null`` (Feast
    leaks -9223372036854775808), features come in the order asked for, an aged value is
    ``OUTSIDE_MAX_AGE`` (Feast serves it; the header ``Pitstop-Stale`` names each stale view
-   and since when), and an entity Redis has no hash for is
-   ``NOT_FOUND`` (Feast's own ``type: redis`` reader says ``PRESENT`` with a null value and a
+   and since when), an on-demand output computed for an entity the store has no row of is
+   ``NOT_FOUND`` as its input (Feast says ``PRESENT`` with a null value), and an entity Redis
+   has no hash for is ``NOT_FOUND`` (Feast's own ``type: redis`` reader says ``PRESENT`` with a null value and a
    1970 timestamp).
 """
 

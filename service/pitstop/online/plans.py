@@ -375,14 +375,20 @@ def answer(
     not_found = outside = 0
     for column in plan.columns:
         if column.on_demand is not None:
-            # Computed from a value too old to serve: as old as its input.
+            # Computed from a value too old to serve: as old as its input; from an entity the
+            # store has no row of: not found either (Feast says PRESENT, with a null value).
             aged = {
                 read_index for _, read_index, _, _ in plan.on_demand[column.on_demand].view_inputs
             }
             on_demand_statuses = [
-                OUTSIDE_MAX_AGE if any(expired[index][row] for index in aged) else PRESENT
+                OUTSIDE_MAX_AGE
+                if any(expired[index][row] for index in aged)
+                else NOT_FOUND
+                if any(read_statuses[index][row] == NOT_FOUND for index in aged)
+                else PRESENT
                 for row in range(rows)
             ]
+            not_found += on_demand_statuses.count(NOT_FOUND)
             outside += on_demand_statuses.count(OUTSIDE_MAX_AGE)
             results.append(
                 ColumnResult(
