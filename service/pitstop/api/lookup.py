@@ -23,8 +23,8 @@
    ``OUTSIDE_MAX_AGE`` (Feast serves it; the header ``Pitstop-Stale`` names each stale view
    and since when), an on-demand output computed for an entity the store has no row of is
    ``NOT_FOUND`` as its input (Feast says ``PRESENT`` with a null value), and an entity Redis
-   has no hash for is ``NOT_FOUND`` (Feast's own ``type: redis`` reader says ``PRESENT`` with a null value and a
-   1970 timestamp).
+   has no hash for is ``NOT_FOUND`` (Feast's own ``type: redis`` reader says ``PRESENT`` with
+   a null value and a 1970 timestamp).
 """
 
 from __future__ import annotations
