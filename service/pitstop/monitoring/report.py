@@ -16,6 +16,7 @@ from typing import Any
 from pitstop.monitoring.drift import PSI_ERROR, PSI_WARN
 from pitstop.monitoring.freshness import ERROR_FACTOR, WARN_FACTOR
 from pitstop.monitoring.status import FeatureStatus, MonitoringStatus
+from pitstop.monitoring.statuses import worst
 
 COLORS = {
     "ok": "#1a7f37",
@@ -128,6 +129,51 @@ def _badge(status: str) -> str:
     return f"<span class='badge' style='background:{COLORS[status]}'>{html.escape(label)}</span>"
 
 
+# Below the bars: the threshold marks' labels, one row each, so they never overlap.
+_AXIS_HEIGHT = 44
+# Right of the longest bar: room for its label ("▸ 2,406.8 d", "▸ 4.912 (too few rows)").
+_LABEL_ROOM = 140
+
+
+def _threshold_marks(marks: list[tuple[float, str, str]], height: int) -> list[str]:
+    """Dashed lines at each x, labelled below the bars on a row of their own."""
+    parts = []
+    for row, (x, label, value) in enumerate(marks):
+        parts.append(
+            f"<line x1='{x:.1f}' y1='2' x2='{x:.1f}' y2='{height - _AXIS_HEIGHT + 4}' "
+            f"stroke='{COLORS[label]}' stroke-dasharray='4 3'/>"
+            f"<text x='{x + 3:.1f}' y='{height - _AXIS_HEIGHT + 18 + 14 * row}' "
+            f"fill='{COLORS[label]}'>{label} {value}</text>"
+        )
+    return parts
+
+
+def _row_label(name: str, y: float, room: float) -> str:
+    """A chart row's name cut to the room left of the bars (about 6.5 px a character at the
+    charts' 11 px), the whole name in its tooltip."""
+    shown = _cut_middle(name, max(int((room - 10) / 6.5), 8))
+    return f"<text x='0' y='{y}'><title>{html.escape(name)}</title>{html.escape(shown)}</text>"
+
+
+def _cut_middle(name: str, fits: int) -> str:
+    """``name`` in at most ``fits`` characters, cut in the middle: both the view's start and
+    the feature's name stay readable."""
+    if len(name) <= fits:
+        return name
+    tail = (fits - 1) // 2
+    return name[: fits - 1 - tail] + "…" + name[-tail:]
+
+
+def _age(seconds: float) -> str:
+    """An age that fits its label at any size: hours up to two days, then days."""
+    hours = seconds / 3600
+    return f"{hours:.1f} h" if hours < 48 else f"{hours / 24:,.1f} d"
+
+
+def _psi_text(value: float) -> str:
+    return f"{value:.3f}" if value < 1000 else f"{value:,.0f}"
+
+
 def _freshness_chart(status: MonitoringStatus) -> str:
     rows = [
         (name, store.store, store.status, store.age_seconds, store.reason)
@@ -136,24 +182,27 @@ def _freshness_chart(status: MonitoringStatus) -> str:
     ]
     if not rows:
         return "<p class='muted'>no feature views</p>"
-    limit_hours = max(
-        [ERROR_FACTOR * 24 * 1.25] + [(age or 0) / 3600 for *_, age, _ in rows if age is not None]
-    )
     interval_hours = status.freshness_hours
+    error_hours = ERROR_FACTOR * interval_hours
+    # The axis reaches past the error mark, and no further than 3x it: an older age is a full
+    # bar whose label says how old (so the marks never crowd together at the left).
+    ages = [age / 3600 for *_, age, _ in rows if age is not None]
+    limit_hours = min(max([error_hours * 1.25, *ages]), error_hours * 3)
     width, left, bar = 760, 230, 18
-    height = 24 * len(rows) + 30
-    scale = (width - left - 20) / limit_hours
+    height = 24 * len(rows) + _AXIS_HEIGHT
+    scale = (width - left - _LABEL_ROOM) / limit_hours
     svg = [_svg_open(width, height, "freshness: age of the newest snapshot per view and store")]
-    for mark, label in ((WARN_FACTOR, "warn"), (ERROR_FACTOR, "error")):
-        x = left + mark * interval_hours * scale
-        svg.append(
-            f"<line x1='{x:.1f}' y1='4' x2='{x:.1f}' y2='{height - 22}' stroke='{COLORS[label]}' "
-            f"stroke-dasharray='4 3'/><text x='{x + 3:.1f}' y='{height - 8}'>{label} "
-            f"{mark * interval_hours:g} h</text>"
-        )
+    marks = ((WARN_FACTOR, "warn"), (ERROR_FACTOR, "error"))
+    svg += _threshold_marks(
+        [
+            (left + mark * interval_hours * scale, label, f"{mark * interval_hours:g} h")
+            for mark, label in marks
+        ],
+        height,
+    )
     for index, (view, store, state, age, reason) in enumerate(rows):
         y = 6 + 24 * index
-        svg.append(f"<text x='0' y='{y + 13}'>{html.escape(view)} · {store}</text>")
+        svg.append(_row_label(f"{view} · {store}", y + 13, left))
         if age is None:
             svg.append(
                 f"<text x='{left}' y='{y + 13}' fill='{COLORS[state]}'>"
@@ -161,10 +210,11 @@ def _freshness_chart(status: MonitoringStatus) -> str:
             )
             continue
         length = max(min(age / 3600, limit_hours) * scale, 1)
+        more = "▸ " if age / 3600 > limit_hours else ""
         svg.append(
             f"<rect x='{left}' y='{y}' width='{length:.1f}' height='{bar}' "
-            f"fill='{COLORS[state]}'><title>{age / 3600:.1f} h</title></rect>"
-            f"<text x='{left + length + 4:.1f}' y='{y + 13}'>{age / 3600:.1f} h</text>"
+            f"fill='{COLORS[state]}'><title>{_age(age)}</title></rect>"
+            f"<text x='{left + length + 4:.1f}' y='{y + 13}'>{more}{_age(age)}</text>"
         )
     svg.append("</svg>")
     return "".join(svg)
@@ -178,20 +228,22 @@ def _psi_chart(status: MonitoringStatus) -> str:
     ]
     if not rows:
         return "<p class='muted'>no features with a baseline</p>"
-    limit = max([PSI_ERROR * 2] + [min(item.drift.psi or 0, 2.0) for *_, item in rows])
+    # as the freshness axis: past the error mark, at most 3x it; larger values are full bars
+    limit = min(max([PSI_ERROR * 2] + [item.drift.psi or 0 for *_, item in rows]), PSI_ERROR * 3)
     width, left, bar = 760, 290, 12
-    height = 16 * len(rows) + 30
-    scale = (width - left - 60) / limit
+    height = 16 * len(rows) + _AXIS_HEIGHT
+    scale = (width - left - _LABEL_ROOM) / limit
     svg = [_svg_open(width, height, "PSI per feature with the warn and error thresholds")]
-    for mark, label in ((PSI_WARN, "warn"), (PSI_ERROR, "error")):
-        x = left + mark * scale
-        svg.append(
-            f"<line x1='{x:.1f}' y1='2' x2='{x:.1f}' y2='{height - 22}' stroke='{COLORS[label]}' "
-            f"stroke-dasharray='4 3'/><text x='{x + 3:.1f}' y='{height - 8}'>{label} {mark}</text>"
-        )
+    svg += _threshold_marks(
+        [
+            (left + mark * scale, label, f"{mark}")
+            for mark, label in ((PSI_WARN, "warn"), (PSI_ERROR, "error"))
+        ],
+        height,
+    )
     for index, (view, feature, item) in enumerate(rows):
         y = 4 + 16 * index
-        svg.append(f"<text x='0' y='{y + 10}'>{html.escape(view)}.{html.escape(feature)}</text>")
+        svg.append(_row_label(f"{view}.{feature}", y + 10, left))
         value = item.drift.psi
         color = COLORS[item.drift.status]
         if value is None:
@@ -201,9 +253,10 @@ def _psi_chart(status: MonitoringStatus) -> str:
             )
             continue
         length = max(min(value, limit) * scale, 1)
+        more = "▸ " if value > limit else ""
         svg.append(
             f"<rect x='{left}' y='{y}' width='{length:.1f}' height='{bar}' fill='{color}'/>"
-            f"<text x='{left + length + 4:.1f}' y='{y + 10}'>{value:.3f}"
+            f"<text x='{left + length + 4:.1f}' y='{y + 10}'>{more}{_psi_text(value)}"
             f"{'' if item.drift.status in ('ok', 'warn', 'error') else ' (too few rows)'}</text>"
         )
     svg.append("</svg>")
@@ -211,12 +264,23 @@ def _psi_chart(status: MonitoringStatus) -> str:
 
 
 def _histogram_card(view: str, feature: str, item: FeatureStatus) -> str:
+    # the card names the check that sets its status: an error card whose drift has too few
+    # rows says "from skew", not a bare red "error" beside "insufficient data"
+    checks = [("drift", item.drift.status)] + ([("skew", item.skew.status)] if item.skew else [])
+    why = [
+        name if state == item.status else f"{name} ({state.replace('_', ' ')})"
+        for name, state in checks
+        if worst([state]) == item.status
+    ]
+    reason = f"{item.status} from {', '.join(why)} · " if item.status != "ok" and why else ""
+    name = f"{view}.{feature}"
     head = (
-        f"<div class='card'><h3><span>{html.escape(view)}.{html.escape(feature)}</span>"
-        f"{_badge(item.status)}</h3>"
+        f"<div class='card'><h3><span title='{html.escape(name)}'>"
+        f"{html.escape(_cut_middle(name, 24))}</span>{_badge(item.status)}</h3>"
     )
     facts = (
-        f"<div class='muted'>psi {_num(item.drift.psi)} · null {_pct(item.null_rate)}"
+        f"<div class='muted'>{html.escape(reason)}psi {_num(item.drift.psi)} · "
+        f"null {_pct(item.null_rate)}"
         + (
             f" · stale {_pct(item.skew.stale_rate)} · wrong {_pct(item.skew.wrong_rate)}"
             if item.skew
