@@ -544,3 +544,36 @@ def test_training_set_before_build_says_what_to_run(tmp_path: Path) -> None:
             entities=entities,
             out=tmp_path / "o.parquet",
         )
+
+
+def test_the_readmes_sdk_snippet_runs_from_any_folder(trap_store: Settings, tmp_path: Path) -> None:
+    """It set PITSTOP_DATA_DIR, then read `data/features/...` relative to the working folder,
+    so it failed anywhere but the project root."""
+    import re
+    import subprocess
+    import sys
+
+    from pitstop.settings import FEATURE_REPO_DIR, PROJECT_ROOT
+
+    readme = (PROJECT_ROOT / "README.md").read_text()
+    section = readme.split("## Build a training set", 1)[1]
+    snippet = re.search(r"```python\n(.*?)```", section, re.DOTALL)
+    assert snippet is not None
+    code = (
+        snippet.group(1)
+        .replace("/path/to/pitstop/data", str(trap_store.data_dir))
+        .replace("/path/to/pitstop/feature_repo", str(FEATURE_REPO_DIR))
+    )
+    assert str(trap_store.data_dir) in code and str(FEATURE_REPO_DIR) in code
+    code += "\nprint(len(training), len(entity_df), training['events_7d'].notna().sum())\n"
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows, labels, with_values = map(int, result.stdout.split()[-3:])
+    assert rows == labels > 0 and with_values > 0
