@@ -157,7 +157,13 @@ def test_raw_lines_are_clean_events_duplicates_and_quarantined(run: Run) -> None
     )
     assert raw == clean + duplicates + quarantined
     assert clean / raw >= 0.95
-    assert f"{clean:,} clean events, {quarantined:,} quarantined" in run.output
+    assert (
+        f"{raw:,} raw lines: {clean:,} clean events, {duplicates:,} duplicates, "
+        f"{quarantined:,} quarantined"
+    ) in run.output
+    # a first run writes every user once per user view, counted per view (not summed)
+    users = len({event.user_id for event in log.events})
+    assert f"user_profile {users:,}," in run.output or f"user_profile {users:,} " in run.output
     reasons = run.query(
         "select rejection_reason, count(*) "
         "from read_parquet('{data}/quarantine/stg_events__quarantine.parquet') group by all"

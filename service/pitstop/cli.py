@@ -316,14 +316,20 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         print(f"rebuilt {mart} from its inputs: {why}")
     counts = report.build.counts
     print(
-        f"build        {report.build.seconds:6.1f} s  {counts.clean_events:,} clean events, "
+        f"build        {report.build.seconds:6.1f} s  {counts.raw_lines:,} raw lines: "
+        f"{counts.clean_events:,} clean events, {counts.duplicate_lines:,} duplicates, "
         f"{counts.quarantined_lines:,} quarantined"
     )
     print(f"apply        {report.apply_seconds:6.1f} s  {_registry_name(settings)}")
-    written = report.materialize.entities_written
+    # entities per view: a sum over views would count a user once per view
+    written = report.materialize.entities
+    per_view = ", ".join(
+        f"{view} {written[view]:,}" if view in written else view
+        for view in report.materialize.views
+    )
     print(
-        f"materialize  {report.materialize.seconds:6.1f} s  {written:,} entities of "
-        f"{', '.join(report.materialize.views)} -> {settings.online_store}"
+        f"materialize  {report.materialize.seconds:6.1f} s  entities written: {per_view} "
+        f"-> {settings.online_store}"
     )
     print(f"total        {report.seconds:6.1f} s")
     return 0
