@@ -96,16 +96,24 @@ def _generate(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _build(args: argparse.Namespace, settings: Settings) -> int:
+    from pitstop.build.progress import DbtProgress
     from pitstop.build.run import build
 
-    report = build(
-        settings,
-        full_refresh=args.full_refresh,
-        run_date=args.date,
-        echo=None if args.quiet else print,
-    )
+    # dbt's lines with -v; a progress line by default; nothing with -q (dbt.log has them all)
+    progress = DbtProgress() if not (args.quiet or args.verbose) else None
+    try:
+        report = build(
+            settings,
+            full_refresh=args.full_refresh,
+            run_date=args.date,
+            echo=print if args.verbose else progress,
+        )
+    finally:
+        if progress is not None:
+            progress.close()
     counts = report.counts
-    print()
+    if args.verbose:
+        print()
     print(f"raw lines        {counts.raw_lines:>12,}")
     print(f"clean events     {counts.clean_events:>12,}")
     print(f"duplicates       {counts.duplicate_lines:>12,}")
@@ -440,6 +448,12 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         metavar="YYYY-MM-DD",
         help="build as of this arrival day (later partitions are left for later runs)",
+    )
+    build.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="print dbt's own log lines (by default only in <data>/dbt/logs/dbt.log)",
     )
     build.set_defaults(handler=_build)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import re
 import subprocess
 import sys
 import time
@@ -177,3 +178,24 @@ def test_partition_landing_in_the_past_is_picked_up(tmp_path: Path) -> None:
     write_raw_logs(tmp_path, {"2026-03-01": trap_log.partitions()["2026-03-01"][1:]}, "part-00001")
     report = build(settings, echo=None)
     assert report.counts.clean_events == 4
+
+
+def test_build_shows_progress_not_dbts_log_unless_asked(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`pitstop build` printed about 170 lines of dbt's log before the counts."""
+    from pitstop.cli import main
+
+    write_trap_log(tmp_path, days=["2026-03-01", "2026-03-03"])
+    assert main(["build", "--data-dir", str(tmp_path)]) == 0
+    out, err = capsys.readouterr()
+    assert out.startswith("raw lines ") and "START" not in out and "START" not in err
+    final = err.strip().splitlines()[-1]
+    done, total = re.search(r"^dbt: (\d+) of (\d+) nodes done", final).groups()  # type: ignore[union-attr]
+    assert done == total and int(total) > 10
+    assert len(err.splitlines()) <= 12  # about every tenth of the way, not every node
+    assert "START" in (tmp_path / "dbt" / "logs" / "dbt.log").read_text()
+
+    assert main(["build", "--data-dir", str(tmp_path), "-v", "--full-refresh"]) == 0
+    out, err = capsys.readouterr()
+    assert "START" in out and "raw lines " in out and not err.strip()

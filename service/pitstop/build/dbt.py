@@ -132,7 +132,7 @@ def _failure_reason(settings: Settings, tail: list[str]) -> str:
             message = " ".join(str(result.get("message") or result["status"]).split())
             return f"{node}: {message[:300]}"
     errors = [line.strip() for line in tail if "rror" in line]
-    return errors[-1][:300] if errors else "see the dbt output above"
+    return errors[-1][:300] if errors else f"see {settings.dbt_log_dir / 'dbt.log'}"
 
 
 def line_count_queries(schema: str) -> tuple[str, str]:
