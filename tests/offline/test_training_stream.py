@@ -147,6 +147,7 @@ def test_time_range_spine_with_labels(
     want = _expected_spine(trap_store, "2026-03-10", "2026-03-13", "1 DAY")
     assert len(want) > 3
     assert got.columns[:3].tolist() == ["user_id", "event_timestamp", "churned_30d"]
+    assert str(got["churned_30d"].dtype) == "boolean"  # it read back as object
     assert got["user_id"].tolist() == want["user_id"].tolist()
     assert (got["event_timestamp"] == want["event_timestamp"]).all()
     assert got["churned_30d"].astype(object).where(got["churned_30d"].notna(), None).tolist() == (

@@ -1,6 +1,7 @@
 """Writing a training set: batch by batch from pitstop's offline store, or a pandas frame from
 any other, into the same Parquet file (the entity file's rows, in its order and columns, then
-the features; integer features nullable Int64; timestamps UTC, microseconds), never half
+the features; integer features nullable Int64; booleans, such as a label with gaps, pandas'
+``boolean``, not objects; timestamps UTC, microseconds), never half
 written."""
 
 from __future__ import annotations
@@ -28,6 +29,9 @@ def _file_schema(first: Any, needs: ServiceInputs) -> Any:
     frame = first.to_pandas()
     for name in needs.integer_features:
         frame[name] = frame[name].astype("Int64")
+    for column in first.schema:
+        if pa.types.is_boolean(column.type):  # labels with gaps: pandas' boolean, not object
+            frame[column.name] = frame[column.name].astype("boolean")
     metadata = pa.Schema.from_pandas(frame, preserve_index=False).metadata
     fields = []
     for column in first.schema:
@@ -98,6 +102,10 @@ def restore_shape(
     result = result.sort_values(ROW_NUMBER, kind="stable").reset_index(drop=True)
     for name in needs.integer_features:
         result[name] = result[name].astype("Int64")
+    for name in result.columns:
+        # True/False with gaps (a left-joined label) comes back as objects: pandas' boolean
+        if result[name].dtype == object and pd.api.types.infer_dtype(result[name]) == "boolean":
+            result[name] = result[name].astype("boolean")
     for name in result.columns:
         column = result[name]
         if pd.api.types.is_datetime64_any_dtype(column):
