@@ -155,6 +155,19 @@ def test_the_docs_describe_the_api(server: httpx.Client) -> None:
     schema = server.get("/openapi.json").json()
     assert "/get-online-features" in schema["paths"] and "/push" in schema["paths"]
     assert not {"/docs", "/redoc", "/openapi.json"} & set(schema["paths"])
+    # every status the API answers is declared, and the key's two forms are security schemes
+    lookup = schema["paths"]["/get-online-features"]["post"]
+    assert {"200", "401", "404", "413", "422", "503"} <= set(lookup["responses"])
+    assert lookup["security"] == [{"APIKeyHeader": []}, {"HTTPBearer": []}]
+    assert {"401", "413", "422"} <= set(schema["paths"]["/push"]["post"]["responses"])
+    schemes = schema["components"]["securitySchemes"]
+    assert schemes["APIKeyHeader"] == {
+        "type": "apiKey",
+        "in": "header",
+        "name": "X-API-Key",
+        "description": "PITSTOP_API_KEY, when the server sets one",
+    }
+    assert schemes["HTTPBearer"]["scheme"] == "bearer"
     assert "/openapi.json" in server.get("/docs").text
     assert "/openapi.json" in server.get("/redoc").text
 

@@ -9,7 +9,7 @@ pitstop's own.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -185,3 +185,25 @@ class Readiness(BaseModel):
         description="Views past their data's coverage plus the grace (values OUTSIDE_MAX_AGE),"
         " each with the time it went stale (RFC 3339).",
     )
+
+
+# ---- errors ----------------------------------------------------------------------------------
+class ErrorResponse(BaseModel):
+    """Every error's body (api/errors.py): one line naming the problem; a 413 adds ``limit``,
+    a 422 of a malformed request adds ``errors``."""
+
+    detail: str
+    limit: int | None = None
+    errors: list[dict[str, JsonValue]] | None = None
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` for a route's error statuses, each with :class:`ErrorResponse`."""
+    meaning = {
+        401: "missing or wrong API key",
+        404: "unknown feature service, view or feature",
+        413: "too many entity rows, or a body past PITSTOP_MAX_BODY_BYTES",
+        422: "malformed request (the detail names the field)",
+        503: "not ready: no registry or online store yet, or the store is unreachable",
+    }
+    return {status: {"model": ErrorResponse, "description": meaning[status]} for status in statuses}

@@ -4,10 +4,24 @@
 from __future__ import annotations
 
 import hmac
+from typing import Annotated, Any
 
-from fastapi import Request
+from fastapi import Request, Security
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from pitstop.errors import UnauthorizedError
+
+# The two ways to send the key, as OpenAPI security schemes (the Authorize button of /docs).
+# They only describe the headers: the check below reads them itself, and an absent key is
+# judged there (auto_error off), so a server without PITSTOP_API_KEY asks for nothing.
+API_KEY_HEADER = APIKeyHeader(
+    name="X-API-Key", auto_error=False, description="PITSTOP_API_KEY, when the server sets one"
+)
+BEARER = HTTPBearer(auto_error=False, description="PITSTOP_API_KEY as a bearer token")
+KeyHeader = Annotated[str | None, Security(API_KEY_HEADER)]
+BearerToken = Annotated[HTTPAuthorizationCredentials | None, Security(BEARER)]
+# For a route that checks the key without a dependency (the hot lookup route).
+SECURITY: list[dict[str, list[Any]]] = [{"APIKeyHeader": []}, {"HTTPBearer": []}]
 
 
 def _check(request: Request, required: bool) -> None:
@@ -24,11 +38,19 @@ def _check(request: Request, required: bool) -> None:
         )
 
 
-async def require_key_for_writes(request: Request) -> None:
+async def require_key_for_writes(
+    request: Request,
+    _header: KeyHeader = None,
+    _bearer: BearerToken = None,
+) -> None:
     _check(request, required=True)
 
 
-async def require_key_for_reads(request: Request) -> None:
+async def require_key_for_reads(
+    request: Request,
+    _header: KeyHeader = None,
+    _bearer: BearerToken = None,
+) -> None:
     check_read_key(request)
 
 

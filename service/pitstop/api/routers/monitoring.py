@@ -19,6 +19,7 @@ from fastapi.responses import HTMLResponse
 from starlette.concurrency import run_in_threadpool
 
 from pitstop.api.metrics import register_collector
+from pitstop.api.schemas import error_responses
 from pitstop.api.security import require_key_for_reads
 from pitstop.monitoring.metrics import MonitoringCollector
 from pitstop.monitoring.report import html_page
@@ -26,7 +27,11 @@ from pitstop.monitoring.serving_log import ServingLogger
 from pitstop.monitoring.status import MonitoringStatus, compute_status
 from pitstop.settings import Settings
 
-router = APIRouter(tags=["monitoring"], dependencies=[Depends(require_key_for_reads)])
+router = APIRouter(
+    tags=["monitoring"],
+    dependencies=[Depends(require_key_for_reads)],
+    responses=error_responses(401, 503),
+)
 logger = logging.getLogger("pitstop.api")
 
 CACHE_SECONDS = 30.0

@@ -26,8 +26,13 @@ from pitstop.api.deps import ServingDep, serving_of
 from pitstop.api.lookup import LookupRequest, feast_response, lookup, row_response
 from pitstop.api.metrics import count_lookup
 from pitstop.api.routers.monitoring import serving_log_of
-from pitstop.api.schemas import OnlineFeaturesRequest, OnlineFeaturesResponse, RowResponse
-from pitstop.api.security import check_read_key, require_key_for_reads
+from pitstop.api.schemas import (
+    OnlineFeaturesRequest,
+    OnlineFeaturesResponse,
+    RowResponse,
+    error_responses,
+)
+from pitstop.api.security import SECURITY, check_read_key, require_key_for_reads
 from pitstop.errors import InvalidInputError
 
 router = APIRouter(tags=["online"])
@@ -42,7 +47,9 @@ _LOOKUP_BODY = {
     "/get-online-features",
     response_model=OnlineFeaturesResponse,
     response_model_exclude_none=True,
-    openapi_extra={"requestBody": _LOOKUP_BODY},
+    responses=error_responses(401, 404, 413, 422, 503),
+    # the key is checked in the route (no dependency on the hot path): declared here
+    openapi_extra={"requestBody": _LOOKUP_BODY, "security": SECURITY},
 )
 async def get_online_features(request: Request) -> Response:
     """Latest feature values for each entity row, in Feast's feature-server format.
@@ -105,6 +112,7 @@ def _json(payload: Any, headers: dict[str, str] | None = None) -> Response:
 @router.get(
     "/features/{feature_service}",
     response_model=RowResponse,
+    responses=error_responses(401, 404, 422, 503),
     dependencies=[Depends(require_key_for_reads)],
 )
 async def get_features(feature_service: str, request: Request, serving: ServingDep) -> Response:

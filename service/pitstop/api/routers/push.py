@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends
 
 from pitstop.api.deps import ServingDep
-from pitstop.api.schemas import PushRequest, PushResponse
+from pitstop.api.schemas import PushRequest, PushResponse, error_responses
 from pitstop.api.security import require_key_for_writes
 from pitstop.errors import InvalidInputError, MissingInputError, OnlineStoreUnavailableError
 from pitstop.online.push import push as push_rows
@@ -13,7 +13,7 @@ from pitstop.online.push import push as push_rows
 router = APIRouter(tags=["push"], dependencies=[Depends(require_key_for_writes)])
 
 
-@router.post("/push")
+@router.post("/push", responses=error_responses(401, 404, 413, 422, 503))
 async def push(body: PushRequest, serving: ServingDep) -> PushResponse:
     """Rows for the views behind ``push_source_name`` (join keys, event_timestamp, features).
 

@@ -3,10 +3,14 @@
 from fastapi import APIRouter, Depends
 
 from pitstop.api.deps import CatalogDep
-from pitstop.api.schemas import FeatureServiceInfo, FeatureViewInfo
+from pitstop.api.schemas import FeatureServiceInfo, FeatureViewInfo, error_responses
 from pitstop.api.security import require_key_for_reads
 
-router = APIRouter(tags=["registry"], dependencies=[Depends(require_key_for_reads)])
+router = APIRouter(
+    tags=["registry"],
+    dependencies=[Depends(require_key_for_reads)],
+    responses=error_responses(401, 503),
+)
 
 
 @router.get("/feature-views")
