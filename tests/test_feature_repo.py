@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -83,3 +84,28 @@ def test_registered_schemas_are_the_dbt_contracts_and_the_built_tables(
         }
         for field in view.features:
             assert field.description == " ".join(descriptions[field.name].split())
+
+
+def test_plain_feast_without_the_data_folder_says_so(tmp_path: Path) -> None:
+    """`feast -c feature_repo feature-views list` without PITSTOP_DATA_DIR listed nothing and
+    made a folder named `${PITSTOP_DATA_DIR}` (with a registry) inside the repo."""
+    import os
+    import subprocess
+    import sys
+
+    env = {name: value for name, value in os.environ.items() if name != "PITSTOP_DATA_DIR"}
+    before = sorted(path.name for path in FEATURE_REPO_DIR.iterdir())
+    command = "import sys; from feast.cli.cli import cli; sys.exit(cli())"
+    result = subprocess.run(
+        [sys.executable, "-c", command, "-c", str(FEATURE_REPO_DIR), "feature-views", "list"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert result.returncode != 0
+    assert "PITSTOP_DATA_DIR is not set" in result.stdout + result.stderr
+    assert sorted(path.name for path in FEATURE_REPO_DIR.iterdir()) == before
+    assert not list(tmp_path.iterdir())

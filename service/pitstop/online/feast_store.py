@@ -28,6 +28,7 @@ This module imports Feast (it is Feast's plugin); nothing else in the online pat
 from __future__ import annotations
 
 import datetime as dt
+import re
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -41,7 +42,7 @@ from feast.infra.online_stores.online_store import OnlineStore
 from feast.protos.feast.types.EntityKey_pb2 import EntityKey as EntityKeyProto
 from feast.protos.feast.types.Value_pb2 import Value as ValueProto
 from feast.repo_config import FeastConfigBaseModel, RepoConfig
-from pydantic import StrictStr
+from pydantic import StrictStr, field_validator
 
 from pitstop import coverage
 from pitstop.errors import ConfigurationError
@@ -69,6 +70,20 @@ class PitstopOnlineStoreConfig(FeastConfigBaseModel):
     # nodes ``redis://host1:port1,host2:port2``), not in ``path``.
     redis_url: StrictStr | None = None
     redis_type: Literal["redis", "redis_cluster"] = "redis"
+
+    @field_validator("path", "redis_url")
+    @classmethod
+    def _variables_set(cls, value: str | None) -> str | None:
+        """Feast keeps a ``${VAR}`` of an unset variable as it is: plain `feast -c
+        feature_repo ...` without PITSTOP_DATA_DIR listed nothing and made a folder named
+        ``${PITSTOP_DATA_DIR}`` in the repo. Refused in one line instead."""
+        unset = re.findall(r"\$\{(\w+)\}", value or "")
+        if unset:
+            raise ValueError(
+                f"{unset[0]} is not set: feature_store.yaml reads its paths from it; set it "
+                "to pitstop's data folder (pitstop's own commands set it for you)"
+            )
+        return value
 
 
 class PitstopOnlineStore(OnlineStore):
