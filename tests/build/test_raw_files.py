@@ -119,3 +119,24 @@ def test_a_broken_gzip_file_fails_the_build_naming_it(tmp_path: Path, broken: An
     )
     assert "\n" not in message
     assert not (settings.features_dir / "user_activity.parquet").exists()
+
+
+def test_a_byte_order_mark_starts_no_line(tmp_path: Path) -> None:
+    """A file written by a spreadsheet or a Windows tool starts with U+FEFF; its first line was
+    quarantined as malformed_json. The mark is dropped, plain and gzip-compressed alike; a mark
+    inside a line is the line's own (quarantined)."""
+    line = '{"event_id": "e%d", "event_type": "login", "user_id": 1, "ts": "2026-03-01T10:00:00Z"}'
+    write_raw_logs(tmp_path, {"2026-03-01": [line % 1, line % 2]})
+    folder = tmp_path / "raw" / "events" / "date=2026-03-01"
+    plain = folder / "part-00000.jsonl"
+    plain.write_bytes(b"\xef\xbb\xbf" + plain.read_bytes())
+    compressed = ("\ufeff" + line % 3 + "\n\ufeff" + line % 4 + "\n").encode()
+    (folder / "part-00001.jsonl.gz").write_bytes(gzip.compress(compressed))
+    report = build(Settings.from_env(tmp_path), echo=None)
+    counts = report.counts
+    assert (counts.raw_lines, counts.clean_events, counts.quarantined_lines) == (4, 3, 1)
+    assert counts.reasons == {"malformed_json": 1}
+    warehouse = Settings.from_env(tmp_path).warehouse_path
+    with duckdb.connect(str(warehouse), read_only=True) as connection:
+        kept = connection.execute("select event_id from stg_events__events order by 1").fetchall()
+    assert kept == [("e1",), ("e2",), ("e3",)]

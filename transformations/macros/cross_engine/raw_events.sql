@@ -92,7 +92,8 @@
                 '((?:[0-9A-F]{2})*?)0A',
                 1
             ) end as hex_parts
-        from (select *, try(decode(content)) as text_content from {{ raw_files }})
+        -- a byte-order mark (spreadsheets and Windows tools write one) starts no line: dropped
+        from (select *, ltrim(try(decode(content)), chr(65279)) as text_content from {{ raw_files }})
 
     ),
 
@@ -266,7 +267,9 @@
         from (
             select
                 *,
-                case when is_valid_utf8(cast(content as string)) then cast(content as string) end
+                -- as on DuckDB: a leading byte-order mark is dropped
+                case when is_valid_utf8(cast(content as string))
+                    then regexp_replace(cast(content as string), r'^\x{FEFF}+', '') end
                     as text_content
             from {{ raw_files }}
         )
