@@ -140,3 +140,21 @@ def test_a_byte_order_mark_starts_no_line(tmp_path: Path) -> None:
     with duckdb.connect(str(warehouse), read_only=True) as connection:
         kept = connection.execute("select event_id from stg_events__events order by 1").fetchall()
     assert kept == [("e1",), ("e2",), ("e3",)]
+
+
+def test_a_directory_named_like_a_raw_file_fails_the_build_naming_it(tmp_path: Path) -> None:
+    """It was neither read nor counted: the lines of the files inside were lost silently."""
+    line = '{"event_id": "e%d", "event_type": "login", "user_id": 1, "ts": "2026-03-01T10:00:00Z"}'
+    write_raw_logs(tmp_path, {"2026-03-01": [line % 1]})
+    folder = tmp_path / "raw" / "events" / "date=2026-03-01"
+    nested = folder / "part-00001.jsonl"
+    nested.mkdir()
+    (nested / "part-00000.jsonl").write_text(line % 2 + "\n")
+    settings = Settings.from_env(tmp_path)
+    with pytest.raises(BuildError) as failure:
+        build(settings, echo=None)
+    assert str(failure.value) == (
+        f"raw file {nested} is a directory, not a file; move its files into {folder} "
+        "(or rename it), then build again"
+    )
+    assert not settings.features_dir.exists() or not any(settings.features_dir.iterdir())

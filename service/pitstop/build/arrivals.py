@@ -53,6 +53,12 @@ def list_raw_files(raw_events_dir: Path, run_date: date | None = None) -> list[R
         if arrival is None or (run_date is not None and arrival > run_date):
             continue
         for path in raw_file_paths(folder):
+            if not path.is_file():
+                # dbt's file listing skips it: what it holds would be neither read nor counted
+                raise BuildError(
+                    f"raw file {path} is a directory, not a file; move its files into {folder} "
+                    "(or rename it), then build again"
+                )
             stat = path.stat()
             relative = path.relative_to(raw_events_dir).as_posix()
             files.append(RawFile(relative, arrival, stat.st_size, stat.st_mtime_ns))
