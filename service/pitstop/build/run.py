@@ -11,7 +11,6 @@ models are the same on both, and only DuckDB's builds are incremental.
 
 from __future__ import annotations
 
-import os
 import shutil
 import time
 from collections.abc import Callable
@@ -20,7 +19,7 @@ from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 from pitstop import coverage
-from pitstop.build import arrivals, declarations
+from pitstop.build import arrivals, declarations, versions
 from pitstop.build.dbt import PUBLISHED_FOLDERS, LineCounts
 from pitstop.build.raw_files import raw_file_paths
 from pitstop.engine import engine_for
@@ -69,7 +68,6 @@ def build(
     shutil.rmtree(pending, ignore_errors=True)
     for folder in PUBLISHED_FOLDERS:
         (pending / folder).mkdir(parents=True, exist_ok=True)
-        (settings.data_dir / folder).mkdir(parents=True, exist_ok=True)
 
     engine = engine_for(settings)
     rebuilt: dict[str, str] = {}
@@ -114,8 +112,7 @@ def build(
         args = [*args, "--full-refresh", "--select", *rebuilt]
     engine.run_dbt(settings, args, dbt_vars=dbt_vars, echo=echo)
 
-    published = _publish(settings, pending)
-    _record_coverage(settings, raw_files, published)
+    published = _publish(settings, pending, raw_files)
     if engine.incremental:
         # What the next build extends and compares with.
         _repoint_views(settings, published)
@@ -148,29 +145,32 @@ def _require_raw_logs(settings: Settings, run_date: date | None = None) -> None:
         )
 
 
-def _publish(settings: Settings, pending: Path) -> list[Path]:
-    """Move every pending table into place; each file is replaced atomically."""
+def _publish(settings: Settings, pending: Path, raw_files: list[arrivals.RawFile]) -> list[Path]:
+    """Every pending table of a folder into place at once, with the feature tables' coverage
+    record (:mod:`pitstop.build.versions`: a new version folder, then one rename)."""
     published = []
     for folder in PUBLISHED_FOLDERS:
-        for source in sorted((pending / folder).glob("*.parquet")):
+        sources = sorted((pending / folder).glob("*.parquet"))
+        for source in sources:
             _drop_placeholder_row(source)
-            target = settings.data_dir / folder / source.name
-            os.replace(source, target)
-            published.append(target)
+        tables = [source.stem for source in sources]
+        record = (
+            (lambda version, tables=tables: _record_coverage(version, raw_files, tables))
+            if folder == "features"
+            else None
+        )
+        published += versions.publish(settings.data_dir / folder, sources, record)
     return published
 
 
-def _record_coverage(
-    settings: Settings, raw_files: list[arrivals.RawFile], published: list[Path]
-) -> None:
+def _record_coverage(features: Path, raw_files: list[arrivals.RawFile], tables: list[str]) -> None:
     """Record how far the published feature tables reach: the UTC midnight after the newest
     arrival partition read, as ``int_data_coverage.coverage_end_date`` (pitstop.coverage)."""
     if not raw_files:
         return
     newest = max(file.arrival_date for file in raw_files) + timedelta(days=1)
     covered_until = datetime.combine(newest, datetime.min.time(), tzinfo=timezone.utc)
-    tables = [path.stem for path in published if path.parent == settings.features_dir]
-    coverage.write(settings.features_dir, covered_until, tables)
+    coverage.write(features, covered_until, tables)
 
 
 def _drop_placeholder_row(path: Path) -> None:

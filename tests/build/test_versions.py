@@ -1,0 +1,165 @@
+"""Publishing switches every table of a folder at once (pitstop.build.versions).
+
+kill -9 during the publish step left `features/` mixed: one table new, three old. These tests
+publish real Parquet files: readers during publishes, a process killed at random moments of
+its publishes, the old layout adopted, and a copy of the data folder independent of the
+original.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from pitstop.build import versions
+from pitstop.build.run import build
+from pitstop.settings import Settings
+from tests.conftest import write_trap_log
+
+TABLES = ("user_activity", "user_profile", "item_popularity", "churn_labels")
+
+
+def _write_version(folder: Path, number: int, rows: int = 20_000) -> list[Path]:
+    """One table file per name, each holding ``number`` in every row."""
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for name in TABLES:
+        path = folder / f"{name}.parquet"
+        pq.write_table(pa.table({"version": [number] * rows}), path)
+        paths.append(path)
+    return paths
+
+
+def _versions_seen(folder: Path) -> set[int]:
+    return {
+        int(pq.read_table(folder / f"{name}.parquet").column("version")[0].as_py())
+        for name in TABLES
+    }
+
+
+def test_a_reader_sees_one_version_of_every_table_during_publishes(tmp_path: Path) -> None:
+    link = tmp_path / "features"
+    versions.publish(link, _write_version(tmp_path / "pending", 0))
+    mixed: list[set[int]] = []
+    failures: list[BaseException] = []
+    reads = 0
+    done = threading.Event()
+
+    def read() -> None:
+        nonlocal reads
+        while not done.is_set():
+            version = versions.current_version(link)
+            assert version is not None
+            try:
+                seen = _versions_seen(version)
+            except FileNotFoundError:
+                # allowed only for a version two publishes old (the one before the current is
+                # kept): a reader slower than two publishes starts again
+                current = versions.current_version(link)
+                assert current is not None
+                if int(current.name.rsplit("v", 1)[1]) - int(version.name.rsplit("v", 1)[1]) < 2:
+                    failures.append(AssertionError(f"{version} vanished too early"))
+                    return
+                continue
+            try:
+                pq.read_table(link / "user_activity.parquet")  # through the link: whole
+            except BaseException as error:  # noqa: BLE001 - reported below
+                failures.append(error)
+                return
+            reads += 1
+            if len(seen) != 1:
+                mixed.append(seen)
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    for number in range(1, 40):
+        versions.publish(link, _write_version(tmp_path / "pending", number))
+        time.sleep(0.01)
+    done.set()
+    reader.join()
+    assert failures == [] and mixed == []
+    assert reads > 20
+    assert _versions_seen(link) == {39}
+    # the current version and the one before it are kept, no more
+    kept = sorted(path.name for path in tmp_path.glob(".features.v*"))
+    assert kept == [".features.v39", ".features.v40"]
+
+
+_PUBLISHER = """
+import sys
+from pathlib import Path
+sys.path.insert(0, {root!r})
+from pitstop.build import versions
+from tests.build.test_versions import _write_version
+folder = Path({folder!r})
+number = int(sys.argv[1])
+while True:
+    number += 1
+    versions.publish(folder / "features", _write_version(folder / "pending", number))
+    print(number, flush=True)
+"""
+
+
+def test_a_publish_killed_at_any_moment_leaves_one_whole_version(tmp_path: Path) -> None:
+    link = tmp_path / "features"
+    versions.publish(link, _write_version(tmp_path / "pending", 0))
+    root = str(Path(__file__).resolve().parents[2])
+    script = _PUBLISHER.format(root=root, folder=str(tmp_path))
+    rng = random.Random(19)
+    number = 0
+    for _ in range(8):
+        child = subprocess.Popen(
+            [sys.executable, "-c", script, str(number)], stdout=subprocess.PIPE, text=True
+        )
+        assert child.stdout is not None
+        child.stdout.readline()  # it has published at least once: the kill lands mid-loop
+        time.sleep(rng.uniform(0.0, 0.3))
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait()
+        seen = _versions_seen(link)
+        assert len(seen) == 1, seen  # every table of one version
+        number = seen.pop()
+        # and the next publish (a new process) goes on from there
+        versions.publish(link, _write_version(tmp_path / "pending", number + 1000))
+        assert _versions_seen(link) == {number + 1000}
+        number += 1000
+
+
+def test_unchanged_tables_are_hard_linked_and_the_old_layout_adopted(tmp_path: Path) -> None:
+    link = tmp_path / "features"
+    _write_version(link, 1)  # a real folder, as data folders were before
+    (link / "coverage.json").write_text("{}")
+    new = _write_version(tmp_path / "pending", 2)[:1]  # one table rebuilt
+    versions.publish(link, new)
+    assert link.is_symlink() and os.readlink(link) == ".features.v1"
+    assert _versions_seen(link) == {1, 2}  # user_activity new, the rest kept
+    kept = link / "user_profile.parquet"
+    assert kept.stat().st_ino == (tmp_path / ".features.v0" / "user_profile.parquet").stat().st_ino
+    assert (link / "coverage.json").read_text() == "{}"
+
+
+def test_a_copy_of_the_data_folder_has_its_own_versions(tmp_path: Path) -> None:
+    """The link is relative: `cp -a` of a data folder points at the copy's tables."""
+    original = tmp_path / "data"
+    write_trap_log(original, days=["2026-03-01", "2026-03-03"])
+    settings = Settings.from_env(original)
+    build(settings, echo=None)
+    assert settings.features_dir.is_symlink()
+    copy = tmp_path / "copy"
+    subprocess.run(["cp", "-a", str(original), str(copy)], check=True)
+    copied = Settings.from_env(copy)
+    assert copied.features_dir.resolve().parent == copy.resolve()
+    before = (settings.features_dir / "user_activity.parquet").read_bytes()
+    write_trap_log(copy, days=["2026-03-04"])
+    build(copied, echo=None)
+    assert (settings.features_dir / "user_activity.parquet").read_bytes() == before
+    assert settings.features_dir.resolve().parent == original.resolve()
