@@ -28,8 +28,10 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException
 
 from pitstop.errors import (
     InvalidInputError,
@@ -60,7 +62,18 @@ _MAX_REPORTED = 10
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(PitstopError, _pitstop_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _invalid_request)  # type: ignore[arg-type]
+    app.add_exception_handler(HTTPException, _http_error)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, _unexpected_error)
+
+
+async def _http_error(request: Request, error: HTTPException) -> Response:
+    """Starlette's own answers (404 of an unknown route, 405...) as they are, but for one:
+    FastAPI answers a body it cannot decode (bytes that are not UTF-8) with a 400 no route
+    declares, where malformed JSON is a 422; that one is a 422 too."""
+    if error.status_code == 400 and isinstance(error.__cause__, UnicodeDecodeError):
+        detail = "body: malformed JSON (the bytes are not UTF-8)"
+        return JSONResponse({"detail": detail}, status_code=422)
+    return await http_exception_handler(request, error)
 
 
 async def _pitstop_error(request: Request, error: PitstopError) -> JSONResponse:

@@ -19,10 +19,8 @@ from typing import Any
 
 import orjson
 from fastapi import APIRouter, Depends, Request, Response
-from fastapi.exceptions import RequestValidationError
-from pydantic import ValidationError
 
-from pitstop.api.deps import ServingDep, serving_of
+from pitstop.api.deps import ServingDep, body_schema, parse_body, serving_of
 from pitstop.api.lookup import LookupRequest, feast_response, lookup, row_response
 from pitstop.api.metrics import count_lookup
 from pitstop.api.routers.monitoring import serving_log_of
@@ -37,10 +35,7 @@ from pitstop.errors import InvalidInputError
 
 router = APIRouter(tags=["online"])
 
-_LOOKUP_BODY = {
-    "required": True,
-    "content": {"application/json": {"schema": OnlineFeaturesRequest.model_json_schema()}},
-}
+_LOOKUP_BODY = body_schema(OnlineFeaturesRequest)
 
 
 @router.post(
@@ -62,7 +57,7 @@ async def get_online_features(request: Request) -> Response:
     started = time.perf_counter()
     check_read_key(request)
     serving = serving_of(request)
-    body = _lookup_body(await request.body())
+    body = parse_body(OnlineFeaturesRequest, await request.body())
     result = await lookup(
         serving,
         LookupRequest(
@@ -94,15 +89,6 @@ async def get_online_features(request: Request) -> Response:
         latency_seconds=time.perf_counter() - started,
     )
     return _json(payload, result.stale_header())
-
-
-def _lookup_body(raw: bytes) -> OnlineFeaturesRequest:
-    try:
-        return OnlineFeaturesRequest.model_validate_json(raw)
-    except ValidationError as invalid:
-        raise RequestValidationError(
-            [{**error, "loc": ("body", *error["loc"])} for error in invalid.errors()]
-        ) from None
 
 
 def _json(payload: Any, headers: dict[str, str] | None = None) -> Response:
