@@ -69,7 +69,8 @@ def test_lookups_are_logged_and_match_offline(served: tuple[Settings, httpx.Clie
     assert response.status_code == 200
     body: dict[str, Any] = response.json()
     assert body["status"] == "ok", body
-    assert set(body) == {"status", "feature_views"}
+    assert set(body) == {"status", "baseline_note", "feature_views"}
+    assert body["baseline_note"] is None  # this folder has a baseline
     events = body["feature_views"]["user_activity"]["features"]["events_7d"]
     assert events["skew"] == {"stale_rate": 0.0, "wrong_rate": 0.0}
     item = body["feature_views"]["item_popularity"]["features"]["item_views_7d"]

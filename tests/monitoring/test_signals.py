@@ -60,6 +60,29 @@ def test_dbt_source_freshness(tmp_path: Path) -> None:
     assert stale.source_status == "error", stale.source_detail
 
 
+def test_without_a_baseline_the_monitor_reports_what_it_knows(
+    monitored: Monitored, tmp_path: Path
+) -> None:
+    """It stopped with "no drift baseline" and exit 1, the code for warn, showing nothing of
+    freshness or null rates. Now drift is insufficient_data, the rest is measured, and the
+    exit code is the status's (warn: drift is not known)."""
+    settings = copy_of(monitored, tmp_path / "data")
+    settings.baseline_path.unlink()
+    status = compute_status(settings, now=monitored.now, with_skew=False)
+    assert status.baseline_note is not None and "pitstop monitor baseline" in status.baseline_note
+    drifts = {
+        item.drift.status for view in status.views.values() for item in view.features.values()
+    }
+    assert drifts == {"insufficient_data"}
+    assert {view.freshness.status for view in status.views.values()} == {"ok"}
+    assert status.status == "warn"
+    command = [sys.executable, "-m", "pitstop.cli", "monitor", "--data-dir", str(settings.data_dir)]
+    command += ["--no-dbt", "--no-skew", "--at", monitored.now.isoformat()]
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    assert result.returncode == 1 and result.stderr == ""
+    assert "pitstop monitor: WARN" in result.stdout and "no drift baseline yet" in result.stdout
+
+
 def test_monitor_cli_exit_codes_and_json(monitored: Monitored, tmp_path: Path) -> None:
     settings = copy_of(monitored, tmp_path / "data")
     command = [sys.executable, "-m", "pitstop.cli", "monitor", "--data-dir", str(settings.data_dir)]

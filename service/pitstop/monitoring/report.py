@@ -48,8 +48,8 @@ def terminal_table(status: MonitoringStatus) -> str:
         for store in fresh.stores:
             note = f"  ({store.reason})" if store.reason else ""
             lines.append(f"  {store.store:<16} {store.status:<10}{note}")
+    lines += [""] + ([status.baseline_note] if status.baseline_note else [])
     lines += [
-        "",
         f"{'view':<18} {'feature':<26} {'drift':<18} {'psi':>7} {'null':>7} "
         f"{'stale':>7} {'wrong':>7}",
     ]
@@ -91,6 +91,7 @@ def html_page(status: MonitoringStatus, serving: Mapping[str, Any] | None = None
         _dbt_block(status),
         "</section>",
         "<section><h2>Drift (PSI per feature)</h2>",
+        f"<p class='muted'>{html.escape(status.baseline_note)}</p>" if status.baseline_note else "",
         _psi_chart(status),
         "</section>",
         "<section><h2>Serving</h2>",

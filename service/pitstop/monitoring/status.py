@@ -80,10 +80,13 @@ class MonitoringStatus:
     dbt: DbtSignals
     skew: SkewReport
     freshness_hours: float = 24.0
+    # Set when there is no drift baseline: what to run (drift is insufficient_data meanwhile).
+    baseline_note: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
             "status": self.status,
+            "baseline_note": self.baseline_note,
             "feature_views": {
                 name: {
                     "freshness": view.freshness.to_json(),
@@ -106,6 +109,15 @@ def compute_status(
 ) -> MonitoringStatus:
     """Measure everything once. ``now`` defaults to the current UTC time."""
     now = now or dt.datetime.now(dt.timezone.utc)
+    baseline_note = None
+    if baseline is None and not settings.baseline_path.is_file():
+        # No baseline yet: freshness, null rates and skew still say what they know; drift is
+        # insufficient_data for every feature, and the note says what makes a baseline.
+        baseline_note = (
+            "no drift baseline yet: run `pitstop monitor baseline TRAINING_SET` "
+            "(or `pitstop training-set ... --baseline`)"
+        )
+        baseline = Baseline(views={})
     baseline = baseline or load_baseline(settings)
     dbt = dbt_signals(settings)
     monitored = monitored_views(settings, baseline)
@@ -129,6 +141,7 @@ def compute_status(
         dbt=dbt,
         skew=skew,
         freshness_hours=settings.freshness_hours,
+        baseline_note=baseline_note,
     )
 
 
