@@ -339,6 +339,12 @@ def test_csv_with_naive_timestamps_equals_parquet_with_utc(
     assert len(notes) == 1 and "read as UTC" in notes[0] and "event_timestamp" in notes[0]
 
 
+def _cli_churn_set(store: Settings, entities: Path, out: Path) -> int:
+    """`pitstop training-set` of churn_v1, in this process (its exit code)."""
+    args = ["--data-dir", str(store.data_dir), "--feature-service", "churn_v1"]
+    return main(["training-set", *args, "--entities", str(entities), "--out", str(out)])
+
+
 def test_cli_training_set(
     trap_store: Settings,
     entity_files: dict[str, Path],
@@ -347,19 +353,7 @@ def test_cli_training_set(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     out = tmp_path / "cli.parquet"
-    code = main(
-        [
-            "training-set",
-            "--data-dir",
-            str(trap_store.data_dir),
-            "--feature-service",
-            "churn_v1",
-            "--entities",
-            str(entity_files["csv"]),
-            "--out",
-            str(out),
-        ]
-    )
+    code = _cli_churn_set(trap_store, entity_files["csv"], out)
     captured = capsys.readouterr()
     assert code == 0, captured.err
     assert f"{len(CASES)} rows" in captured.out
@@ -494,19 +488,7 @@ def test_cli_names_what_the_machine_refused(
     (sysfs), as a read-only data folder or a full disk would be."""
     entities = _write(_entity_frame(), tmp_path / "entities.parquet")
     out = Path("/sys/pitstop-training-set.parquet")
-    code = main(
-        [
-            "training-set",
-            "--data-dir",
-            str(trap_store.data_dir),
-            "--feature-service",
-            "churn_v1",
-            "--entities",
-            str(entities),
-            "--out",
-            str(out),
-        ]
-    )
+    code = _cli_churn_set(trap_store, entities, out)
     err = capsys.readouterr().err
     assert code == 1
     assert err.startswith("pitstop training-set: ") and "Permission denied" in err

@@ -116,23 +116,6 @@ def write_spine(
         f"GROUP BY {quoted} "
         "HAVING count(*) FILTER (WHERE event_timestamp >= $start AND event_timestamp < $end) > 0"
     )
-    with duckdb.connect() as connection:
-        connection.execute("SET TimeZone = 'UTC'")
-        first, last = connection.execute(
-            f"SELECT min(event_timestamp), max(event_timestamp) FROM ({feature_rows})"
-        ).fetchall()[0]
-    if first is None:
-        raise InvalidInputError(f"the feature tables of {service.name} have no rows")
-    covered = [when for when in map(coverage.of_table, paths) if when is not None]
-    known_until = max([last, *covered])
-    # the first step at or after the data's first row; the last one step past its end
-    low = start + max(0, -(-(first - start) // every)) * every
-    high = min(end, known_until + every)
-    if (low, high) != (start, end) and note is not None:
-        note(
-            f"note: steps from {low.isoformat()} to {high.isoformat()} (the data's range "
-            f"within --start/--end; a step outside it would have no feature values)"
-        )
     spine = (
         f"SELECT e.{quoted}, t.range AS event_timestamp "
         f"FROM ({entities}) AS e CROSS JOIN range($low, $high, INTERVAL {count} {unit}) AS t "
@@ -140,6 +123,21 @@ def write_spine(
     )
     with duckdb.connect() as connection:
         connection.execute("SET TimeZone = 'UTC'")
+        first, last = connection.execute(
+            f"SELECT min(event_timestamp), max(event_timestamp) FROM ({feature_rows})"
+        ).fetchall()[0]
+        if first is None:
+            raise InvalidInputError(f"the feature tables of {service.name} have no rows")
+        covered = [when for when in map(coverage.of_table, paths) if when is not None]
+        known_until = max([last, *covered])
+        # the first step at or after the data's first row; the last one step past its end
+        low = start + max(0, -(-(first - start) // every)) * every
+        high = min(end, known_until + every)
+        if (low, high) != (start, end) and note is not None:
+            note(
+                f"note: steps from {low.isoformat()} to {high.isoformat()} (the data's range "
+                f"within --start/--end; a step outside it would have no feature values)"
+            )
         if labels_path is not None:
             columns = [
                 name
