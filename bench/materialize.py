@@ -111,7 +111,8 @@ def write_tables(features: Path, users: int, items: int, rows_per_entity: int) -
     """Synthetic feature tables (the marts' schemas), ``rows_per_entity`` days per entity."""
     import numpy as np
     import pyarrow as pa
-    import pyarrow.parquet as pq
+
+    from pitstop.feature_tables import write_table
 
     features.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(7)
@@ -177,7 +178,7 @@ def write_tables(features: Path, users: int, items: int, rows_per_entity: int) -
         ("user_profile", profile),
         ("item_popularity", popularity),
     ):
-        pq.write_table(pa.table(columns), features / f"{name}.parquet")
+        write_table(features / name, pa.table(columns))  # pitstop's layout (feature_tables)
 
 
 def _reset(folder: Path, store: str, url: str) -> None:

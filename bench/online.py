@@ -172,7 +172,7 @@ def largest_id(settings: Settings, table: str, column: str) -> int:
     """The largest id in a feature table (ids are 1..n): the range the Lua script draws from."""
     import duckdb
 
-    path = settings.features_dir / f"{table}.parquet"
+    path = settings.features_dir / table / "*.parquet"
     count = duckdb.sql(f"select max({column}) from read_parquet('{path}')").fetchall()[0][0]
     return int(count or 1)
 

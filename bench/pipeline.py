@@ -16,6 +16,15 @@ as dbt included, read from wait4):
    entities it touches
 7. materialize again, per store, after the daily run
 
+With ``--history 8,36`` (and ``--days 8``) the appended days go on one at a time, each built
+and materialized as above, until the history reaches the largest number: a table of every
+day's build and materialize times, the slowest dbt nodes and the bytes per user per day of
+history on disk (raw log, warehouse, published feature tables), then the ratio of the runs at
+the listed histories (issue 19's "flat" target: the later no more than 1.15x the earlier):
+
+    python bench/pipeline.py --users 1000000 --days 8 --history 8,36 --online-store redis \
+        --skip-feast
+
 Redis uses its own database (default redis://127.0.0.1:6379/12), flushed before each
 materialization; nothing else on the server is touched. The data folder is temporary unless
 --data-dir is given (then it is kept; an existing raw log there is reused with --reuse-raw).
@@ -30,6 +39,7 @@ import json
 import os
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -81,17 +91,20 @@ def main() -> int:
         rows.append(_stage("apply", "", [*pitstop, "apply", *data], env))
         if not args.skip_full:
             rows += _materialize_all(args, folder, env, label="full")
-        rows.append(_stage("append day", "", [*pitstop, "generate", *data, "--append-day"], env))
-        new_day = max(p.name for p in (folder / "raw" / "events").glob("date=*"))[5:]
-        rows.append(
-            _stage("dbt daily", new_day, [*pitstop, "build", *data, "--date", new_day], env)
-        )
-        models_daily = _model_times(folder)
-        rows += _materialize_all(args, folder, env, label="daily")
+        models_daily: dict[str, float] = {}
+        days: list[Day] = []
+        if args.history:
+            days = _history_run(args, folder, env)
+        else:
+            rows += _daily(args, folder, env)
+            models_daily = _model_times(folder)
     finally:
         if not args.data_dir:
             shutil.rmtree(folder, ignore_errors=True)
 
+    if args.history:
+        _print_history(args, rows, days)
+        return 0
     print()
     print(
         f"pitstop pipeline, {args.users:,} users x {args.days} days (+1 appended day), "
@@ -106,6 +119,119 @@ def main() -> int:
             print(f"dbt {label}, slowest nodes: " + ", ".join(f"{n} {s:.1f}s" for n, s in top))
     _ratios(rows)
     return 0
+
+
+def _daily(
+    args: argparse.Namespace, folder: Path, env: dict[str, str]
+) -> list[tuple[str, str, float, float, str]]:
+    """One arrival day: append it to the raw log, the incremental build, the materializations."""
+    pitstop = [PYTHON, "-m", "pitstop.cli"]
+    data = ["--data-dir", str(folder), "-q"]
+    rows = [_stage("append day", "", [*pitstop, "generate", *data, "--append-day"], env)]
+    new_day = max(p.name for p in (folder / "raw" / "events").glob("date=*"))[5:]
+    rows.append(_stage("dbt daily", new_day, [*pitstop, "build", *data, "--date", new_day], env))
+    return rows + _materialize_all(args, folder, env, label="daily")
+
+
+@dataclasses.dataclass
+class Day:
+    """One daily run of the history mode: the history it ran on and what it cost."""
+
+    history: int
+    date: str
+    build: float
+    materialize: float
+    models: dict[str, float]
+    disk: dict[str, int]
+
+
+def _history_run(args: argparse.Namespace, folder: Path, env: dict[str, str]) -> list[Day]:
+    """Append and run one day at a time until the history reaches the largest of --history;
+    every day is recorded (the listed ones are the comparison, the rest the curve)."""
+    days = []
+    known = len(list((folder / "raw" / "events").glob("date=*")))
+    while known <= max(args.history):
+        rows = _daily(args, folder, env)
+        materialized = [r[2] for r in rows if r[0].startswith("pitstop materialize")]
+        days.append(
+            Day(
+                known,
+                rows[1][1],
+                rows[1][2],
+                sum(materialized),
+                _model_times(folder),
+                _disk(folder),
+            )
+        )
+        known += 1
+    return days
+
+
+def _disk(folder: Path) -> dict[str, int]:
+    """Bytes on disk of the raw log, the warehouse and the published feature tables."""
+
+    def size(path: Path) -> int:
+        if path.is_file():
+            return path.stat().st_size
+        files = {f.resolve() for f in path.rglob("*") if f.is_file()} if path.exists() else set()
+        return sum(f.stat().st_size for f in files)
+
+    features = folder / "features"
+    return {
+        "raw": size(folder / "raw"),
+        "warehouse": sum(size(f) for f in folder.glob("warehouse.duckdb*")),
+        "features": size(features.resolve()) if features.exists() else 0,
+    }
+
+
+def _print_history(
+    args: argparse.Namespace, rows: list[tuple[str, str, float, float, str]], days: list[Day]
+) -> None:
+    print()
+    print(
+        f"pitstop daily runs by history, {args.users:,} users, {args.days} days first, "
+        f"{os.cpu_count()} cores; {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC"
+    )
+    for stage, detail, seconds, peak, note in rows:
+        print(f"{stage:<28} {detail:<16} {seconds:>9.1f} {peak:>9.0f}  {note}")
+    print()
+    print(
+        f"{'history':>7} {'date':<11} {'weekday':<8} {'build s':>8} {'mat. s':>7} {'total s':>8}"
+        f" {'raw B/u/d':>10} {'wh B/u/d':>9} {'feat B/u/d':>10}  slowest nodes"
+    )
+    for day in days:
+        per = args.users * day.history
+        weekday = dt.date.fromisoformat(day.date).strftime("%a")
+        top = sorted(day.models.items(), key=lambda item: -item[1])[:4]
+        print(
+            f"{day.history:>7} {day.date:<11} {weekday:<8} {day.build:>8.1f}"
+            f" {day.materialize:>7.1f}"
+            f" {day.build + day.materialize:>8.1f} {day.disk['raw'] / per:>10.0f}"
+            f" {day.disk['warehouse'] / per:>9.0f} {day.disk['features'] / per:>10.0f}  "
+            + ", ".join(f"{n} {s:.1f}" for n, s in top)
+        )
+    if args.data_dir:
+        record = Path(args.data_dir) / "history.json"
+        record.write_text(json.dumps([dataclasses.asdict(day) for day in days], indent=1))
+        print(f"every day's node times and sizes: {record}")
+    by_history = {day.history: day for day in days}
+    points = [by_history[h] for h in args.history if h in by_history]
+    if len(points) >= 2:
+        first, last = points[0], points[-1]
+        ratio = (last.build + last.materialize) / (first.build + first.materialize)
+        print(
+            f"history {last.history} / history {first.history}, build + materialize: "
+            f"{ratio:.2f}x (target <= 1.15x)"
+        )
+        nearby = [
+            statistics.median(
+                d.build + d.materialize for d in days if abs(d.history - point.history) <= 1
+            )
+            for point in (first, last)
+        ]
+        print(
+            f"  medians of the day before, the day and the day after: {nearby[1] / nearby[0]:.2f}x"
+        )
 
 
 def _materialize_all(
@@ -257,6 +383,13 @@ def _arguments() -> argparse.Namespace:
         "--feast-stages",
         default="full,daily",
         help="after which builds `feast materialize` runs too (full, daily or full,daily)",
+    )
+    parser.add_argument(
+        "--history",
+        type=lambda text: sorted({int(n) for n in text.split(",")}),
+        help="daily runs by history: start from --days days, then append and run one day at a "
+        "time until the largest of these histories (e.g. --days 8 --history 8,36; the runs at "
+        "these histories are compared)",
     )
     args = parser.parse_args()
     for option, given, known in (

@@ -40,7 +40,7 @@ def _feature_table(name: str, description: str) -> DataSource:
 
         return SparkSource(
             name=f"{name}_source",
-            path=str(FEATURES_DIR / f"{name}.parquet"),
+            path=str(FEATURES_DIR / name),
             file_format="parquet",
             timestamp_field="event_timestamp",
             created_timestamp_column="created_timestamp",
@@ -49,7 +49,8 @@ def _feature_table(name: str, description: str) -> DataSource:
         )
     return FileSource(
         name=f"{name}_source",
-        path=str(FEATURES_DIR / f"{name}.parquet"),
+        # the table's folder of Parquet partitions by snapshot date (pitstop.feature_tables)
+        path=str(FEATURES_DIR / name / "*.parquet"),
         timestamp_field="event_timestamp",
         created_timestamp_column="created_timestamp",
         description=description,

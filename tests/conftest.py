@@ -61,8 +61,11 @@ def features(trap_build: tuple[Settings, BuildReport]) -> Iterator[duckdb.DuckDB
     settings, _ = trap_build
     connection = duckdb.connect()
     connection.execute("set TimeZone = 'UTC'")
-    for path in sorted(settings.features_dir.glob("*.parquet")):
-        connection.execute(f"create view {path.stem} as select * from read_parquet('{path}')")
+    for path in sorted(settings.features_dir.iterdir()):
+        if path.is_dir():  # a feature table: Parquet partitions by snapshot date
+            connection.execute(
+                f"create view {path.name} as select * from read_parquet('{path}/*.parquet')"
+            )
     yield connection
     connection.close()
 

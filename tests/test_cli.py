@@ -81,7 +81,8 @@ def test_materialize_before_apply_says_what_to_run(tmp_path: Path) -> None:
     features = tmp_path / "features"
     features.mkdir()
     for table in ("user_activity", "user_profile", "item_popularity"):
-        (features / f"{table}.parquet").touch()  # only their presence is checked first
+        (features / table).mkdir()
+        (features / table / "_schema.parquet").touch()  # only their presence is checked first
     _assert_one_line_saying(_run("materialize", "--data-dir", str(tmp_path)), "apply")
 
 

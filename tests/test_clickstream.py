@@ -320,7 +320,7 @@ def _point_in_time(run: Run, table: str, key: str, at: dt.datetime) -> dict[int,
     try:
         connection.execute("set TimeZone = 'UTC'")
         cursor = connection.execute(
-            f"select * from read_parquet('{run.data / 'features' / table}.parquet') "
+            f"select * from read_parquet('{run.data / 'features' / table}/*.parquet') "
             "where event_timestamp <= ? "
             f"qualify row_number() over (partition by {key} order by event_timestamp desc) = 1",
             [at],
@@ -352,7 +352,7 @@ def test_averages_over_unpriced_purchases_are_null_not_zero(run: Run) -> None:
         "count(*) filter (where avg_order_value_30d = 0), "
         "count(*) filter (where purchases_30d > 0 and purchases_30d = unpriced_purchases_30d "
         "and avg_order_value_30d is null) "
-        "from read_parquet('{data}/features/user_activity.parquet')"
+        "from read_parquet('{data}/features/user_activity/*.parquet')"
     )
     assert rows > 0 and zero_averages == 0
     assert unpriced_only > 100  # users who bought, at prices nobody knows
@@ -392,8 +392,8 @@ def test_spark_builds_the_same_tables(run: Run, tmp_path: Path) -> None:
         ("churn_labels", ["user_id"]),
     ):
         order = [(key, "ascending") for key in [*keys, "event_timestamp"]]
-        spark = pq.read_table(data / "features" / f"{name}.parquet").sort_by(order)
-        duck = pq.read_table(run.data / "features" / f"{name}.parquet").sort_by(order)
+        spark = pq.read_table(data / "features" / name).sort_by(order)
+        duck = pq.read_table(run.data / "features" / name).sort_by(order)
         assert spark.schema.names == duck.schema.names, name
         assert spark.schema.types == duck.schema.types, name
         assert spark.num_rows == duck.num_rows > 0, name

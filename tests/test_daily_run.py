@@ -138,7 +138,7 @@ def test_a_run_covering_a_monday_equals_a_full_rebuild(
         (without_monday_row,) = connection.execute(
             "select count(distinct user_id) from read_parquet(?) where user_id not in "
             "(select user_id from read_parquet(?) where event_timestamp = '2026-03-16')",
-            [str(daily.features_dir / "user_activity.parquet")] * 2,
+            [str(daily.features_dir / "user_activity" / "*.parquet")] * 2,
         ).fetchone()
     assert without_monday_row > 0
 
@@ -215,7 +215,7 @@ def test_labels_of_a_history_longer_than_thirty_days_equal_a_full_rebuild(
         (known,) = connection.execute(
             "select count(*) from read_parquet(?) where churned_30d is not null "
             "and event_timestamp = cast(? as timestamptz)",
-            [str(daily.features_dir / "churn_labels.parquet"), newly_known],
+            [str(daily.features_dir / "churn_labels" / "*.parquet"), newly_known],
         ).fetchone() or (0,)
     assert known > 20  # the run really made labels known
     with duckdb.connect() as connection:
@@ -224,7 +224,7 @@ def test_labels_of_a_history_longer_than_thirty_days_equal_a_full_rebuild(
             "from read_parquet(?) "
             "where user_id = 999100 and event_timestamp in "
             "('2026-03-03 00:00:00+00', '2026-04-02 00:00:00+00') order by 1",
-            [str(daily.features_dir / "churn_labels.parquet")],
+            [str(daily.features_dir / "churn_labels" / "*.parquet")],
         ).fetchall()
     assert late_user == [("03-03", False), ("04-02", None)]
 
@@ -288,7 +288,7 @@ def test_a_late_event_resumes_from_a_row_of_any_age(tmp_path: Path) -> None:
         row = connection.execute(
             "select events_30d, days_active_30d from read_parquet(?) "
             "where user_id = 1 and event_timestamp = '2026-03-16 00:00:00+00'",
-            [str(daily.features_dir / "user_activity.parquet")],
+            [str(daily.features_dir / "user_activity" / "*.parquet")],
         ).fetchone()
     assert row == (2, 2)  # 02-23 and 03-15 are both in the 30-day window
 
@@ -388,6 +388,6 @@ def test_a_warehouse_cut_at_its_horizon_equals_a_full_rebuild(
     with duckdb.connect() as connection:
         (rows_of_late_user,) = connection.execute(
             "select count(*) from read_parquet(?) where user_id = 999300",
-            [str(daily.features_dir / "user_profile.parquet")],
+            [str(daily.features_dir / "user_profile" / "*.parquet")],
         ).fetchone() or (0,)
     assert rows_of_late_user > 0  # the full refresh took the late file in

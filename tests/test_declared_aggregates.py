@@ -104,7 +104,7 @@ def _wrong_lookups(data: Path, view: str, feature: str) -> tuple[int, int, int, 
     connection.execute("set TimeZone = 'UTC'")
     connection.execute(f"attach '{data / 'warehouse.duckdb'}' as warehouse (read_only)")
     connection.execute("create temp view events as select * from warehouse.stg_events__events")
-    table = f"read_parquet('{data / 'features' / view}.parquet')"
+    table = f"read_parquet('{data / 'features' / view}/*.parquet')"
     expected = EXPECTED[view][feature].format(key=f"grid.{key}", t="grid.t")
     row = connection.execute(
         f"""
@@ -156,7 +156,7 @@ def test_registry_and_online_store_carry_them(built: Path) -> None:
     assert dtypes["last_device"] == "STRING" and dtypes["items_viewed_7d"] == "INT64"
 
     connection = duckdb.connect()
-    table = f"read_parquet('{built / 'features' / 'user_activity.parquet'}')"
+    table = f"read_parquet('{built / 'features' / 'user_activity' / '*.parquet'}')"
     user, items, device = connection.execute(
         f"select user_id, items_viewed_7d, last_device from {table} "
         "where event_timestamp <= now() "  # materialize writes the rows up to now

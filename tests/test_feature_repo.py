@@ -74,7 +74,7 @@ def test_registered_schemas_are_the_dbt_contracts_and_the_built_tables(
             if column["name"] not in skipped
         ]
         assert registered == contract, view.name
-        schema = pq.read_schema(trap_store.features_dir / f"{view.name}.parquet")
+        schema = pq.read_schema(trap_store.features_dir / view.name / "_schema.parquet")
         built = {
             field.name: ARROW_TO_FEAST[field.type] for field in schema if field.name not in skipped
         }

@@ -214,7 +214,7 @@ def test_feature_tables_carry_utc_timestamps_and_feast_types(
     import pyarrow.parquet as pq
 
     settings, _ = trap_build
-    schema = pq.read_schema(settings.features_dir / "user_activity.parquet")
+    schema = pq.read_schema(settings.features_dir / "user_activity" / "_schema.parquet")
     assert schema.field("user_id").type == pa.int64()
     assert schema.field("event_timestamp").type == pa.timestamp("us", tz="UTC")
     assert schema.field("created_timestamp").type == pa.timestamp("us", tz="UTC")

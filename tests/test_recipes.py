@@ -82,7 +82,7 @@ def test_add_a_feature_then_an_event_type(project: Path, tmp_path: Path) -> None
     connection = duckdb.connect()
     connection.execute("set TimeZone = 'UTC'")
     connection.execute(f"attach '{data / 'warehouse.duckdb'}' as warehouse (read_only)")
-    activity = f"read_parquet('{data / 'features' / 'user_activity.parquet'}')"
+    activity = f"read_parquet('{data / 'features' / 'user_activity' / '*.parquet'}')"
     wrong = connection.execute(
         f"""
         select count(*) from {activity} as a
@@ -197,7 +197,7 @@ def test_a_feature_added_after_the_horizon_cut_is_built_from_the_raw_log(tmp_pat
                 r"keeps events from \d{4}-\d\d-\d\d on only",
                 out,
             ), out
-        activity = data / "features" / "user_activity.parquet"
+        activity = data / "features" / "user_activity" / "*.parquet"
         results.append(
             duckdb.sql(
                 "select user_id, event_timestamp, max_purchase_price_30d "

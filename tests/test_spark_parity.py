@@ -90,7 +90,7 @@ def raw_log(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def _entities(settings: Settings, out: Path) -> dict[str, Path]:
     """Entity files for both services: every user (and an unknown one) at midnights, in-day
     times and before the data starts; user-item pairs seen together in the log."""
-    users = pq.read_table(settings.features_dir / "user_profile.parquet").column("user_id")
+    users = pq.read_table(settings.features_dir / "user_profile").column("user_id")
     user_ids = sorted(set(users.to_pylist())) + [UNKNOWN]
     times = [
         pd.Timestamp(f"{START} 00:00", tz="UTC") + pd.Timedelta(days=day, hours=hours)
@@ -100,7 +100,7 @@ def _entities(settings: Settings, out: Path) -> dict[str, Path]:
         [(user, at) for i, user in enumerate(user_ids) for at in times[i % 2 :: 2]],
         columns=["user_id", "event_timestamp"],
     )
-    items = pq.read_table(settings.features_dir / "item_popularity.parquet").column("item_id")
+    items = pq.read_table(settings.features_dir / "item_popularity").column("item_id")
     item_ids = sorted(set(items.to_pylist())) + [UNKNOWN]
     ranking = pd.DataFrame(
         [
@@ -189,8 +189,8 @@ def _sorted_table(path: Path, keys: list[str]) -> pa.Table:
 @pytest.mark.parametrize("name", FEATURE_TABLES)
 def test_feature_tables_are_equal(duckdb_run: EngineRun, spark_run: EngineRun, name: str) -> None:
     keys = [*KEYS.get(name, ["user_id"]), "event_timestamp"]
-    ours = _sorted_table(spark_run.settings.features_dir / f"{name}.parquet", keys)
-    reference = _sorted_table(duckdb_run.settings.features_dir / f"{name}.parquet", keys)
+    ours = _sorted_table(spark_run.settings.features_dir / name, keys)
+    reference = _sorted_table(duckdb_run.settings.features_dir / name, keys)
     assert ours.schema.names == reference.schema.names
     assert ours.schema.types == reference.schema.types
     assert ours.num_rows == reference.num_rows > 0

@@ -59,11 +59,13 @@ def read(features_dir: Path) -> dict[str, dt.datetime]:
 
 
 def of_table(path: str | os.PathLike[str]) -> dt.datetime | None:
-    """The ``covered_until`` of the feature table at ``path`` (a Parquet file or a folder of
-    them), read from the coverage file beside it; None when none is recorded."""
-    table = Path(path)
-    name = table.name.removesuffix(".parquet")
-    return read(table.parent).get(name)
+    """The ``covered_until`` of the feature table at ``path`` (its folder, its glob, or a
+    single Parquet file), read from the coverage file beside it; None when none is recorded."""
+    from pitstop import feature_tables
+
+    text = str(path)
+    table = Path(text).parent if text.endswith("*.parquet") else Path(text)
+    return read(table.parent).get(feature_tables.name_of(table))
 
 
 def of_source(source: object) -> dt.datetime | None:

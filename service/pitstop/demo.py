@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from pitstop import feature_tables
 from pitstop.api.background import api_in_background
 from pitstop.errors import BackgroundApiError
 from pitstop.settings import Settings
@@ -139,7 +140,7 @@ def _users_to_show(settings: Settings) -> list[int]:
     id (answered NOT_FOUND)."""
     import duckdb
 
-    table = settings.features_dir / "user_activity.parquet"
+    table = feature_tables.glob(settings.features_dir / "user_activity")
     connection = duckdb.connect()
     try:
         rows = connection.execute(
@@ -255,7 +256,7 @@ def _training_set(settings: Settings) -> _TrainingSummary:
     folder.mkdir(parents=True, exist_ok=True)
     spine = folder / "churn_spine.parquet"
     out = folder / "churn_v1_training_set.parquet"
-    labels = settings.features_dir / "churn_labels.parquet"
+    labels = feature_tables.glob(settings.features_dir / "churn_labels")
     connection = duckdb.connect()
     try:
         # The spine: one row per user per UTC day at which the user is at risk and the next 30

@@ -77,10 +77,13 @@ def _digest(folder: Path) -> dict[str, str]:
     """Content of every table, independent of row order, encoding and the data folder's path."""
     data_dir = str(folder.parent)
     digests = {}
+    tables = [*folder.glob("*.parquet"), *(path for path in folder.iterdir() if path.is_dir())]
+    assert tables, f"no tables in {folder}"
     with duckdb.connect() as connection:
-        for path in sorted(folder.glob("*.parquet")):
+        for path in sorted(tables):
+            files = path / "*.parquet" if path.is_dir() else path  # a feature table's partitions
             rows = connection.execute(
-                f"select * from read_parquet('{path}') order by all"
+                f"select * from read_parquet('{files}') order by all"
             ).fetchall()
             text = repr(rows).replace(data_dir, "<data>")
             digests[path.name] = hashlib.sha256(text.encode()).hexdigest()

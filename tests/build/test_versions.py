@@ -19,7 +19,9 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 
+from pitstop import feature_tables
 from pitstop.build import versions
 from pitstop.build.run import build
 from pitstop.settings import Settings
@@ -98,6 +100,7 @@ _PUBLISHER = """
 import sys
 from pathlib import Path
 sys.path.insert(0, {root!r})
+from pitstop import feature_tables
 from pitstop.build import versions
 from tests.build.test_versions import _write_version
 folder = Path({folder!r})
@@ -158,8 +161,120 @@ def test_a_copy_of_the_data_folder_has_its_own_versions(tmp_path: Path) -> None:
     subprocess.run(["cp", "-a", str(original), str(copy)], check=True)
     copied = Settings.from_env(copy)
     assert copied.features_dir.resolve().parent == copy.resolve()
-    before = (settings.features_dir / "user_activity.parquet").read_bytes()
+    before = _files(settings.features_dir / "user_activity")
     write_trap_log(copy, days=["2026-03-04"])
     build(copied, echo=None)
-    assert (settings.features_dir / "user_activity.parquet").read_bytes() == before
+    assert _files(copied.features_dir / "user_activity") != before
+    assert _files(settings.features_dir / "user_activity") == before
     assert settings.features_dir.resolve().parent == original.resolve()
+
+
+def _files(table: Path) -> dict[str, bytes]:
+    return {file.name: file.read_bytes() for file in sorted(table.iterdir())}
+
+
+def _partitioned(folder: Path, days: dict[str, int]) -> Path:
+    """A feature table folder (pitstop.feature_tables): one file per date holding ``number``,
+    named as an export names it (a new name for every export)."""
+    folder.mkdir(parents=True)
+    export = folder.parent.name
+    for day, number in days.items():
+        pq.write_table(pa.table({"version": [number]}), folder / f"{day}.{export}-0.parquet")
+    pq.write_table(pa.table({"version": pa.array([], pa.int64())}), folder / "_schema.parquet")
+    return folder
+
+
+def test_an_export_of_changed_partitions_replaces_only_those(tmp_path: Path) -> None:
+    link = tmp_path / "features"
+    days = {"2026-03-01": 1, "2026-03-02": 1, "2026-03-03": 1}
+    versions.publish(link, [_partitioned(tmp_path / "p1" / "user_activity", days)])
+    table = link / "user_activity"
+    first = next(table.glob("2026-03-01.*"))
+
+    changed = {"2026-03-03": 2, "2026-03-04": 2}
+    versions.publish(
+        link, [_partitioned(tmp_path / "p2" / "user_activity", changed)], merged={"user_activity"}
+    )
+    files = feature_tables.files(table)
+    assert [file.name for file in files[:1]] == [feature_tables.SCHEMA_FILE]
+    assert [str(feature_tables.partition_date(file)) for file in files[1:]] == [
+        "2026-03-01",
+        "2026-03-02",
+        "2026-03-03",
+        "2026-03-04",
+    ]
+    assert pq.read_table(table).column("version").to_pylist() == [1, 1, 2, 2]
+    kept = table / first.name
+    assert (
+        kept.stat().st_ino
+        == (tmp_path / ".features.v1" / "user_activity" / first.name).stat().st_ino
+    )
+    # the version before is whole as it was
+    before = tmp_path / ".features.v1" / "user_activity"
+    assert pq.read_table(before).column("version").to_pylist() == [1, 1, 1]
+
+    # a full export (not merged) replaces the table: a partition it lacks is gone
+    versions.publish(link, [_partitioned(tmp_path / "p3" / "user_activity", {"2026-03-02": 3})])
+    assert pq.read_table(link / "user_activity").column("version").to_pylist() == [3]
+
+
+def test_a_single_file_table_gives_way_to_its_folder(tmp_path: Path) -> None:
+    """A data folder built before the tables were partitioned has user_activity.parquet."""
+    link = tmp_path / "features"
+    versions.publish(link, _write_version(tmp_path / "pending", 1))
+    versions.publish(link, [_partitioned(tmp_path / "p" / "user_activity", {"2026-03-01": 2})])
+    assert not (link / "user_activity.parquet").exists()
+    assert (link / "user_profile.parquet").is_file()
+    assert pq.read_table(link / "user_activity").column("version").to_pylist() == [2]
+
+
+@pytest.mark.parametrize("resolved", [True, False], ids=["link resolved", "through the link"])
+def test_a_reader_of_a_partitioned_table_sees_one_version_during_merged_publishes(
+    tmp_path: Path, resolved: bool
+) -> None:
+    """Publish k rewrites partition k - 1 and adds partition k, both holding k: in version k,
+    partition j holds j + 1 below k - 1 and k from there. A reader that resolves the link
+    first (as pitstop's readers do) reads one version's partitions, never some of the next;
+    one that lists and opens through the link (stock Feast's glob) may find a rewritten
+    partition gone, never one of the next version in its place."""
+    link = tmp_path / "features"
+
+    def day(index: int) -> str:
+        return f"{2026 + index // 365}-{(index % 365) // 28 + 1:02d}-{index % 28 + 1:02d}"
+
+    versions.publish(link, [_partitioned(tmp_path / "p0" / "user_activity", {day(0): 0})])
+    failures: list[str] = []
+    reads = 0
+    done = threading.Event()
+
+    def read() -> None:
+        nonlocal reads
+        while not done.is_set():
+            current = versions.current_version(link)
+            assert current is not None
+            try:
+                files = feature_tables.files((current if resolved else link) / "user_activity")
+                values = [
+                    int(pq.read_table(file).column("version")[0].as_py())
+                    for file in files
+                    if file.name != feature_tables.SCHEMA_FILE
+                ]
+            except FileNotFoundError:
+                continue  # a version two publishes old: a reader that slow starts again
+            k = len(values) - 1
+            expected = [j + 1 for j in range(k - 1)] + [k] * min(2, k + 1)
+            if k > 0 and values != expected:
+                failures.append(f"{current.name if resolved else 'link'}: {values}")
+                return
+            reads += 1
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    for k in range(1, 40):
+        pending = _partitioned(tmp_path / f"p{k}" / "user_activity", {day(k - 1): k, day(k): k})
+        versions.publish(link, [pending], merged={"user_activity"})
+        time.sleep(0.02)
+    done.set()
+    reader.join()
+    assert failures == []
+    assert reads > 20

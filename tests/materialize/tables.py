@@ -11,7 +11,8 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
+
+from pitstop.feature_tables import write_table
 
 # Three days ago at midnight: recent rows, and a push dated a day or two after them is still in
 # the past (pushes may not be dated ahead of the server's clock).
@@ -103,7 +104,4 @@ def write_feature_tables(
     )
     for name, table in tables.items():
         if only is None or only == name:
-            path = features_dir / f"{name}.parquet"
-            temporary = path.with_suffix(".tmp")
-            pq.write_table(table, temporary)
-            temporary.replace(path)
+            write_table(features_dir / name, table)  # the published layout, replaced

@@ -156,7 +156,7 @@ def test_values_are_read_back(folder: Folder, request: pytest.FixtureRequest, st
     url = request.getfixturevalue("redis_urls")[0] if store == "redis" else "redis://unused"
     settings = folder("pitstop", online_store=store, redis_url=url)
     materialize(settings)
-    table = pq.read_table(settings.features_dir / "user_activity.parquet").to_pandas()
+    table = pq.read_table(settings.features_dir / "user_activity").to_pandas()
     latest = table.sort_values("event_timestamp").groupby("user_id").tail(1).set_index("user_id")
     response = (
         repo.open_store(settings)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import sqlite3
 
 import pyarrow as pa
@@ -11,6 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 import redis
 
+from pitstop.feature_tables import write_table
 from pitstop.materialize import materialize
 from pitstop.settings import Settings
 from tests.materialize.conftest import ITEMS, USERS, Folder
@@ -21,24 +23,24 @@ NONE = dict.fromkeys(ALL, 0)
 
 def change_users(settings: Settings, users: list[int]) -> None:
     """Add 1 to events_7d of the given users' rows in user_activity."""
-    path = settings.features_dir / "user_activity.parquet"
+    path = settings.features_dir / "user_activity"
     table = pq.read_table(path)
     chosen = pc.is_in(table["user_id"], pa.array(users, pa.int64()))
     events = pc.if_else(chosen, pc.add(table["events_7d"], 1), table["events_7d"])
     table = table.set_column(table.schema.get_field_index("events_7d"), "events_7d", events)
-    pq.write_table(table, path)
+    write_table(path, table)
 
 
 def append_newer_row(settings: Settings, user: int) -> None:
     """The same values one hour later: a newer timestamp is a change."""
-    path = settings.features_dir / "user_profile.parquet"
+    path = settings.features_dir / "user_profile"
     table = pq.read_table(path)
     row = table.filter(pc.equal(table["user_id"], user))
     latest = row.slice(row.num_rows - 1, 1)
     for name in ("event_timestamp", "created_timestamp"):
         later = pc.add(latest[name], pa.scalar(3_600_000_000, pa.duration("us")))
         latest = latest.set_column(latest.schema.get_field_index(name), name, later)
-    pq.write_table(pa.concat_tables([table, latest]), path)
+    write_table(path, pa.concat_tables([table, latest]))
 
 
 @pytest.mark.parametrize("store", ["sqlite", "redis"])
@@ -59,6 +61,40 @@ def test_second_run_writes_nothing_and_changes_only_changed(
 
     assert materialize(settings, full=True).entities == ALL
     assert materialize(settings).entities == NONE
+
+
+def test_a_run_reads_only_the_partitions_rewritten_since_the_last(folder: Folder) -> None:
+    """The state records the table's files; the next run reads the partitions from the earliest
+    one replaced since: an old partition made unreadable in place is never opened."""
+    settings = folder("partial")
+    table = settings.features_dir / "user_activity"
+    rows = pq.read_table(table)
+    older = rows.set_column(  # the same rows two days earlier: a second partition
+        rows.schema.get_field_index("event_timestamp"),
+        "event_timestamp",
+        pc.subtract(rows["event_timestamp"], pa.scalar(2 * 86_400_000_000, pa.duration("us"))),
+    )
+    write_table(table, pa.concat_tables([older, rows]))
+    materialize(settings)
+    partitions = sorted(table.glob("2*.parquet"))
+    assert len(partitions) == 2
+    oldest, newest = partitions[0], partitions[-1]
+    before = oldest.stat()
+    with open(oldest, "r+b") as handle:  # same inode, size and time: as the state saw it
+        handle.write(b"\0" * before.st_size)
+    os.utime(oldest, ns=(before.st_atime_ns, before.st_mtime_ns))
+
+    rows = pq.read_table(newest)  # every user's latest row
+    chosen = pc.is_in(rows["user_id"], pa.array([3, 5], pa.int64()))
+    events = pc.if_else(chosen, pc.add(rows["events_7d"], 1), rows["events_7d"])
+    rows = rows.set_column(rows.schema.get_field_index("events_7d"), "events_7d", events)
+    pq.write_table(rows, newest.with_suffix(".new"))
+    os.replace(newest.with_suffix(".new"), newest)  # a publish moves a new file in
+
+    assert materialize(settings).entities == {**NONE, "user_activity": 2}
+    assert materialize(settings).entities == NONE
+    with pytest.raises(Exception, match="(?i)parquet"):
+        materialize(settings, full=True)  # the whole table: the broken partition is read
 
 
 def test_deleted_sqlite_file_is_rewritten(folder: Folder) -> None:

@@ -16,6 +16,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from pitstop.feature_tables import write_table
+
 USERS = 400
 ITEMS = 160
 DAYS = 28
@@ -31,9 +33,9 @@ def write_feature_tables(
     """user_activity, user_profile and item_popularity with one row per entity and day."""
     rng = np.random.default_rng(7)
     features_dir.mkdir(parents=True, exist_ok=True)
-    _frame(_user_activity(rng, days, users)).to_parquet(features_dir / "user_activity.parquet")
-    _frame(_user_profile(rng, days, users)).to_parquet(features_dir / "user_profile.parquet")
-    _frame(_item_popularity(rng, days, items)).to_parquet(features_dir / "item_popularity.parquet")
+    write_table(features_dir / "user_activity", _frame(_user_activity(rng, days, users)))
+    write_table(features_dir / "user_profile", _frame(_user_profile(rng, days, users)))
+    write_table(features_dir / "item_popularity", _frame(_item_popularity(rng, days, items)))
 
 
 def _spine(days: Sequence[dt.datetime], entities: int, key: str) -> dict[str, np.ndarray]:

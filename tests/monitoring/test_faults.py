@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from pitstop.feature_tables import write_table
 from pitstop.monitoring import compute_status
 from pitstop.monitoring.serving_log import ServingLogger
 from pitstop.monitoring.status import MonitoringStatus
@@ -20,9 +21,8 @@ VIEWS = {"user_activity", "user_profile", "item_popularity"}
 
 
 def _edit_table(settings: Settings, view: str, edit) -> None:  # type: ignore[no-untyped-def]
-    path = settings.features_dir / f"{view}.parquet"
-    frame = pd.read_parquet(path)
-    edit(frame).to_parquet(path)
+    path = settings.features_dir / view
+    write_table(path, edit(pd.read_parquet(path)))
 
 
 def _window(frame: pd.DataFrame, monitored: Monitored) -> pd.Series:
@@ -181,7 +181,7 @@ def _log_lookups(
     at: dt.datetime | None = None,
 ) -> None:
     """Log churn_v1 lookups as the API would: user -> (served snapshot, events_7d served)."""
-    table = pd.read_parquet(settings.features_dir / "user_activity.parquet")
+    table = pd.read_parquet(settings.features_dir / "user_activity")
     table = table.set_index(["user_id", "event_timestamp"])
     users = sorted(served)
     values: list[list[object]] = [[], []]
@@ -208,7 +208,7 @@ def _log_lookups(
 
 
 def _true_events_7d(settings: Settings, user: int, at: dt.datetime) -> int:
-    table = pd.read_parquet(settings.features_dir / "user_activity.parquet")
+    table = pd.read_parquet(settings.features_dir / "user_activity")
     row = table[(table["user_id"] == user) & (table["event_timestamp"] == pd.Timestamp(at))]
     return int(row["events_7d"].iloc[0])
 

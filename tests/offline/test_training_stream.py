@@ -104,25 +104,25 @@ def _expected_spine(trap_store: Settings, start: str, end: str, step: str) -> pd
         return connection.sql(
             f"""
             WITH seen AS (
-                SELECT user_id FROM read_parquet('{folder}/user_activity.parquet')
+                SELECT user_id FROM read_parquet('{folder}/user_activity/*.parquet')
                 WHERE {within}
                 UNION
-                SELECT user_id FROM read_parquet('{folder}/user_profile.parquet')
+                SELECT user_id FROM read_parquet('{folder}/user_profile/*.parquet')
                 WHERE {within}
             ), first_rows AS (
                 SELECT user_id, min(event_timestamp) AS first_at FROM (
                     SELECT user_id, event_timestamp
-                    FROM read_parquet('{folder}/user_activity.parquet')
+                    FROM read_parquet('{folder}/user_activity/*.parquet')
                     UNION ALL
                     SELECT user_id, event_timestamp
-                    FROM read_parquet('{folder}/user_profile.parquet')
+                    FROM read_parquet('{folder}/user_profile/*.parquet')
                 ) GROUP BY user_id
             )
             SELECT s.user_id, t.range AS event_timestamp, l.churned_30d
             FROM seen s
             JOIN first_rows f USING (user_id)
             CROSS JOIN range(TIMESTAMPTZ '{start}', TIMESTAMPTZ '{end}', INTERVAL {step}) t
-            LEFT JOIN read_parquet('{folder}/churn_labels.parquet') l
+            LEFT JOIN read_parquet('{folder}/churn_labels/*.parquet') l
               ON l.user_id = s.user_id AND l.event_timestamp = t.range
             WHERE t.range >= f.first_at
             ORDER BY event_timestamp, user_id

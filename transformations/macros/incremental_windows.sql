@@ -231,11 +231,19 @@ carried as (
 
 
 {#-
-  Post-hook of the feature marts: write the table as Parquet where dbt-duckdb's external
-  materialization would (macros/external_location.sql), i.e. into `pitstop build`'s pending
-  folder, published only when every model and test passed. On Spark the marts are built whole
-  by the `external` materialization (dbt_project.yml), which writes the file itself: nothing to
-  do there (an empty hook is skipped).
+  Post-hook of the feature marts: write the table as Parquet partitions by snapshot date
+  (service/pitstop/feature_tables.py) under the output root's features/<model>/ (the
+  quarantine, also a table kept in the warehouse, as one file where dbt-duckdb's external
+  materialization would put it, macros/external_location.sql). On Spark the
+  marts are built whole by the `external` materialization (dbt_project.yml), which writes the
+  file itself: nothing to do there (an empty hook is skipped).
+
+  Under `pitstop build` (var export_partitions) the output root is the build's pending folder,
+  published only when every model and test passed: an incremental run writes only the dates of
+  the rows it inserted (dbt-duckdb's temporary table of the run's rows is still there when the
+  post-hook runs), every row of each of those dates, and a full build every date; a zero-row
+  _schema file beside them says which. Plain `dbt build` writes the whole table as
+  data_<n>.parquet files into the folder (docs/architecture.md §4).
 -#}
 {%- macro export_to_parquet() -%}
   {{- return(adapter.dispatch('export_to_parquet')()) -}}
@@ -245,7 +253,32 @@ carried as (
 {%- endmacro -%}
 
 {%- macro duckdb__export_to_parquet() -%}
+  {%- set location = adapter.external_root() ~ '/features/' ~ this.identifier -%}
+  {%- if config.get('folder', 'features') != 'features' -%}
+    {#- the quarantine: one file, as dbt-duckdb's external materialization would write it -#}
     copy (select * from {{ this }}) to '{{ external_location(this, config) }}' (format parquet)
+  {%- elif var('export_partitions', none) -%}
+    {#- dbt-duckdb's temporary table of this run's rows: <model>__dbt_tmp<timestamp> -#}
+    {%- set changed = scalar_at_run(
+        "select max(table_name) from duckdb_tables() where temporary and starts_with(table_name, '"
+        ~ this.identifier ~ "__dbt_tmp')"
+    ) if var('export_partitions') == 'changed' else none -%}
+    {%- set incremental = changed is not none -%}
+    copy (
+        select *, {{ utc_date('event_timestamp') }} as __pitstop_snapshot_date
+        from {{ this }}
+        {%- if incremental %}
+        where event_timestamp >= (select min(event_timestamp) from "{{ changed }}")
+            and {{ utc_date('event_timestamp') }} in (
+                select distinct {{ utc_date('event_timestamp') }} from "{{ changed }}"
+            )
+        {%- endif %}
+    ) to '{{ location }}' (format parquet, partition_by (__pitstop_snapshot_date), overwrite true);
+    copy (select * from {{ this }} limit 0) to '{{ location }}.schema.parquet'
+        (format parquet, kv_metadata {pitstop_export: '{{ "changed" if incremental else "full" }}'})
+  {%- else -%}
+    copy (select * from {{ this }}) to '{{ location }}' (format parquet, per_thread_output true, overwrite true)
+  {%- endif -%}
 {%- endmacro -%}
 
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
-from pitstop import coverage
+from pitstop import coverage, feature_tables
 from pitstop.build import arrivals, declarations, versions
 from pitstop.build.dbt import PUBLISHED_FOLDERS, LineCounts
 from pitstop.build.raw_files import raw_file_paths
@@ -79,6 +79,9 @@ def build(
     dbt_vars: dict[str, object] = {}
     if run_date is not None:
         dbt_vars["run_date"] = run_date.isoformat()
+    if engine.incremental:
+        # the marts export only the partitions a daily run changed (pitstop.feature_tables)
+        dbt_vars["export_partitions"] = "changed"
     if settings.warehouse_horizon_days is not None:
         dbt_vars["warehouse_horizon_days"] = settings.warehouse_horizon_days
     raw_files = arrivals.list_raw_files(settings.raw_events_dir, run_date)
@@ -120,7 +123,9 @@ def build(
         declarations.record(settings)
     counts = read_line_counts(settings)
     tables = {
-        path.stem: _parquet_rows(path) for path in published if path.parent.name == "features"
+        feature_tables.name_of(path): feature_tables.row_count(path)
+        for path in published
+        if path.parent.name == "features"
     }
     return BuildReport(
         counts=counts,
@@ -147,20 +152,38 @@ def _require_raw_logs(settings: Settings, run_date: date | None = None) -> None:
 
 def _publish(settings: Settings, pending: Path, raw_files: list[arrivals.RawFile]) -> list[Path]:
     """Every pending table of a folder into place at once, with the feature tables' coverage
-    record (:mod:`pitstop.build.versions`: a new version folder, then one rename)."""
+    record (:mod:`pitstop.build.versions`: a new version folder, then one rename). A feature
+    table's export of its changed partitions is merged with the current version's others."""
     published = []
     for folder in PUBLISHED_FOLDERS:
-        sources = sorted((pending / folder).glob("*.parquet"))
-        for source in sources:
+        sources, merged = [], set()
+        for schema in sorted((pending / folder).glob("*.schema.parquet")):
+            table, full = feature_tables.stage(
+                schema.with_name(schema.name.removesuffix(".schema.parquet")), schema
+            )
+            if not full and not _has_table(settings.data_dir / folder, table.name):
+                # changed partitions only, but nothing (or a single old file) to merge them into
+                feature_tables.export_table(settings.warehouse_path, table.name, table)
+                full = True
+            sources.append(table)
+            if not full:
+                merged.add(table.name)
+        for source in sorted((pending / folder).glob("*.parquet")):
             _drop_placeholder_row(source)
-        tables = [source.stem for source in sources]
+            sources.append(source)
+        tables = [feature_tables.name_of(source) for source in sources]
         record = (
             (lambda version, tables=tables: _record_coverage(version, raw_files, tables))
             if folder == "features"
             else None
         )
-        published += versions.publish(settings.data_dir / folder, sources, record)
+        published += versions.publish(settings.data_dir / folder, sources, record, merged=merged)
     return published
+
+
+def _has_table(link: Path, name: str) -> bool:
+    current = versions.current_version(link)
+    return current is not None and feature_tables.is_table(current / name)
 
 
 def _record_coverage(features: Path, raw_files: list[arrivals.RawFile], tables: list[str]) -> None:
@@ -204,7 +227,7 @@ def _repoint_views(settings: Settings, published: list[Path]) -> None:
             ).fetchall()
         }
         for path in published:
-            if path.stem in tables:
+            if path.stem in tables or path.is_dir():
                 continue  # an incremental mart: the warehouse keeps the table, dbt exported it
             connection.execute(
                 f'create or replace view main."{path.stem}" as '
@@ -216,9 +239,3 @@ def read_line_counts(settings: Settings) -> LineCounts:
     """The accounting of the last build, read from the warehouse (on Spark, from the tables
     of the last build in this process)."""
     return engine_for(settings).read_line_counts(settings)
-
-
-def _parquet_rows(path: Path) -> int:
-    import pyarrow.parquet as pq
-
-    return int(pq.ParquetFile(path).metadata.num_rows)

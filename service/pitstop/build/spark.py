@@ -22,6 +22,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from pitstop import feature_tables
 from pitstop.build import arrivals
 from pitstop.build.dbt import (
     PUBLISHED_FOLDERS,
@@ -77,7 +78,28 @@ def run_in_process(settings: Settings, args: list[str], *, dbt_vars: DbtVars, ec
     if not result.success:
         raise BuildError(f"dbt build on Spark failed: {_failure_reason(result)}")
     for folder in PUBLISHED_FOLDERS:
-        merge_part_folders(output_root / folder)
+        if folder == "features":
+            partition_part_folders(output_root / folder)
+        else:
+            merge_part_folders(output_root / folder)
+
+
+def partition_part_folders(folder: Path) -> None:
+    """Replace each ``<name>.parquet/`` folder of Spark part files under ``folder`` by the
+    feature table layout (:mod:`pitstop.feature_tables`), every partition (Spark builds the
+    marts whole), and its schema file, as DuckDB's export leaves them for the publish."""
+    import duckdb
+
+    from pitstop.sql import literal
+
+    for directory in sorted(path for path in folder.glob("*.parquet") if path.is_dir()):
+        if not list(directory.glob("part-*.parquet")):
+            raise BuildError(f"Spark wrote no Parquet part files under {directory}")
+        table = directory.with_name(directory.name.removesuffix(".parquet"))
+        with duckdb.connect() as connection:
+            source = f"read_parquet({literal(str(directory / 'part-*.parquet'))})"
+            feature_tables.write_partitions(connection, source, table)
+        shutil.rmtree(directory)
 
 
 def merge_part_folders(folder: Path) -> None:

@@ -19,8 +19,10 @@ from __future__ import annotations
 import os
 import re
 import shutil
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
+
+from pitstop.feature_tables import partition_key
 
 __all__ = ["current_version", "publish"]
 
@@ -38,22 +40,48 @@ def publish(
     link: Path,
     files: Sequence[Path],
     before_swap: Callable[[Path], None] | None = None,
+    *,
+    merged: Collection[str] = (),
 ) -> list[Path]:
     """Make ``files`` (moved, not copied) and the other files of the current version the next
     version of ``link``, and switch ``link`` to it in one rename. ``before_swap`` may add to
-    the new folder first (e.g. the coverage record). Returns the published paths under ``link``."""
+    the new folder first (e.g. the coverage record). Returns the published paths under ``link``.
+
+    A path of ``files`` may be a partitioned table's folder (:mod:`pitstop.feature_tables`): it
+    replaces the current version's folder of that name, or, if its name is in ``merged`` (an
+    export of the changed partitions only), replaces just the partitions it holds and keeps the
+    others. A table folder that is not in ``files`` is kept whole (hard-linked file by file)."""
     current = _adopt_old_layout(link)
     number = _number(current) + 1 if current is not None else 1
     new = link.with_name(f".{link.name}.v{number}")
     shutil.rmtree(new, ignore_errors=True)  # a folder a killed publish left half made
     new.mkdir(parents=True)
-    names = {path.name for path in files}
+    by_name = {path.name: path for path in files}
     if current is not None:
         for old in sorted(current.iterdir()):
-            if old.is_file() and old.name not in names:
+            if old.name in by_name and not (old.is_dir() and old.name in merged):
+                continue
+            if old.suffix == ".parquet" and old.stem in by_name and by_name[old.stem].is_dir():
+                continue  # the single file a table was before it was partitioned
+            if old.is_file():
                 _link_or_copy(old, new / old.name)
+            elif old.is_dir():
+                replaced = (
+                    {partition_key(part.name) for part in by_name[old.name].iterdir()}
+                    if old.name in by_name
+                    else set()
+                )
+                (new / old.name).mkdir()
+                for part in sorted(old.iterdir()):
+                    if part.is_file() and partition_key(part.name) not in replaced:
+                        _link_or_copy(part, new / old.name / part.name)
     for path in files:
-        os.replace(path, new / path.name)
+        if path.is_dir() and (new / path.name).is_dir():
+            for part in sorted(path.iterdir()):
+                os.replace(part, new / path.name / part.name)
+            path.rmdir()
+        else:
+            os.replace(path, new / path.name)
     if before_swap is not None:
         before_swap(new)
     swap = link.with_name(f".{link.name}.link")

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from pitstop import feature_tables
 from pitstop.engine import engine_for
 from pitstop.errors import (
     FeastError,
@@ -45,7 +46,9 @@ REQUEST_TIME = "request_time"
 def require_feature_tables(settings: Settings) -> None:
     """Fail in one line when dbt has not produced the feature tables yet."""
     missing = [
-        name for name in FEATURE_TABLES if not (settings.features_dir / f"{name}.parquet").exists()
+        name
+        for name in FEATURE_TABLES
+        if not feature_tables.is_table(feature_tables.table_path(settings.features_dir, name))
     ]
     if missing:
         raise MissingInputError(

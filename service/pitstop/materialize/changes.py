@@ -17,6 +17,7 @@ state and the next run writes again whatever may not have been written.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,7 +26,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pitstop import sql
+from pitstop import feature_tables, sql
 from pitstop.online import codec
 from pitstop.online.registry import ViewDef
 from pitstop.online.value_types import number_of
@@ -33,6 +34,8 @@ from pitstop.online.value_types import number_of
 ROW_HASH = "__pitstop_row_hash"
 # Written into the state's Parquet metadata; a state whose values differ is not used.
 STATE_FORMAT = "pitstop-online-state-1"
+# The state's metadata entry naming the table files it was computed from (file_versions).
+PARTITIONS_KEY = "partitions"
 
 
 def state_path(state_dir: Path, view: str) -> Path:
@@ -63,11 +66,50 @@ def state_identity(project: str, view: ViewDef, store_identity: str) -> dict[str
 
 def read_state_identity(path: Path) -> dict[str, str] | None:
     """The identity a state file was written with, None without a readable state."""
+    metadata = _state_metadata(path)
+    if metadata is None:
+        return None
+    return {key: value for key, value in metadata.items() if key != PARTITIONS_KEY}
+
+
+def _state_metadata(path: Path) -> dict[str, str] | None:
     try:
         metadata = pq.read_schema(path).metadata or {}
     except (OSError, pa.ArrowInvalid):
         return None
     return {key.decode(): value.decode() for key, value in metadata.items()}
+
+
+def file_versions(table: Path) -> dict[str, str]:
+    """Each Parquet file of a feature table with what changes when it is replaced (a publish
+    moves a new file in, or hard-links an unchanged one: same inode, size and time)."""
+    versions = {}
+    for file in feature_tables.files(table):
+        stat = file.stat()
+        versions[file.name] = f"{stat.st_ino}:{stat.st_size}:{stat.st_mtime_ns}"
+    return versions
+
+
+def rewritten_since(
+    before: dict[str, str], now: dict[str, str], end: dt.datetime
+) -> dt.date | None:
+    """The earliest snapshot date whose partition differs from ``before`` (``date.max`` when
+    none does), or None when the whole table must be read: a file that is not a dated
+    partition changed, a partition went away, or one is dated after ``end`` (rows after it are
+    not read, so which entities' latest rows moved is unknown)."""
+    if set(before) - set(now):
+        return None
+    changed = [name for name, version in now.items() if before.get(name) != version]
+    days = [feature_tables.partition_date(Path(name)) for name in changed]
+    dated = [day for day in days if day is not None]
+    if len(dated) < len([name for name in changed if name != feature_tables.SCHEMA_FILE]):
+        return None
+    last = max(
+        filter(None, (feature_tables.partition_date(Path(name)) for name in now)), default=None
+    )
+    if last is not None and dt.datetime.combine(last, dt.time(), dt.timezone.utc) > end:
+        return None
+    return min(dated, default=dt.date.max)
 
 
 class ChangeSet:
@@ -103,11 +145,27 @@ class ChangeSet:
         ordered = [ts] + ([created] if created else [])
         selected = keys + ordered + features
         end_utc = end.astimezone(dt.timezone.utc).replace(tzinfo=None)
+        # With a state that says which table files it saw, only the partitions from the
+        # earliest one rewritten since are read: an entity whose latest row changed has a row
+        # there, and every other entity's latest row is as the state has it.
+        source = source.resolve()  # one version of the table (pitstop.build.versions)
+        self.files = file_versions(source)
+        since = None
+        if previous_state is not None:
+            recorded = (_state_metadata(previous_state) or {}).get(PARTITIONS_KEY)
+            if recorded is not None:
+                since = rewritten_since(json.loads(recorded), self.files, end)
+        self.partial = since is not None
+        read = (
+            [str(file) for file in feature_tables.files(source, since=since)]
+            if since is not None
+            else [feature_tables.glob(source)]
+        )
         self._connection.execute(
             f"""
             create temp table latest as
             select {", ".join(selected)}, hash({", ".join(ordered + features)}) as {ROW_HASH}
-            from read_parquet({sql.literal(source)})
+            from {feature_tables.read_sql(read)}
             where {ts} >= timestamp '1970-01-01' and {ts} <= ?::timestamp
             qualify row_number() over (
                 partition by {", ".join(keys)} order by {" desc, ".join(ordered)} desc
@@ -172,10 +230,18 @@ class ChangeSet:
         """Replace the view's state with the latest rows (after their writes are committed)."""
         path.parent.mkdir(parents=True, exist_ok=True)
         temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        reader = self._connection.sql(
-            f"select {', '.join(self._keys)}, {self._ts}, {ROW_HASH} from latest"
-        ).to_arrow_reader(100_000)
-        schema = reader.schema.with_metadata(identity)
+        columns = f"{', '.join(self._keys)}, {self._ts}, {ROW_HASH}"
+        query = f"select {columns} from latest"
+        if self.partial and self._previous is not None:
+            # the entities read this time replace theirs; the others keep what was written
+            previous = sql.literal(self._previous)
+            query += (
+                f" union all select {columns} from read_parquet({previous}) s "
+                f"anti join latest l on {' and '.join(f'l.{k} = s.{k}' for k in self._keys)}"
+            )
+        reader = self._connection.sql(query).to_arrow_reader(100_000)
+        metadata = {**identity, PARTITIONS_KEY: json.dumps(self.files, sort_keys=True)}
+        schema = reader.schema.with_metadata(metadata)
         with pq.ParquetWriter(temporary, schema) as writer:
             for batch in reader:
                 writer.write_batch(batch)

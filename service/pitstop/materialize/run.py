@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from pitstop import coverage
+from pitstop import coverage, feature_tables
 from pitstop.errors import (
     ConfigurationError,
     FeastError,
@@ -54,7 +54,8 @@ def source_table(settings: Settings, view: ViewDef) -> Path:
     """The view's feature table in this data folder, under the file name the registry records
     (a registry shared by several data folders, a SQL registry, still reads the local tables)."""
     assert view.source is not None, view.name
-    return settings.features_dir / Path(view.source.path).name
+    name = feature_tables.name_of(view.source.path)
+    return feature_tables.table_path(settings.features_dir, name)
 
 
 def open_writer(settings: Settings, project: str) -> OnlineStore:

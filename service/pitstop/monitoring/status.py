@@ -20,7 +20,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from pitstop import coverage
+from pitstop import coverage, feature_tables
 from pitstop.monitoring.baseline import Baseline, ViewSpec, load_baseline, monitored_views
 from pitstop.monitoring.drift import Drift, drift
 from pitstop.monitoring.freshness import DbtSignals, Freshness, dbt_signals, view_freshness
@@ -155,11 +155,11 @@ def _view_status(
     now: dt.datetime,
     window_days: int,
 ) -> ViewStatus:
-    path = settings.features_dir / f"{spec.name}.parquet"
+    path = feature_tables.table_path(settings.features_dir, spec.name)
     newest: dt.datetime | None = None
     columns: list[str] = []
-    if path.is_file():
-        source = f"read_parquet('{str(path).replace(chr(39), chr(39) * 2)}')"
+    if feature_tables.is_table(path):
+        source = feature_tables.read_sql([feature_tables.glob(path)])
         columns = [
             row[0] for row in connection.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()
         ]

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pitstop import coverage
+from pitstop import coverage, feature_tables
 from pitstop.errors import InvalidInputError
 from pitstop.feast_adapter import repo
 from pitstop.feast_adapter.repo import ServiceInputs
@@ -96,9 +96,11 @@ def write_spine(
     paths = repo.source_paths(store, service, key)
     labels_path = None
     if window.labels:
-        labels_path = settings.features_dir / f"{window.labels}.parquet"
-        if not labels_path.is_file():
-            known = sorted(path.stem for path in settings.features_dir.glob("*.parquet"))
+        labels_table = feature_tables.table_path(settings.features_dir, window.labels)
+        labels_path = feature_tables.glob(labels_table)
+        if not feature_tables.is_table(labels_table):
+            tables = settings.features_dir.iterdir()
+            known = sorted(path.name for path in tables if feature_tables.is_table(path))
             raise InvalidInputError(
                 f"no labels table {window.labels!r} in {settings.features_dir}; "
                 f"known: {', '.join(known) or 'none'}"

@@ -47,11 +47,13 @@ range builds its entity spine first (pitstop.offline.spine).
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from functools import partial
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import duckdb
@@ -71,7 +73,7 @@ from feast.infra.offline_stores.offline_utils import infer_event_timestamp_from_
 from feast.on_demand_feature_view import OnDemandFeatureView
 from pydantic import StrictStr
 
-from pitstop import coverage
+from pitstop import coverage, feature_tables
 from pitstop.errors import EntityColumnClashError
 from pitstop.sql import identifier, literal
 
@@ -124,6 +126,8 @@ class _ViewPlan:
     ttl: timedelta | None
     # Entity rows after this instant get nulls: the table's coverage plus the grace.
     stale_after: datetime | None = None
+    # A partitioned feature table's files the join reads (None: ``path`` as it is).
+    files: list[str] | None = None
 
 
 class PitstopOfflineStore(DuckDBOfflineStore):
@@ -606,7 +610,10 @@ def _view_sql(view: _ViewPlan, prune: bool) -> str:
         when = [f"{_order_key(timestamp, identifier(view.created) + '::TIMESTAMPTZ')} AS __order"]
     columns = ", ".join([*keys, *when, *features])
     # A row without event_timestamp has a null order key and time: the join never picks it.
-    sql = f"SELECT {columns} FROM read_parquet({literal(view.path)}) AS s"
+    source = (
+        feature_tables.read_sql(view.files) if view.files else f"read_parquet({literal(view.path)})"
+    )
+    sql = f"SELECT {columns} FROM {source} AS s"
     if prune:
         known = ", ".join(identifier(entity) for entity in view.keys)
         on = " AND ".join(
@@ -751,10 +758,32 @@ _PRUNE_BELOW = 0.1
 def _worth_pruning(connection: duckdb.DuckDBPyConnection, view: _ViewPlan, rows: int) -> bool:
     """Whether the entity frame is small next to the view's table (from the Parquet footers)."""
     counted = connection.execute(
-        f"SELECT sum(num_rows) FROM parquet_file_metadata({literal(view.path)})"
+        f"SELECT sum(num_rows) FROM parquet_file_metadata("
+        f"{'[' + ', '.join(map(literal, view.files)) + ']' if view.files else literal(view.path)})"
     ).fetchall()
     table_rows = counted[0][0] if counted and counted[0][0] is not None else 0
     return rows < _PRUNE_BELOW * float(table_rows)
+
+
+def _dated_partitions(views: list[_ViewPlan], times: pa.ChunkedArray) -> list[_ViewPlan]:
+    """Each partitioned feature table (pitstop.feature_tables) read without the partitions
+    dated after the latest entity row: a row at T is joined only to entity rows at T or later."""
+    latest = pc.max(times).as_py()
+    if latest is None:
+        return views
+    planned = []
+    # Each features folder is resolved once (a link to a version folder, switched by a publish):
+    # every partition of every view comes from one version (pitstop.build.versions).
+    versions: dict[str, Path] = {}
+    for view in views:
+        folder = Path(view.path.removesuffix("*.parquet"))
+        if view.path.endswith("/*.parquet") and folder.is_dir():
+            version = versions.setdefault(str(folder.parent), folder.parent.resolve())
+            until = latest.astimezone(timezone.utc).date()
+            files = feature_tables.files(version / folder.name, until=until)
+            view = dataclasses.replace(view, files=[str(file) for file in files])
+        planned.append(view)
+    return planned
 
 
 def _run_join(entities: pa.Table, timestamp_column: str, views: list[_ViewPlan]) -> pa.Table:
@@ -774,6 +803,7 @@ def _run_join(entities: pa.Table, timestamp_column: str, views: list[_ViewPlan])
         # Zone-less feature timestamps are UTC, and results come back in UTC.
         connection.execute("SET TimeZone = 'UTC'")
         connection.register("entities", keys_only)
+        views = _dated_partitions(views, entities.column(timestamp_column))
         prune = [_worth_pruning(connection, view, entities.num_rows) for view in views]
         result = connection.sql(_join_sql(views, timestamp_column, prune)).to_arrow_table()
     # Back to the entity rows' order: the row numbers are a permutation, so inverting it is one
