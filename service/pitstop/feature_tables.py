@@ -35,15 +35,18 @@ from typing import Any
 __all__ = [
     "PARTITION_COLUMN",
     "SCHEMA_FILE",
+    "export_table",
     "files",
     "glob",
     "is_table",
     "name_of",
     "partition_date",
+    "partition_key",
     "read_sql",
     "row_count",
     "stage",
     "table_path",
+    "write_partitions",
     "write_table",
 ]
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import os
 import sqlite3
+from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -16,6 +18,7 @@ from pitstop.feature_tables import write_table
 from pitstop.materialize import materialize
 from pitstop.settings import Settings
 from tests.materialize.conftest import ITEMS, USERS, Folder
+from tests.materialize.tables import DAY
 
 ALL = {"user_activity": USERS, "user_profile": USERS, "item_popularity": ITEMS}
 NONE = dict.fromkeys(ALL, 0)
@@ -67,14 +70,7 @@ def test_a_run_reads_only_the_partitions_rewritten_since_the_last(folder: Folder
     """The state records the table's files; the next run reads the partitions from the earliest
     one replaced since: an old partition made unreadable in place is never opened."""
     settings = folder("partial")
-    table = settings.features_dir / "user_activity"
-    rows = pq.read_table(table)
-    older = rows.set_column(  # the same rows two days earlier: a second partition
-        rows.schema.get_field_index("event_timestamp"),
-        "event_timestamp",
-        pc.subtract(rows["event_timestamp"], pa.scalar(2 * 86_400_000_000, pa.duration("us"))),
-    )
-    write_table(table, pa.concat_tables([older, rows]))
+    table = _two_partitions(settings)
     materialize(settings)
     partitions = sorted(table.glob("2*.parquet"))
     assert len(partitions) == 2
@@ -95,6 +91,30 @@ def test_a_run_reads_only_the_partitions_rewritten_since_the_last(folder: Folder
     assert materialize(settings).entities == NONE
     with pytest.raises(Exception, match="(?i)parquet"):
         materialize(settings, full=True)  # the whole table: the broken partition is read
+
+
+def _two_partitions(settings: Settings) -> Path:
+    """user_activity with every row also two days earlier: two partitions."""
+    table = settings.features_dir / "user_activity"
+    rows = pq.read_table(table)
+    older = rows.set_column(
+        rows.schema.get_field_index("event_timestamp"),
+        "event_timestamp",
+        pc.subtract(rows["event_timestamp"], pa.scalar(2 * 86_400_000_000, pa.duration("us"))),
+    )
+    write_table(table, pa.concat_tables([older, rows]))
+    return table
+
+
+def test_a_run_to_an_earlier_end_leaves_the_later_partitions_to_the_next(folder: Folder) -> None:
+    """Partitions after ``end`` (or cut by it) are not recorded as read: the next run reads them."""
+    settings = folder("ends")
+    _two_partitions(settings)
+    earlier = DAY - dt.timedelta(days=2) + dt.timedelta(hours=21)  # inside the older partition
+    assert materialize(settings, end=earlier).entities["user_activity"] == USERS
+    # every user's latest row is two days later, in the partition the first run did not read
+    assert materialize(settings).entities["user_activity"] == USERS
+    assert materialize(settings).entities == NONE
 
 
 def test_deleted_sqlite_file_is_rewritten(folder: Folder) -> None:

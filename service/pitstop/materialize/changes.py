@@ -80,36 +80,49 @@ def _state_metadata(path: Path) -> dict[str, str] | None:
     return {key.decode(): value.decode() for key, value in metadata.items()}
 
 
-def file_versions(table: Path) -> dict[str, str]:
-    """Each Parquet file of a feature table with what changes when it is replaced (a publish
-    moves a new file in, or hard-links an unchanged one: same inode, size and time)."""
+def file_versions(table: Path, end: dt.datetime) -> dict[str, str]:
+    """The partitions of a feature table wholly at or before ``end``, each with what changes
+    when it is replaced (a publish moves a new file in, or hard-links an unchanged one: same
+    inode, size and time). A partition ``end`` cuts is left out: the next run reads it again."""
     versions = {}
     for file in feature_tables.files(table):
+        day = feature_tables.partition_date(file)
+        if day is None or _midnight(day) + dt.timedelta(days=1) > end:
+            continue
         stat = file.stat()
         versions[file.name] = f"{stat.st_ino}:{stat.st_size}:{stat.st_mtime_ns}"
     return versions
 
 
 def rewritten_since(
-    before: dict[str, str], now: dict[str, str], end: dt.datetime
+    before: dict[str, str], now: dict[str, str], table: list[Path], end: dt.datetime
 ) -> dt.date | None:
-    """The earliest snapshot date whose partition differs from ``before`` (``date.max`` when
-    none does), or None when the whole table must be read: a file that is not a dated
-    partition changed, a partition went away, or one is dated after ``end`` (rows after it are
-    not read, so which entities' latest rows moved is unknown)."""
+    """The earliest snapshot date to read from (``date.max``: nothing to read), given the
+    partitions a run saw (``before``, file_versions), those seen now and every file of the
+    table: the earliest partition up to ``end`` that is new, replaced, or was not read whole.
+    None when the whole table must be read: it has a file that is not a dated partition (plain
+    dbt's output), or a partition the last run read went away.
+
+    (The rule assumes rows are only added and changed, never removed, as in pitstop's marts:
+    an entity whose latest row changed has a row in a replaced partition. After removing rows
+    from a table of one's own, ``pitstop materialize --full``.)"""
     if set(before) - set(now):
         return None
-    changed = [name for name, version in now.items() if before.get(name) != version]
-    days = [feature_tables.partition_date(Path(name)) for name in changed]
-    dated = [day for day in days if day is not None]
-    if len(dated) < len([name for name in changed if name != feature_tables.SCHEMA_FILE]):
-        return None
-    last = max(
-        filter(None, (feature_tables.partition_date(Path(name)) for name in now)), default=None
-    )
-    if last is not None and dt.datetime.combine(last, dt.time(), dt.timezone.utc) > end:
-        return None
+    dated = []
+    for file in table:
+        day = feature_tables.partition_date(file)
+        if day is None:
+            if file.name != feature_tables.SCHEMA_FILE:
+                return None
+        elif _midnight(day) <= end and (
+            file.name not in before or now.get(file.name) != before[file.name]
+        ):
+            dated.append(day)
     return min(dated, default=dt.date.max)
+
+
+def _midnight(day: dt.date) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time(), dt.timezone.utc)
 
 
 class ChangeSet:
@@ -149,12 +162,13 @@ class ChangeSet:
         # earliest one rewritten since are read: an entity whose latest row changed has a row
         # there, and every other entity's latest row is as the state has it.
         source = source.resolve()  # one version of the table (pitstop.build.versions)
-        self.files = file_versions(source)
+        self.files = file_versions(source, end)
         since = None
         if previous_state is not None:
             recorded = (_state_metadata(previous_state) or {}).get(PARTITIONS_KEY)
             if recorded is not None:
-                since = rewritten_since(json.loads(recorded), self.files, end)
+                table = feature_tables.files(source)
+                since = rewritten_since(json.loads(recorded), self.files, table, end)
         self.partial = since is not None
         read = (
             [str(file) for file in feature_tables.files(source, since=since)]
