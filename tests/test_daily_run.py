@@ -16,6 +16,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import duckdb
+import pyarrow.parquet as pq
 import pytest
 
 from pitstop.build.run import BuildReport, build
@@ -391,3 +392,29 @@ def test_a_warehouse_cut_at_its_horizon_equals_a_full_rebuild(
             [str(daily.features_dir / "user_profile" / "*.parquet")],
         ).fetchone() or (0,)
     assert rows_of_late_user > 0  # the full refresh took the late file in
+
+
+def test_a_daily_run_after_plain_dbt_rewrites_the_whole_table(tmp_path: Path) -> None:
+    """Plain `dbt build` leaves a mart as whole-table files (data_<n>.parquet); the next daily
+    run has no partitions to merge its changed ones into, so it writes the table whole, not
+    its new days beside an old copy of them."""
+    settings = Settings.from_env(tmp_path)
+    generate_events(settings, users=200, days=5, seed=3, start=START, progress=False)
+    build(settings, echo=None)
+    table = settings.features_dir.resolve() / "user_activity"
+    whole = duckdb.sql(f"select * from read_parquet('{table}/*.parquet')").to_arrow_table()
+    for file in table.iterdir():
+        file.unlink()
+    pq.write_table(whole, table / "data_0.parquet")  # as plain dbt writes it
+    append_day(settings, progress=False)
+    build(settings, echo=None)
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as connection:
+        published = f"read_parquet('{settings.features_dir / 'user_activity'}/*.parquet')"
+        (extra,) = connection.execute(
+            f"select count(*) from (from {published} except all from user_activity)"
+        ).fetchone() or (0,)
+        (missing,) = connection.execute(
+            f"select count(*) from (from user_activity except all from {published})"
+        ).fetchone() or (0,)
+    assert (extra, missing) == (0, 0)
+    assert not (settings.features_dir / "user_activity" / "data_0.parquet").exists()

@@ -38,6 +38,7 @@ __all__ = [
     "export_table",
     "files",
     "glob",
+    "is_partitioned",
     "is_table",
     "name_of",
     "partition_date",
@@ -72,6 +73,15 @@ def glob(table: Path) -> str:
 def is_table(path: Path) -> bool:
     """Whether ``path`` is a feature table folder (it holds Parquet files)."""
     return path.is_dir() and any(path.glob("*.parquet"))
+
+
+def is_partitioned(path: Path) -> bool:
+    """Whether ``path`` is a table in this layout that partitions can be merged into: its
+    schema file and dated partitions only (not plain dbt's whole-table files)."""
+    names = [file for file in path.glob("*.parquet")] if path.is_dir() else []
+    return any(file.name == SCHEMA_FILE for file in names) and all(
+        file.name == SCHEMA_FILE or partition_date(file) is not None for file in names
+    )
 
 
 def name_of(path: str | os.PathLike[str]) -> str:

@@ -162,7 +162,8 @@ def _publish(settings: Settings, pending: Path, raw_files: list[arrivals.RawFile
                 schema.with_name(schema.name.removesuffix(".schema.parquet")), schema
             )
             if not full and not _has_table(settings.data_dir / folder, table.name):
-                # changed partitions only, but nothing (or a single old file) to merge them into
+                # changed partitions only, but nothing to merge them into (no table, a single
+                # old file, or plain dbt's whole-table files)
                 feature_tables.export_table(settings.warehouse_path, table.name, table)
                 full = True
             sources.append(table)
@@ -183,7 +184,7 @@ def _publish(settings: Settings, pending: Path, raw_files: list[arrivals.RawFile
 
 def _has_table(link: Path, name: str) -> bool:
     current = versions.current_version(link)
-    return current is not None and feature_tables.is_table(current / name)
+    return current is not None and feature_tables.is_partitioned(current / name)
 
 
 def _record_coverage(features: Path, raw_files: list[arrivals.RawFile], tables: list[str]) -> None:
