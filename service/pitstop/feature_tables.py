@@ -40,6 +40,7 @@ __all__ = [
     "glob",
     "is_partitioned",
     "is_table",
+    "list_sql",
     "name_of",
     "partition_date",
     "partition_key",
@@ -102,24 +103,28 @@ def partition_date(file: Path) -> dt.date | None:
 def files(table: Path, *, until: dt.date | None = None, since: dt.date | None = None) -> list[Path]:
     """The table's Parquet files, the schema file first; with ``until``/``since``, without the
     partitions of dates after/before them (files that are not partitions are always kept)."""
-    found = sorted(table.glob("*.parquet"))
     kept = []
-    for file in found:
+    for file in table.glob("*.parquet"):
         day = partition_date(file)
         if day is not None and (
             (until is not None and day > until) or (since is not None and day < since)
         ):
             continue
         kept.append(file)
-    return sorted(kept, key=lambda file: file.name != SCHEMA_FILE)
+    return sorted(kept, key=lambda file: (file.name != SCHEMA_FILE, file.name))
+
+
+def list_sql(paths: Iterable[str | os.PathLike[str]]) -> str:
+    """``paths`` (files or globs) as a DuckDB list literal, for ``read_parquet`` and
+    ``parquet_file_metadata``."""
+    from pitstop.sql import literal
+
+    return "[" + ", ".join(literal(str(path)) for path in paths) + "]"
 
 
 def read_sql(paths: Iterable[str | os.PathLike[str]]) -> str:
     """A DuckDB ``read_parquet`` over ``paths`` (files or globs), hive partitioning off."""
-    from pitstop.sql import literal
-
-    listed = ", ".join(literal(str(path)) for path in paths)
-    return f"read_parquet([{listed}], hive_partitioning = false)"
+    return f"read_parquet({list_sql(paths)}, hive_partitioning = false)"
 
 
 def row_count(table: Path) -> int:

@@ -15,6 +15,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pyarrow as pa
@@ -48,48 +49,62 @@ def _versions_seen(folder: Path) -> set[int]:
     }
 
 
-def test_a_reader_sees_one_version_of_every_table_during_publishes(tmp_path: Path) -> None:
-    link = tmp_path / "features"
-    versions.publish(link, _write_version(tmp_path / "pending", 0))
-    mixed: list[set[int]] = []
+def _reads_during(publish_all: Callable[[], None], read_once: Callable[[], bool]) -> int:
+    """``read_once`` in a loop on a second thread while ``publish_all`` runs: the number of
+    reads that counted (``read_once`` returns False for one that starts again). A read's first
+    error is raised in the test's thread."""
     failures: list[BaseException] = []
     reads = 0
     done = threading.Event()
 
-    def read() -> None:
+    def loop() -> None:
         nonlocal reads
         while not done.is_set():
-            version = versions.current_version(link)
-            assert version is not None
             try:
-                seen = _versions_seen(version)
-            except FileNotFoundError:
-                # allowed only for a version two publishes old (the one before the current is
-                # kept): a reader slower than two publishes starts again
-                current = versions.current_version(link)
-                assert current is not None
-                if int(current.name.rsplit("v", 1)[1]) - int(version.name.rsplit("v", 1)[1]) < 2:
-                    failures.append(AssertionError(f"{version} vanished too early"))
-                    return
-                continue
-            try:
-                pq.read_table(link / "user_activity.parquet")  # through the link: whole
-            except BaseException as error:  # noqa: BLE001 - reported below
+                reads += read_once()
+            except BaseException as error:  # noqa: BLE001 - raised below, in the test's thread
                 failures.append(error)
                 return
-            reads += 1
-            if len(seen) != 1:
-                mixed.append(seen)
 
-    reader = threading.Thread(target=read)
+    reader = threading.Thread(target=loop)
     reader.start()
-    for number in range(1, 40):
-        versions.publish(link, _write_version(tmp_path / "pending", number))
-        time.sleep(0.01)
-    done.set()
-    reader.join()
-    assert failures == [] and mixed == []
-    assert reads > 20
+    try:
+        publish_all()
+    finally:
+        done.set()
+        reader.join()
+    if failures:
+        raise failures[0]
+    return reads
+
+
+def test_a_reader_sees_one_version_of_every_table_during_publishes(tmp_path: Path) -> None:
+    link = tmp_path / "features"
+    versions.publish(link, _write_version(tmp_path / "pending", 0))
+
+    def read_once() -> bool:
+        version = versions.current_version(link)
+        assert version is not None
+        try:
+            seen = _versions_seen(version)
+        except FileNotFoundError:
+            # allowed only for a version two publishes old (the one before the current is
+            # kept): a reader slower than two publishes starts again
+            current = versions.current_version(link)
+            assert current is not None
+            age = int(current.name.rsplit("v", 1)[1]) - int(version.name.rsplit("v", 1)[1])
+            assert age >= 2, f"{version} vanished too early"
+            return False
+        pq.read_table(link / "user_activity.parquet")  # through the link: whole
+        assert len(seen) == 1, f"one read saw versions {seen}"
+        return True
+
+    def publish_all() -> None:
+        for number in range(1, 40):
+            versions.publish(link, _write_version(tmp_path / "pending", number))
+            time.sleep(0.01)
+
+    assert _reads_during(publish_all, read_once) > 20
     assert _versions_seen(link) == {39}
     # the current version and the one before it are kept, no more
     kept = sorted(path.name for path in tmp_path.glob(".features.v*"))
@@ -243,38 +258,28 @@ def test_a_reader_of_a_partitioned_table_sees_one_version_during_merged_publishe
         return f"{2026 + index // 365}-{(index % 365) // 28 + 1:02d}-{index % 28 + 1:02d}"
 
     versions.publish(link, [_partitioned(tmp_path / "p0" / "user_activity", {day(0): 0})])
-    failures: list[str] = []
-    reads = 0
-    done = threading.Event()
 
-    def read() -> None:
-        nonlocal reads
-        while not done.is_set():
-            current = versions.current_version(link)
-            assert current is not None
-            try:
-                files = feature_tables.files((current if resolved else link) / "user_activity")
-                values = [
-                    int(pq.read_table(file).column("version")[0].as_py())
-                    for file in files
-                    if file.name != feature_tables.SCHEMA_FILE
-                ]
-            except FileNotFoundError:
-                continue  # a version two publishes old: a reader that slow starts again
-            k = len(values) - 1
-            expected = [j + 1 for j in range(k - 1)] + [k] * min(2, k + 1)
-            if k > 0 and values != expected:
-                failures.append(f"{current.name if resolved else 'link'}: {values}")
-                return
-            reads += 1
+    def read_once() -> bool:
+        current = versions.current_version(link)
+        assert current is not None
+        try:
+            files = feature_tables.files((current if resolved else link) / "user_activity")
+            values = [
+                int(pq.read_table(file).column("version")[0].as_py())
+                for file in files
+                if file.name != feature_tables.SCHEMA_FILE
+            ]
+        except FileNotFoundError:
+            return False  # a version two publishes old: a reader that slow starts again
+        k = len(values) - 1
+        expected = [j + 1 for j in range(k - 1)] + [k] * min(2, k + 1)
+        assert k == 0 or values == expected, f"{current.name if resolved else 'link'}: {values}"
+        return True
 
-    reader = threading.Thread(target=read)
-    reader.start()
-    for k in range(1, 40):
-        pending = _partitioned(tmp_path / f"p{k}" / "user_activity", {day(k - 1): k, day(k): k})
-        versions.publish(link, [pending], merged={"user_activity"})
-        time.sleep(0.02)
-    done.set()
-    reader.join()
-    assert failures == []
-    assert reads > 20
+    def publish_all() -> None:
+        for k in range(1, 40):
+            pending = _partitioned(tmp_path / f"p{k}" / "user_activity", {day(k - 1): k, day(k): k})
+            versions.publish(link, [pending], merged={"user_activity"})
+            time.sleep(0.02)
+
+    assert _reads_during(publish_all, read_once) > 20

@@ -758,8 +758,8 @@ _PRUNE_BELOW = 0.1
 def _worth_pruning(connection: duckdb.DuckDBPyConnection, view: _ViewPlan, rows: int) -> bool:
     """Whether the entity frame is small next to the view's table (from the Parquet footers)."""
     counted = connection.execute(
-        f"SELECT sum(num_rows) FROM parquet_file_metadata("
-        f"{'[' + ', '.join(map(literal, view.files)) + ']' if view.files else literal(view.path)})"
+        "SELECT sum(num_rows) FROM parquet_file_metadata("
+        f"{feature_tables.list_sql(view.files or [view.path])})"
     ).fetchall()
     table_rows = counted[0][0] if counted and counted[0][0] is not None else 0
     return rows < _PRUNE_BELOW * float(table_rows)
