@@ -3,6 +3,7 @@ tables as the plain files, and a broken one named in a one-line error."""
 
 from __future__ import annotations
 
+import codecs
 import gzip
 from dataclasses import replace
 from pathlib import Path
@@ -141,6 +142,39 @@ def test_a_byte_order_mark_starts_no_line(tmp_path: Path) -> None:
     with duckdb.connect(str(warehouse), read_only=True) as connection:
         kept = connection.execute("select event_id from stg_events__events order by 1").fetchall()
     assert kept == [("e1",), ("e2",), ("e3",)]
+
+
+def test_utf16_and_carriage_return_files_give_their_lines(tmp_path: Path) -> None:
+    """CR-only line endings made five events one line (malformed_json) and a UTF-16 file was
+    quarantined whole. A UTF-16 file (little or big endian, after its byte-order mark) reads as
+    its UTF-8 text; a file without a line feed ends its lines at its carriage returns; CRLF
+    lines are lines; a UTF-16 file that does not decode is quarantined line by line."""
+    line = '{"event_id": "e%d", "event_type": "login", "user_id": 1, "ts": "2026-03-01T10:00:00Z"}'
+    write_raw_logs(tmp_path, {"2026-03-01": [line % 1]})
+    folder = tmp_path / "raw" / "events" / "date=2026-03-01"
+    (folder / "part-00001.jsonl").write_bytes(f"{line % 2}\r{line % 3}\r{line % 4}".encode())
+    (folder / "part-00002.jsonl").write_bytes(f"{line % 5}\r\n{line % 6}\r\n".encode())
+    utf16 = codecs.BOM_UTF16_LE + f"{line % 7}\n{line % 8}\n".encode("utf-16-le")
+    (folder / "part-00003.jsonl").write_bytes(utf16)
+    big_endian_cr = codecs.BOM_UTF16_BE + f"{line % 9}\r{line % 10}\r".encode("utf-16-be")
+    (folder / "part-00004.jsonl.gz").write_bytes(gzip.compress(big_endian_cr))
+    # an odd byte at the end: not UTF-16, read as bytes (0A splits, the first line not UTF-8)
+    (folder / "part-00005.jsonl").write_bytes(
+        codecs.BOM_UTF16_LE + f"{line % 11}\n".encode("utf-16-le") + b"A"
+    )
+    settings = Settings.from_env(tmp_path)
+    counts = build(settings, echo=None).counts
+    assert (counts.raw_lines, counts.clean_events, counts.quarantined_lines) == (12, 10, 2)
+    assert counts.reasons == {"invalid_utf8": 1, "malformed_json": 1}
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as connection:
+        kept = connection.execute(
+            "select regexp_extract(file_path, 'part-\\d+', 0), line_number, event_id "
+            "from stg_events__lines where rejection_reason is null order by 1, 2"
+        ).fetchall()
+    files = ["part-00000"] + ["part-00001"] * 3 + ["part-00002"] * 2
+    files += ["part-00003"] * 2 + ["part-00004"] * 2
+    numbers = [1, 1, 2, 3, 1, 2, 1, 2, 1, 2]
+    assert kept == [(f, n, f"e{e}") for f, n, e in zip(files, numbers, range(1, 11), strict=True)]
 
 
 def test_a_directory_named_like_a_raw_file_fails_the_build_naming_it(tmp_path: Path) -> None:

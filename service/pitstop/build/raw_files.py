@@ -6,7 +6,8 @@ may sit in one partition. A compressed file means exactly what its decompressed 
 the same lines, numbers, quarantine and accounting as the plain file. Python code lists raw
 files through :func:`raw_file_paths` and reads them through :func:`read_raw_bytes`. The name
 patterns are declared once, ``vars.raw_file_patterns`` in ``transformations/dbt_project.yml``,
-which dbt's source and macros read too; dbt decompresses with :func:`gunzip`, registered on the
+which dbt's source and macros read too; dbt reads a file's lines through :func:`raw_content`
+(decompressed, UTF-16 re-encoded), registered on the
 build's DuckDB connection by :mod:`pitstop.build.duckdb_plugin`.
 
 **Decision.** A ``.jsonl.gz`` that does not decompress (truncated, or not gzip at all) fails
@@ -18,6 +19,7 @@ rest silently. A broken delivery is for the sender to repeat.
 
 from __future__ import annotations
 
+import codecs
 import gzip
 import re
 import zlib
@@ -76,9 +78,29 @@ def gunzip(name: str, data: bytes) -> bytes:
         ) from None
 
 
+_UTF16_MARKS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+
+
+def _is_utf16(data: bytes) -> bool:
+    """Whether ``data`` starts with a UTF-16 byte-order mark (what Windows tools write)."""
+    return data.startswith(_UTF16_MARKS)
+
+
 def raw_content(name: str, data: bytes) -> bytes:
-    """The bytes whose lines a raw file holds: ``data`` decompressed when ``name`` ends in .gz."""
-    return gunzip(name, data) if name.endswith(GZIP_SUFFIX) else data
+    """The bytes whose lines a raw file holds, as UTF-8: ``data`` decompressed when ``name``
+    ends in .gz, and a UTF-16 file (one that starts with its byte-order mark, as Windows tools
+    write it) re-encoded as UTF-8. A UTF-16 file that does not decode is left as it is: its
+    lines are then quarantined one by one, each with its reason (docs/architecture.md §2).
+    Where lines end (a line feed, or a lone carriage return in a file without any line feed) is
+    the SQL's rule, which splits the text."""
+    if name.endswith(GZIP_SUFFIX):
+        data = gunzip(name, data)
+    if _is_utf16(data):
+        try:
+            return data.decode("utf-16").encode()
+        except UnicodeError:
+            return data
+    return data
 
 
 def open_raw(path: Path) -> BinaryIO:

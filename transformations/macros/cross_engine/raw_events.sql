@@ -81,11 +81,13 @@
         -- file is UTF-8 and is split on newlines; a file with bytes that are not UTF-8 is split on
         -- byte-aligned 0A in its hex form instead, so only its offending lines are rejected and
         -- every line keeps its number. A final newline ends the last line; it starts no new one.
+        -- A text without a single line feed but with carriage returns (classic Mac OS) ends its
+        -- lines with those.
         select
             file_path,
             arrival_date,
-            string_split(text_content, chr(10)) as text_parts,
-            case when text_content = '' or ends_with(text_content, chr(10)) then 1 else 0 end
+            string_split(text_content, line_end) as text_parts,
+            case when text_content = '' or ends_with(text_content, line_end) then 1 else 0 end
                 as final_newline,
             case when text_content is null then regexp_extract_all(
                 case when ends_with(hex(content), '0A') then hex(content) else hex(content) || '0A' end,
@@ -93,7 +95,13 @@
                 1
             ) end as hex_parts
         -- a byte-order mark (spreadsheets and Windows tools write one) starts no line: dropped
-        from (select *, ltrim(try(decode(content)), chr(65279)) as text_content from {{ raw_files }})
+        from (
+            select
+                *,
+                case when contains(text_content, chr(10)) or not contains(text_content, chr(13))
+                    then chr(10) else chr(13) end as line_end
+            from (select *, ltrim(try(decode(content)), chr(65279)) as text_content from {{ raw_files }})
+        )
 
     ),
 
@@ -248,16 +256,17 @@
 
     split_files as (
 
-        -- As on DuckDB: a UTF-8 file is split on newlines, any other on byte-aligned 0A in its
-        -- hex form, so only its offending lines are rejected; a final newline starts no line.
+        -- As on DuckDB: a UTF-8 file is split on newlines (on carriage returns when it has no
+        -- line feed but has those), any other on byte-aligned 0A in its hex form, so only its
+        -- offending lines are rejected; a final newline starts no line.
         select
             file_path,
             arrival_date,
             case when text_content is not null then slice(
-                split(text_content, chr(10), -1),
+                split(text_content, line_end, -1),
                 1,
-                size(split(text_content, chr(10), -1))
-                    - case when text_content = '' or endswith(text_content, chr(10)) then 1 else 0 end
+                size(split(text_content, line_end, -1))
+                    - case when text_content = '' or endswith(text_content, line_end) then 1 else 0 end
             ) end as text_parts,
             case when text_content is null then regexp_extract_all(
                 case when endswith(hex(content), '0A') then hex(content) else concat(hex(content), '0A') end,
@@ -267,11 +276,17 @@
         from (
             select
                 *,
-                -- as on DuckDB: a leading byte-order mark is dropped
-                case when is_valid_utf8(cast(content as string))
-                    then regexp_replace(cast(content as string), r'^\x{FEFF}+', '') end
-                    as text_content
-            from {{ raw_files }}
+                case when contains(text_content, chr(10)) or not contains(text_content, chr(13))
+                    then chr(10) else chr(13) end as line_end
+            from (
+                select
+                    *,
+                    -- as on DuckDB: a leading byte-order mark is dropped
+                    case when is_valid_utf8(cast(content as string))
+                        then regexp_replace(cast(content as string), r'^\x{FEFF}+', '') end
+                        as text_content
+                from {{ raw_files }}
+            )
         )
 
     ),
@@ -412,8 +427,16 @@
   {{- return(adapter.dispatch('raw_file_lines')(content)) -}}
 {%- endmacro -%}
 
+{#- Line feeds, plus a last line without one; in a UTF-8 text without a single line feed but
+    with carriage returns, those (parse_event_lines' rule, counted here another way). -#}
 {%- macro duckdb__raw_file_lines(content) -%}
     case
+        when try(decode({{ content }})) is not null
+            and not contains(try(decode({{ content }})), chr(10))
+            and contains(try(decode({{ content }})), chr(13)) then
+            length(try(decode({{ content }})))
+                - length(replace(try(decode({{ content }})), chr(13), ''))
+            + case when not ends_with(try(decode({{ content }})), chr(13)) then 1 else 0 end
         when try(decode({{ content }})) is not null then
             length(try(decode({{ content }})))
                 - length(replace(try(decode({{ content }})), chr(10), ''))
@@ -426,11 +449,21 @@
 {%- endmacro -%}
 
 {%- macro spark__raw_file_lines(content) -%}
-    -- 0A bytes (Spark's strings compare bytes, valid UTF-8 or not), plus a last line without one
-    octet_length({{ content }})
-        - octet_length(replace(cast({{ content }} as string), chr(10), ''))
-        + case when octet_length({{ content }}) > 0
-            and not endswith(cast({{ content }} as string), chr(10)) then 1 else 0 end
+    -- 0A bytes (Spark's strings compare bytes, valid UTF-8 or not), plus a last line without
+    -- one; in a UTF-8 text without 0A but with carriage returns, those
+    case
+        when is_valid_utf8(cast({{ content }} as string))
+            and not contains(cast({{ content }} as string), chr(10))
+            and contains(cast({{ content }} as string), chr(13)) then
+            octet_length({{ content }})
+                - octet_length(replace(cast({{ content }} as string), chr(13), ''))
+                + case when not endswith(cast({{ content }} as string), chr(13)) then 1 else 0 end
+        else
+            octet_length({{ content }})
+                - octet_length(replace(cast({{ content }} as string), chr(10), ''))
+                + case when octet_length({{ content }}) > 0
+                    and not endswith(cast({{ content }} as string), chr(10)) then 1 else 0 end
+    end
 {%- endmacro -%}
 
 
@@ -490,12 +523,15 @@
     {%- endif -%}
   {%- endif %}
   (
-    -- content as its lines are read: a .gz file decompressed (pitstop_gunzip, registered by
-    -- pitstop's dbt-duckdb plugin: DuckDB has no function that decompresses a blob); a case
-    -- evaluates it on the .gz rows only
+    -- content as its lines are read: a .gz file decompressed and a UTF-16 one (its byte-order
+    -- mark first) re-encoded as UTF-8 (pitstop_raw_content, registered by pitstop's dbt-duckdb
+    -- plugin: DuckDB has no function that decompresses or decodes a blob); a case evaluates it
+    -- on those rows only
     select * replace (
         case
-            when suffix(filename, '.gz') then pitstop_gunzip(filename, content) else content
+            when suffix(filename, '.gz') or hex(content[1:2]) in ('FFFE', 'FEFF')
+                then pitstop_raw_content(filename, content)
+            else content
         end as content
     )
     from {{ files }}
