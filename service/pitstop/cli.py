@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
-from pitstop.errors import PitstopError, os_error_line
+from pitstop.errors import PitstopError, os_error_line, redacted
 from pitstop.settings import DATA_DIR_ENV, Settings
 
 Handler = Callable[[argparse.Namespace, Settings], int]
@@ -158,7 +158,11 @@ def _materialize(args: argparse.Namespace, settings: Settings) -> int:
             progress=not args.quiet,
             throttle_seconds=args.throttle or 0.0,
         )
-    target = settings.redis_url if settings.online_store == "redis" else settings.online_store_path
+    target = (
+        redacted(settings.redis_url)
+        if settings.online_store == "redis"
+        else settings.online_store_path
+    )
     for view, count in report.entities.items():
         print(f"  {view:<20} {count:>12,} entities written")
     rate = f", {report.rows_per_second:,.0f} entities/s" if report.entities else ""

@@ -95,11 +95,17 @@ class BackgroundApiError(PitstopError):
 def os_error_line(error: OSError) -> str:
     """What the operating system refused, on one line: its reason, the file, and the next
     step where there is an obvious one (the CLI's translation of an ``OSError``)."""
-    import errno
-
     reason = error.strerror or one_line(error)
     files = [str(name) for name in (error.filename, error.filename2) if name is not None]
     where = f": {' -> '.join(files)}" if files else ""
+    return f"{reason}{where}{errno_hint(error.errno or 0)}"
+
+
+def errno_hint(code: int) -> str:
+    """The next step for an operating system's refusal ``code`` (an errno), ``""`` when there
+    is no obvious one: for messages of ours and of libraries that hide the OSError."""
+    import errno
+
     space = "; free some space and run it again"
     permissions = "; check the permissions of the data folder (PITSTOP_DATA_DIR) and paths"
     hints = {
@@ -109,7 +115,7 @@ def os_error_line(error: OSError) -> str:
         errno.EPERM: permissions,
         errno.EROFS: "; the file system is read-only: use a writable data folder",
     }
-    return f"{reason}{where}{hints.get(error.errno or 0, '')}"
+    return hints.get(code, "")
 
 
 def redacted(url: str) -> str:

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from pitstop.cli import main
+from pitstop.settings import Settings
+from tests import machine
 from tests.materialize.conftest import ITEMS, USERS, Folder
 
 
@@ -61,3 +65,53 @@ def test_the_redis_password_stays_out_of_the_error(
     assert f"redis://***@127.0.0.1:{port}/0" in err, err
     assert "hunter2" not in err and "reader" not in err
     assert err.count("\n") == 1
+
+
+def test_the_redis_password_stays_out_of_the_summary(
+    folder: Folder, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run that succeeded printed `into redis://default:<password>@...` (the real Redis
+    here takes any password for its default user, which has none)."""
+    settings = folder("redis-secret-summary")
+    monkeypatch.setenv("PITSTOP_ONLINE_STORE", "redis")
+    monkeypatch.setenv("PITSTOP_REDIS_URL", "redis://default:hunter2@127.0.0.1:6379/13")
+    assert main(["materialize", "--data-dir", str(settings.data_dir), "-q"]) == 0
+    out, err = capsys.readouterr()
+    assert "into redis://***@127.0.0.1:6379/13 in" in out, out
+    assert "hunter2" not in out + err
+
+
+def test_a_read_only_data_folder_is_one_line(
+    applied_template: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """It was a stack trace (PermissionError; SQLite's own error where the folder allowed
+    the file but not its writes)."""
+    size = machine.folder_bytes(applied_template.data_dir) + 64 * 2**20
+    with machine.tmpfs(tmp_path / "ro", size_bytes=size) as data:
+        machine.copy_into(applied_template.data_dir, data)
+        machine.read_only(data)
+        code = main(["materialize", "--data-dir", str(data), "-q"])
+        err = capsys.readouterr().err
+    assert code == 1, err
+    assert err.startswith("pitstop materialize: ") and "the file system is read-only" in err, err
+    assert err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_a_full_disk_is_one_line(
+    applied_template: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The data folder fits, the online store does not: SQLite's "database or disk is full"
+    came out as a stack trace. Nothing is recorded as materialized, so the next run, with
+    space, writes every entity."""
+    size = machine.folder_bytes(applied_template.data_dir) + 256 * 2**10
+    with machine.tmpfs(tmp_path / "full", size_bytes=size) as data:
+        machine.copy_into(applied_template.data_dir, data)
+        code = main(["materialize", "--data-dir", str(data), "-q"])
+        err = capsys.readouterr().err
+        assert code == 1, err
+        assert err.startswith("pitstop materialize: ") and "free some space" in err, err
+        assert err.count("\n") == 1 and "Traceback" not in err
+        roomy = tmp_path / "roomy"
+        machine.copy_into(data, roomy)
+    assert main(["materialize", "--data-dir", str(roomy), "-q"]) == 0
+    assert sum(_written(capsys.readouterr().out).values()) == 2 * USERS + ITEMS

@@ -30,16 +30,18 @@ from a request. A store that cannot be read raises
 
 from __future__ import annotations
 
+import errno
+import functools
 import itertools
 import os
 import sqlite3
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Concatenate, ParamSpec, TypeVar
 
 from pitstop import sql
-from pitstop.errors import OnlineStoreUnavailableError
+from pitstop.errors import OnlineStoreUnavailableError, errno_hint
 from pitstop.online import codec, packed_row
 from pitstop.online.stores import NEWEST_WINS, ViewRead, ViewRows, WriteRow, merge_rows, micros
 
@@ -47,6 +49,26 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from pitstop.online.registry import ViewDef
+
+_Params = ParamSpec("_Params")
+_Result = TypeVar("_Result")
+
+
+def _bulk_errors(
+    method: Callable[Concatenate[SqliteStore, _Params], _Result],
+) -> Callable[Concatenate[SqliteStore, _Params], _Result]:
+    """A bulk method (the materializer's, apply's) with SQLite's errors as
+    OnlineStoreUnavailableError: a read-only or full disk is a one-line error, not a trace."""
+
+    @functools.wraps(method)
+    def guarded(self: SqliteStore, /, *args: _Params.args, **kwargs: _Params.kwargs) -> _Result:
+        try:
+            return method(self, *args, **kwargs)
+        except sqlite3.Error as error:
+            raise OnlineStoreUnavailableError(self._problem(error)) from error
+
+    return guarded
+
 
 # How long a bulk writer waits for a table SQLite has locked (a reader never locks it in WAL).
 BUSY_TIMEOUT_MS = 60_000
@@ -270,6 +292,7 @@ class SqliteStore:
         for view in views:
             self.create_table(view.online_name)
 
+    @_bulk_errors
     def create_table(self, view: str) -> None:
         """Create the view's table and the file's layouts table if they are missing."""
         connection = self._bulk()
@@ -282,11 +305,13 @@ class SqliteStore:
             "packed blob not null) without rowid"
         )
 
+    @_bulk_errors
     def drop_table(self, view: str) -> None:
         """Remove the view's table (its view left the registry)."""
         if self.path.exists():
             self._bulk().execute(f"drop table if exists {sql.identifier(self.table(view))}")
 
+    @_bulk_errors
     def _columns(self, view: str) -> list[str]:
         rows = (
             self._bulk()
@@ -299,6 +324,7 @@ class SqliteStore:
         return bool(self._columns(view.online_name))
 
     # ---- bulk writes (the materializer) ----------------------------------------------------
+    @_bulk_errors
     def present(self, view: ViewDef, keys: pa.Table) -> int:
         from pitstop.online import column_codec
 
@@ -314,6 +340,7 @@ class SqliteStore:
         )
         return int(row[0]) if row else 0
 
+    @_bulk_errors
     def write_batch(self, view: ViewDef, batch: pa.RecordBatch) -> None:
         """Upsert the batch's entities, one row each, newest wins, in one transaction."""
         from pitstop.online import column_codec
@@ -352,6 +379,7 @@ class SqliteStore:
     def mark_complete(self, view: ViewDef) -> None:
         """Nothing to do: a lost file or table is seen by :meth:`present`."""
 
+    @_bulk_errors
     def record_coverage(self, view: str, covered_until_seconds: float | None) -> None:
         connection = self._bulk()
         connection.execute(
@@ -383,6 +411,7 @@ class SqliteStore:
             if table.startswith(prefix)
         }
 
+    @_bulk_errors
     def stored_features(self, view: str) -> set[str]:
         """The features some row of the view's table holds a value (or a stored null) of."""
         table = sql.identifier(self.table(view))
@@ -390,6 +419,7 @@ class SqliteStore:
         layouts = connection.execute(f"select distinct layout from {table}").fetchall()
         return {name for (layout,) in layouts for name in self._layout(connection, layout)}
 
+    @_bulk_errors
     def forget_features(self, views: Sequence[ViewDef]) -> int:
         """Remove from every row the features its view no longer has (the rows are packed
         again without them); returns how many values were removed."""
@@ -445,7 +475,23 @@ class SqliteStore:
                 f"the online store {self.path} has {text}; run `pitstop apply` or "
                 "`pitstop materialize` first"
             )
-        return f"cannot use the online store {self.path}: {text}"
+        return f"cannot use the online store {self.path}: {text}{self._hint(error)}"
+
+    def _hint(self, error: sqlite3.Error) -> str:
+        """What the machine refused, where SQLite's message hides it (a read-only folder is
+        "unable to open database file")."""
+        folder = self.path.parent
+        try:
+            disk = os.statvfs(folder)
+        except OSError:
+            return ""
+        if disk.f_flag & os.ST_RDONLY:
+            return errno_hint(errno.EROFS)
+        # a full disk is SQLITE_FULL, or a "disk I/O error" when its journal could not grow
+        code = getattr(error, "sqlite_errorcode", None)  # Python 3.11 on
+        if code == sqlite3.SQLITE_FULL or disk.f_bavail * disk.f_frsize < 2**20:
+            return errno_hint(errno.ENOSPC)
+        return "" if os.access(folder, os.W_OK) else errno_hint(errno.EACCES)
 
     def close(self) -> None:
         with self._lock:
