@@ -99,6 +99,11 @@ BAD_LOOKUPS: dict[str, Case] = {
         422,
         ["'request_time'", "ISO 8601", "'soon'"],
     ),
+    "an entity column no view has": (
+        {"entities": {"user_id": [5], "zzz": [1]}, "feature_service": "churn_v1"},
+        422,
+        ["unknown column(s) 'zzz'", "user_id", "request_time"],
+    ),
     "request_time past year 9999 in UTC": (
         {
             "entities": {"user_id": [1], "request_time": ["9999-12-31T23:59:59-10:00"]},

@@ -7,11 +7,13 @@ for an API key on writes and reads alike here.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import json
 import os
 import shutil
+import sqlite3
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -39,7 +41,14 @@ def copy(trap_store: Settings, tmp_path_factory: pytest.TempPathFactory) -> Sett
     folder = tmp_path_factory.mktemp("operations")
     shutil.copytree(trap_store.features_dir, folder / "features")
     shutil.copy(trap_store.registry_path, folder / "registry.db")
-    shutil.copy(trap_store.online_store_path, folder / "online_store.db")
+    # SQLite's backup, not a file copy: the rows may still sit in the -wal file beside it (a
+    # copy of the file alone was an empty store, which /ready now refuses)
+    source = sqlite3.connect(f"file:{trap_store.online_store_path}?mode=ro", uri=True)
+    with (
+        contextlib.closing(source),
+        contextlib.closing(sqlite3.connect(folder / "online_store.db")) as target,
+    ):
+        source.backup(target)
     return dataclasses.replace(
         Settings.from_env(folder),
         api_key=KEY,

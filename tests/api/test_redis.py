@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import shutil
+import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -119,3 +120,24 @@ def test_pitstop_and_feast_see_the_same_redis_keys(
     assert dt.datetime.fromisoformat(stamp.replace("Z", "+00:00")) > dt.datetime(
         2026, 3, 1, tzinfo=dt.timezone.utc
     )
+
+
+def test_an_emptied_redis_is_not_ready_until_materialized_again(
+    on_redis: Settings, redis_api: httpx.Client
+) -> None:
+    """A flushed Redis was answered NOT_FOUND for every entity while `/ready` said ready."""
+    redis.Redis.from_url(REDIS_URL).flushdb()
+    body = {"features": ["user_profile:lifetime_purchases"], "entities": {"user_id": [4]}}
+    deadline = time.monotonic() + 10
+    while (ready := redis_api.get("/ready")).status_code == 200:
+        assert time.monotonic() < deadline, "an emptied Redis still reads as ready"
+        time.sleep(0.2)
+    assert ready.status_code == 503
+    assert "holds no feature values" in ready.json()["detail"], ready.text
+    assert "run `pitstop materialize`" in ready.json()["detail"]
+    assert redis_api.post("/get-online-features", json=body).status_code == 503
+    repo.materialize(on_redis)
+    while redis_api.get("/ready").status_code != 200:
+        assert time.monotonic() < deadline + 20, "not ready after the materialization"
+        time.sleep(0.2)
+    assert _by_name(_post(redis_api, body))["lifetime_purchases"]["values"] == [1]

@@ -37,7 +37,7 @@ from pitstop.online.stores import ViewRead, open_online_store
 from pitstop.settings import Settings
 from tests.api.conftest import client_of_api
 from tests.api.test_online import LOOKUPS, USERS, _by_name, _post
-from tests.api.test_operations import PUSHED_AT
+from tests.api.test_operations import PUSHED_AT, _wait_ready
 from tests.api.test_redis import assert_same_as_feast, lookup_bodies
 from tests.redis_cluster import RedisCluster, running_cluster
 
@@ -198,11 +198,15 @@ def test_a_stopped_cluster_answers_503_and_the_api_recovers(
     on_cluster: Settings, tmp_path: Path
 ) -> None:
     with running_cluster(tmp_path / "nodes") as own:
-        settings = dataclasses.replace(on_cluster, redis_url=own.url)
+        # a copy of the folder, materialized into this cluster (an empty one is not ready)
+        shutil.copytree(on_cluster.data_dir, tmp_path / "data", symlinks=True)
+        settings = dataclasses.replace(on_cluster, data_dir=tmp_path / "data", redis_url=own.url)
+        materialize(settings)
         with api_in_background(settings, log_path=tmp_path / "server.log") as server:
             server.wait_until_healthy()
             with httpx.Client(base_url=server.base_url, timeout=30.0) as client:
                 body = {"features": ["user_activity:events_7d"], "entities": {"user_id": [1, 2]}}
+                _wait_ready(client)  # a new cluster may say "the cluster is down" at first
                 assert client.post("/get-online-features", json=body).status_code == 200
                 own.stop()
                 for response in (
@@ -215,10 +219,15 @@ def test_a_stopped_cluster_answers_503_and_the_api_recovers(
                     assert own.url.removeprefix("redis://") in detail
                 own.start()
                 own.wait_until_serving()
-                # Back (empty): the next lookups reconnect by themselves.
+                # Back, empty (its nodes keep nothing): the API reconnects by itself and says
+                # the store holds nothing until it is materialized again.
                 deadline = time.monotonic() + 20
+                while "holds no feature values" not in client.get("/ready").text:
+                    assert time.monotonic() < deadline, client.get("/ready").text
+                    time.sleep(0.2)
+                materialize(settings)
                 response = client.post("/get-online-features", json=body)
-                while response.status_code != 200 and time.monotonic() < deadline:
+                while response.status_code != 200 and time.monotonic() < deadline + 20:
                     time.sleep(0.2)
                     response = client.post("/get-online-features", json=body)
                 assert response.status_code == 200, response.text

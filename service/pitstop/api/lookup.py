@@ -97,6 +97,13 @@ async def lookup(
     plan = _plan(serving, request)
     rows = _row_count(request.entities, serving.settings.max_entities)
     key_types = compiled.plans.join_key_types
+    unknown = [name for name in request.entities if name not in compiled.plans.entity_columns]
+    if unknown:
+        # one was answered 200, then broke the monitor once the serving log sampled it
+        raise InvalidInputError(
+            f"entities: unknown column(s) {', '.join(map(quote_name, unknown))}; they are join "
+            f"keys or request data: {', '.join(_named(compiled.plans.entity_columns))}"
+        )
     for key in plan.join_keys:
         if key not in request.entities:
             raise InvalidInputError(
@@ -139,6 +146,11 @@ async def lookup(
         moment,
         {view: since for view, since in stale.items() if view in read},
     )
+
+
+def _named(columns: frozenset[str]) -> list[str]:
+    """The entity columns to name in a message: without Feast's own (``__dummy_id``)."""
+    return sorted(name for name in columns if not name.startswith("__"))
 
 
 def _stale_before(

@@ -102,6 +102,12 @@ class Serving:
         try:
             self.store.ping()
             self.coverage = self.store.coverage()  # ping checks every node; this reads one
+            if not self.store.holds_rows():
+                # an emptied Redis answered every lookup NOT_FOUND while this said ready
+                raise OnlineStoreUnavailableError(
+                    f"the {self.store.kind} online store holds no feature values (never "
+                    "materialized, or emptied since): run `pitstop materialize`"
+                )
         except OnlineStoreUnavailableError as error:
             self._log_change(self.store_problem, error)
             self.store_problem = error

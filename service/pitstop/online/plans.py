@@ -114,6 +114,13 @@ class PlanCompiler:
             for full in (False, True):
                 self.services[(name, full)] = self._compile(refs, name, full)
         self._refs: OrderedDict[tuple[tuple[str, ...], bool], LookupPlan] = OrderedDict()
+        # What a lookup's `entities` may name: a join key, or the request data of an on-demand
+        # view (Feast's clients send both there).
+        self.entity_columns = frozenset(self._key_types) | {
+            field.name
+            for definition in registry.on_demand.values()
+            for field in definition.request_fields
+        }
 
     @property
     def join_key_types(self) -> Mapping[str, str]:

@@ -44,6 +44,7 @@ from pitstop.online.redis_store import (
     SWAP_SCRIPT,
     WRITE_SCRIPT,
     RedisStore,
+    holds_hashes,
     read_replies,
     row_field,
     sweep_hashes,
@@ -380,6 +381,19 @@ class RedisClusterStore(RedisStore):
                 cluster.get_redis_connection(node).ping()
 
         self._guarded("reach", work)
+
+    def holds_rows(self) -> bool:
+        """Whether a primary holds one of the project's hashes."""
+
+        def work() -> bool:
+            primaries = self._primaries()
+            if not primaries:  # a cluster still forming: none known yet, not an empty one
+                raise OnlineStoreUnavailableError(
+                    f"the Redis Cluster at {self._where} has no primary yet"
+                )
+            return any(holds_hashes(client, self.project) for client in primaries)
+
+        return self._guarded("read", work)
 
     def close(self) -> None:
         self._reset()

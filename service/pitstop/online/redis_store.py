@@ -482,6 +482,9 @@ class RedisStore:
     def ping(self) -> None:
         self._guarded("reach", lambda: self._client.ping())
 
+    def holds_rows(self) -> bool:
+        return self._guarded("read", lambda: holds_hashes(self._client, self.project))
+
     def close(self) -> None:
         self._client.close()
 
@@ -532,6 +535,19 @@ class AsyncReads:
         return await connection.read_response()
 
 
+def _hash_pattern(project: str) -> bytes:
+    """The ``SCAN`` pattern of ``project``'s entity hashes (their keys end with the project)."""
+    return b"*" + re.sub(rb"([\\*?\[\]])", rb"\\\1", project.encode("utf8"))
+
+
+def holds_hashes(client: Any, project: str) -> bool:
+    """Whether the server ``client`` talks to holds one of ``project``'s entity hashes (a
+    ``SCAN`` that stops at the first; an empty database answers at once)."""
+    return any(
+        True for _ in client.scan_iter(match=_hash_pattern(project), count=1000, _type="HASH")
+    )
+
+
 def sweep_hashes(
     client: Any,
     project: str,
@@ -541,7 +557,7 @@ def sweep_hashes(
     """Every hash of ``project`` on the server ``client`` talks to, read (``SCAN``,
     ``HGETALL``) :data:`PIPELINE_ENTITIES` at a time: the fields ``stale`` names are removed,
     then ``rewrite`` gets the hashes and what they held."""
-    pattern = b"*" + re.sub(rb"([\\*?\[\]])", rb"\\\1", project.encode("utf8"))
+    pattern = _hash_pattern(project)
     keys: list[bytes] = []
 
     def flush() -> None:

@@ -411,6 +411,26 @@ class SqliteStore:
             if table.startswith(prefix)
         }
 
+    def holds_rows(self) -> bool:
+        prefix = self.table("")
+        with self._lock:
+            try:
+                connection = self._connect()
+                tables = [
+                    name
+                    for (name,) in connection.execute(
+                        "select name from sqlite_master where type = 'table'"
+                    )
+                    if name.startswith(prefix)
+                ]
+                return any(
+                    connection.execute(f"select 1 from {sql.identifier(t)} limit 1").fetchone()
+                    for t in tables
+                )
+            except sqlite3.Error as error:
+                self._drop()
+                raise OnlineStoreUnavailableError(self._problem(error)) from error
+
     @_bulk_errors
     def stored_features(self, view: str) -> set[str]:
         """The features some row of the view's table holds a value (or a stored null) of."""

@@ -131,6 +131,11 @@ class OnlineStore(Protocol):
         """Each view's recorded coverage (online name -> epoch seconds; pitstop.coverage)."""
         ...
 
+    def holds_rows(self) -> bool:
+        """Whether the store holds a row of this project at all (False: never written, or
+        emptied, as a flushed Redis is): the API is not ready without one."""
+        ...
+
     def forget_features(self, views: Sequence[ViewDef]) -> int:
         """Delete every stored value of a feature that none of ``views`` (the registry's
         online views) has: after a feature or a view is removed. Returns how many it deleted."""
