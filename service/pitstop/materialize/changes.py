@@ -16,6 +16,7 @@ state and the next run writes again whatever may not have been written.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
@@ -26,7 +27,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pitstop import feature_tables, sql
+from pitstop import feature_tables, spill, sql
 from pitstop.online import codec
 from pitstop.online.registry import ViewDef
 from pitstop.online.value_types import number_of
@@ -140,12 +141,11 @@ class ChangeSet:
     ) -> None:
         assert view.source is not None, view.name
         self.view = view
-        self._connection = duckdb.connect()
-        temp_dir.mkdir(parents=True, exist_ok=True)
+        self._spill = contextlib.ExitStack()
+        self._connection = self._spill.enter_context(
+            spill.connect(temp_dir, memory_limit=memory_limit)
+        )
         for statement in (
-            "set TimeZone = 'UTC'",
-            f"set temp_directory = {sql.literal(temp_dir)}",
-            f"set memory_limit = '{memory_limit}'",
             "set preserve_insertion_order = false",
             "set enable_progress_bar = false",
         ):
@@ -264,4 +264,4 @@ class ChangeSet:
         temporary.replace(path)
 
     def close(self) -> None:
-        self._connection.close()
+        self._spill.close()

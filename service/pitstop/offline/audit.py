@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
-from pitstop import coverage
+from pitstop import coverage, spill
 from pitstop.errors import InvalidInputError
 from pitstop.feast_adapter import repo
 from pitstop.settings import Settings
@@ -38,7 +38,6 @@ class AuditReport:
 
 def audit_training_set(settings: Settings, path: Path) -> AuditReport:
     """Check ``path``'s source timestamps against its entity timestamps and the views' ttl."""
-    import duckdb
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -91,8 +90,7 @@ def audit_training_set(settings: Settings, path: Path) -> AuditReport:
             f"SELECT __row, '{view}' AS view, {source} AS source, {entity} AS entity, "
             f"CASE {' '.join(conditions)} END AS problem FROM t"
         )
-    with duckdb.connect() as connection:
-        connection.execute("SET TimeZone = 'UTC'")
+    with spill.connect() as connection:
         connection.execute(
             f"CREATE TEMP VIEW t AS SELECT row_number() OVER () - 1 AS __row, * "
             f"FROM read_parquet({literal(path)})"

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pitstop import coverage, feature_tables
+from pitstop import coverage, feature_tables, spill
 from pitstop.errors import InvalidInputError
 from pitstop.feast_adapter import repo
 from pitstop.feast_adapter.repo import ServiceInputs
@@ -76,8 +76,6 @@ def write_spine(
     its first feature row, as Parquet."""
     import re
 
-    import duckdb
-
     start = _instant(window.start, "--start")
     end = _instant(window.end, "--end")
     if end <= start:
@@ -123,8 +121,7 @@ def write_spine(
         f"FROM ({entities}) AS e CROSS JOIN range($low, $high, INTERVAL {count} {unit}) AS t "
         "WHERE t.range >= e.first_at"
     )
-    with duckdb.connect() as connection:
-        connection.execute("SET TimeZone = 'UTC'")
+    with spill.connect() as connection:
         first, last = connection.execute(
             f"SELECT min(event_timestamp), max(event_timestamp) FROM ({feature_rows})"
         ).fetchall()[0]

@@ -73,7 +73,7 @@ from feast.infra.offline_stores.offline_utils import infer_event_timestamp_from_
 from feast.on_demand_feature_view import OnDemandFeatureView
 from pydantic import StrictStr
 
-from pitstop import coverage, feature_tables
+from pitstop import coverage, feature_tables, spill
 from pitstop.errors import EntityColumnClashError
 from pitstop.sql import identifier, literal
 
@@ -275,8 +275,7 @@ class PitstopRetrievalJob(RetrievalJob):
         entities = self._entities.append_column(
             _ROW_ID, pa.array(np.arange(self._entities.num_rows, dtype=np.int64))
         )
-        with duckdb.connect() as connection:
-            connection.execute("SET TimeZone = 'UTC'")
+        with spill.connect() as connection:
             if self._stream_memory_limit:
                 # The ORDER BY that restores the entity order spills past this, so a large
                 # result streams in bounded memory (10M rows: 1.6 GB peak instead of 2.9 GB).
@@ -536,8 +535,7 @@ def _entity_table(entity_df: pd.DataFrame | pa.Table | str) -> tuple[pa.Table, s
         table = entity_df
         column = _timestamp_column(dict(table.schema.empty_table().to_pandas().dtypes.items()))
     else:
-        with duckdb.connect() as connection:
-            connection.execute("SET TimeZone = 'UTC'")
+        with spill.connect() as connection:
             text = str(entity_df).strip()
             if text.endswith(".parquet") and os.path.exists(text):
                 table = connection.read_parquet(text).to_arrow_table()
@@ -799,9 +797,8 @@ def _run_join(entities: pa.Table, timestamp_column: str, views: list[_ViewPlan])
     keys_only = entities.select([*needed, timestamp_column]).append_column(
         _ROW_ID, pa.array(np.arange(entities.num_rows, dtype=np.int64))
     )
-    with duckdb.connect() as connection:
-        # Zone-less feature timestamps are UTC, and results come back in UTC.
-        connection.execute("SET TimeZone = 'UTC'")
+    # Zone-less feature timestamps are UTC, and results come back in UTC.
+    with spill.connect() as connection:
         connection.register("entities", keys_only)
         views = _dated_partitions(views, entities.column(timestamp_column))
         prune = [_worth_pruning(connection, view, entities.num_rows) for view in views]
