@@ -42,7 +42,7 @@ class RedisCluster:
     def start(self) -> None:
         """Start every node and wait until each answers. A node started again after
         :meth:`stop` finds its slots in its ``nodes.conf`` (its data is gone)."""
-        server, cli = _tool("redis-server"), _tool("redis-cli")
+        server, cli = tool("redis-server"), tool("redis-cli")
         self.processes = []
         for port in self.ports:
             node_dir = self.folder / f"node-{port}"
@@ -57,7 +57,7 @@ class RedisCluster:
 
     def wait_until_serving(self) -> None:
         """Wait until every node says ``cluster_state:ok``."""
-        cli = _tool("redis-cli")
+        cli = tool("redis-cli")
         for port in self.ports:
             _wait_for("cluster_state:ok", [cli, "-p", str(port), "cluster", "info"])
 
@@ -73,14 +73,14 @@ class RedisCluster:
                 process.wait()
 
 
-def _tool(name: str) -> str:
+def tool(name: str) -> str:
     path = shutil.which(name) or (f"/usr/bin/{name}" if Path(f"/usr/bin/{name}").exists() else "")
     if not path:
         raise RuntimeError(f"{name} is not installed: the Redis Cluster tests need Redis 7")
     return path
 
 
-def _free_ports(count: int) -> list[int]:
+def free_ports(count: int) -> list[int]:
     """``count`` free loopback ports whose cluster bus ports (+10000) are free too."""
     ports: list[int] = []
     with contextlib.ExitStack() as held:
@@ -113,8 +113,8 @@ def _wait_for(check: str, command: list[str], timeout_s: float = START_TIMEOUT_S
 @contextlib.contextmanager
 def running_cluster(folder: Path) -> Iterator[RedisCluster]:
     """A fresh three-primary cluster under ``folder`` until the block ends."""
-    cli = _tool("redis-cli")
-    cluster = RedisCluster(_free_ports(NODES), folder)
+    cli = tool("redis-cli")
+    cluster = RedisCluster(free_ports(NODES), folder)
     try:
         cluster.start()
         subprocess.run(

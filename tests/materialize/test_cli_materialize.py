@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import subprocess
+import threading
+import time
 from pathlib import Path
 
 import pytest
+import redis
 
 from pitstop.cli import main
 from pitstop.settings import Settings
-from tests import machine
+from tests import machine, redis_cluster
 from tests.materialize.conftest import ITEMS, USERS, Folder
 
 
@@ -115,3 +119,44 @@ def test_a_full_disk_is_one_line(
         machine.copy_into(data, roomy)
     assert main(["materialize", "--data-dir", str(roomy), "-q"]) == 0
     assert sum(_written(capsys.readouterr().out).values()) == 2 * USERS + ITEMS
+
+
+def test_redis_gone_during_materialize_is_one_line(
+    folder: Folder,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A Redis server of its own, with a password, killed while the batches are written."""
+    (port,) = redis_cluster.free_ports(1)
+    server = subprocess.Popen(
+        [redis_cluster.tool("redis-server"), "--port", str(port), "--bind", "127.0.0.1"]
+        + ["--requirepass", "hunter2", "--save", "", "--appendonly", "no", "--dir", str(tmp_path)],
+        stdout=subprocess.DEVNULL,
+    )
+    try:
+        client = redis.Redis(port=port, password="hunter2")
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                client.ping()
+                break
+            except redis.ConnectionError:
+                assert time.monotonic() < deadline, "redis-server did not start"
+                time.sleep(0.05)
+        settings = folder("redis-gone")
+        monkeypatch.setenv("PITSTOP_ONLINE_STORE", "redis")
+        monkeypatch.setenv("PITSTOP_REDIS_URL", f"redis://default:hunter2@127.0.0.1:{port}/0")
+        killer = threading.Timer(0.6, server.kill)
+        killer.start()
+        data = ["--data-dir", str(settings.data_dir), "-q", "--batch-rows", "50"]
+        code = main(["materialize", *data, "--throttle", "0.02"])
+        killer.join()
+        out, err = capsys.readouterr()
+    finally:
+        server.kill()
+        server.wait()
+    assert code == 1, out + err
+    assert err.startswith("pitstop materialize: cannot "), err
+    assert f"redis://***@127.0.0.1:{port}/0" in err and "hunter2" not in err
+    assert err.count("\n") == 1 and "Traceback" not in err

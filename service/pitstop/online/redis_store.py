@@ -322,6 +322,9 @@ class RedisStore:
 
     def present(self, view: ViewDef, keys: pa.Table) -> int:
         """How many of the entities ``keys`` have this view's row, 0 without the marker."""
+        return self._guarded("read", lambda: self._present(view, keys), retry=False)
+
+    def _present(self, view: ViewDef, keys: pa.Table) -> int:
         if keys.num_rows == 0 or not self._client.exists(self._marker(view)):
             return 0
         field = row_field(view.online_name)
@@ -333,6 +336,9 @@ class RedisStore:
     def write_batch(self, view: ViewDef, batch: pa.RecordBatch) -> None:
         """Send the batch in pipelines of :data:`PIPELINE_ENTITIES` entities, their RESP bytes
         made for the whole pipeline with numpy; one is encoded while Redis runs the one before."""
+        return self._guarded("write", lambda: self._write_batch(view, batch), retry=False)
+
+    def _write_batch(self, view: ViewDef, batch: pa.RecordBatch) -> None:
         if not self._write_script_loaded:
             self._client.script_load(WRITE_SCRIPT)
             self._write_script_loaded = True
@@ -399,6 +405,9 @@ class RedisStore:
 
     def mark_complete(self, view: ViewDef) -> None:
         """Record that the view's keys are in this database (a flush removes the marker)."""
+        return self._guarded("write", lambda: self._mark_complete(view), retry=False)
+
+    def _mark_complete(self, view: ViewDef) -> None:
         self._client.set(self._marker(view), b"1")
 
     def record_coverage(self, view: str, covered_until_seconds: float | None) -> None:
