@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import shutil
 import warnings
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from pitstop.errors import InvalidInputError, MissingInputError, UnknownFeatureS
 from pitstop.feast_adapter import repo
 from pitstop.offline import TrainingSetReport, build_training_set
 from pitstop.settings import Settings
+from tests import machine
 
 JUST_BEFORE = dt.timedelta(microseconds=1)
 
@@ -359,6 +361,27 @@ def test_cli_training_set(
     assert f"{len(CASES)} rows" in captured.out
     assert "events_1d" in captured.out  # the null-share lines
     assert captured.err.count("\n") == 1 and "read as UTC" in captured.err
+    pd.testing.assert_frame_equal(pd.read_parquet(out), churn_set[1])
+
+
+def test_a_read_only_data_folder_gives_the_same_training_set(
+    trap_store: Settings,
+    entity_files: dict[str, Path],
+    churn_set: tuple[TrainingSetReport, pd.DataFrame],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A training set only reads the data folder, but it wrote feast/feature_store.yaml there
+    first: on a read-only copy it was a PermissionError. Here the copy sits on a file system
+    mounted read-only (root ignores file modes)."""
+    size = machine.folder_bytes(trap_store.data_dir) + 64 * 2**20
+    with machine.tmpfs(tmp_path / "ro", size_bytes=size) as data:
+        shutil.copytree(trap_store.data_dir, data, symlinks=True, dirs_exist_ok=True)
+        machine.read_only(data)
+        out = tmp_path / "from-read-only.parquet"
+        code = _cli_churn_set(Settings.from_env(data), entity_files["csv"], out)
+        captured = capsys.readouterr()
+    assert code == 0, captured.err
     pd.testing.assert_frame_equal(pd.read_parquet(out), churn_set[1])
 
 
