@@ -3,8 +3,9 @@
 schemathesis builds requests for every operation, ones the schema allows and ones that break
 it, and sends them over HTTP to the session's `pitstop serve`; every answer must be below 500
 and match what the document declares for it (status, content type, body schema). The number of
-examples per operation and mode is bounded (FUZZ_EXAMPLES), so `make test` stays short; the
-reliability trial of issue 20 ran 65,166 cases with 0 answers >= 500. (schemathesis' own pytest
+examples per operation and mode is bounded (FUZZ_EXAMPLES: about 1,100 requests in all, some
+20 s), so `make test` stays short, and at least 1,000 (issue 20's target); the reliability
+trial of issue 20 ran 65,166 cases with 0 answers >= 500. (schemathesis' own pytest
 plugin does not run on this pytest; its operations are driven through Hypothesis directly.)
 """
 
@@ -18,7 +19,7 @@ from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.specs.openapi.checks import ignored_auth, positive_data_acceptance
 
-FUZZ_EXAMPLES = 20
+FUZZ_EXAMPLES = 80
 
 
 def test_no_request_breaks_the_api(api_url: str) -> None:
@@ -51,5 +52,5 @@ def test_no_request_breaks_the_api(api_url: str) -> None:
             except Unsatisfiable:
                 # nothing of it can break its schema (a GET without parameters)
                 assert mode is GenerationMode.NEGATIVE, operation.label
-    assert sum(statuses.values()) >= 100
+    assert sum(statuses.values()) >= 1000, statuses  # issue 20: at least 1,000 requests
     assert not [status for status in statuses if status >= 500]
