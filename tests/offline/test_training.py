@@ -8,6 +8,7 @@ exactly at a snapshot (T) and one microsecond before it: the row before T must n
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import math
 import shutil
@@ -518,6 +519,25 @@ def test_cli_names_what_the_machine_refused(
     assert "check the permissions" in err and "/sys/" in err
     assert err.count("\n") == 1 and "Traceback" not in err
     assert not out.exists()
+
+
+def test_a_full_disk_is_one_line(
+    trap_store: Settings,
+    entity_files: dict[str, Path],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`--out` on a file system with no space left (a tmpfs filled up): it was a stack trace
+    (OSError 28)."""
+    with machine.tmpfs(tmp_path / "full", size_bytes=64 * 2**10) as disk:
+        with contextlib.suppress(OSError):
+            (disk / "filler").write_bytes(b"\0" * 2**20)
+        out = disk / "set.parquet"
+        code = _cli_churn_set(trap_store, entity_files["csv"], out)
+        err = capsys.readouterr().err.splitlines()[-1]
+        assert code == 1, err
+        assert err.startswith("pitstop training-set: ") and "free some space" in err, err
+        assert "Traceback" not in err
 
 
 def test_string_key_in_csv_is_refused(trap_store: Settings, tmp_path: Path) -> None:
