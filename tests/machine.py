@@ -33,8 +33,9 @@ def read_only(folder: Path) -> None:
 
 
 def copy_into(source: Path, target: Path) -> Path:
-    """``source``'s files copied into ``target`` (an existing folder, e.g. a mount point)."""
-    shutil.copytree(source, target, dirs_exist_ok=True)
+    """``source``'s files copied into ``target`` (an existing folder, e.g. a mount point),
+    links kept as links (a data folder's ``features`` links to its current version)."""
+    shutil.copytree(source, target, symlinks=True, dirs_exist_ok=True)
     return target
 
 

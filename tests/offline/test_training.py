@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import math
-import shutil
 import warnings
 from pathlib import Path
 from typing import Any
@@ -377,7 +376,7 @@ def test_a_read_only_data_folder_gives_the_same_training_set(
     mounted read-only (root ignores file modes)."""
     size = machine.folder_bytes(trap_store.data_dir) + 64 * 2**20
     with machine.tmpfs(tmp_path / "ro", size_bytes=size) as data:
-        shutil.copytree(trap_store.data_dir, data, symlinks=True, dirs_exist_ok=True)
+        machine.copy_into(trap_store.data_dir, data)
         machine.read_only(data)
         out = tmp_path / "from-read-only.parquet"
         code = _cli_churn_set(Settings.from_env(data), entity_files["csv"], out)
