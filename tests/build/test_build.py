@@ -202,3 +202,24 @@ def test_build_shows_progress_not_dbts_log_unless_asked(
     assert main(["build", "--data-dir", str(tmp_path), "-v", "--full-refresh"]) == 0
     out, err = capsys.readouterr()
     assert "START" in out and "raw lines " in out and not err.strip()
+
+
+def test_timestamps_whose_offset_leaves_years_1_to_9999_are_quarantined(tmp_path: Path) -> None:
+    """Year 1 or 9999 with an offset is year 0 or 10000 in UTC (the trial's variants of the
+    trap log's f21/f22): quarantined with a reason, the user's other events kept."""
+    line = '{"event_id": "%s", "event_type": "login", "user_id": 1, "ts": "%s"}'
+    write_raw_logs(
+        tmp_path,
+        {
+            "2026-03-01": [
+                line % ("early", "0001-01-01T00:30:00+01:00"),
+                line % ("late", "9999-12-31T23:30:00-01:00"),
+                line % ("kept", "2026-03-01T10:00:00Z"),
+            ]
+        },
+    )
+    report = build(Settings.from_env(tmp_path), echo=None)
+    counts = report.counts
+    assert (counts.raw_lines, counts.clean_events, counts.quarantined_lines) == (3, 1, 2)
+    assert set(counts.reasons) <= {"ts_out_of_range", "invalid_ts"}, counts.reasons
+    assert sum(counts.reasons.values()) == 2
