@@ -4,7 +4,10 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed-stamp
+# The demo needs pitstop alone; the tests, the lint and the Spark engine need the extras too
+# (pyspark and playwright are most of the venv's size and install time).
+DEMO_STAMP := $(VENV)/.demo-stamp
+STAMP      := $(VENV)/.installed-stamp
 
 # The demo's data folder (override: make demo DEMO_DATA=/tmp/pitstop-demo).
 DEMO_DATA ?= data
@@ -23,14 +26,19 @@ help:
 	@echo "make bench-online   pitstop's lookup API against feast serve (needs wrk)"
 	@echo "make clean  remove the venv and generated data"
 
+$(DEMO_STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e .
+	touch $(DEMO_STAMP)
+
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev,spark]'
-	touch $(STAMP)
+	touch $(STAMP) $(DEMO_STAMP)
 
 venv: $(STAMP)
 
-demo: $(STAMP)
+demo: $(DEMO_STAMP)
 	$(BIN)/pitstop demo --data-dir $(DEMO_DATA)
 
 $(CHROMIUM):
