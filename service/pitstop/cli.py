@@ -245,6 +245,7 @@ def _training_set(args: argparse.Namespace, settings: Settings) -> int:
         out=args.out,
         echo=lambda line: print(f"pitstop {args.command}: {line}", file=sys.stderr),
         source_timestamps=args.with_source_timestamps or args.audit,
+        progress=not args.quiet,
     )
     print(
         f"training set {report.feature_service}: {report.rows:,} rows x "

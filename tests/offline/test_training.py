@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import math
+import sys
 import warnings
 from pathlib import Path
 from typing import Any
@@ -353,14 +354,20 @@ def test_cli_training_set(
     churn_set: tuple[TrainingSetReport, pd.DataFrame],
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     out = tmp_path / "cli.parquet"
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)  # the stages go to a terminal
     code = _cli_churn_set(trap_store, entity_files["csv"], out)
     captured = capsys.readouterr()
     assert code == 0, captured.err
     assert f"{len(CASES)} rows" in captured.out
     assert "events_1d" in captured.out  # the null-share lines
-    assert captured.err.count("\n") == 1 and "read as UTC" in captured.err
+    notes = [line for line in captured.err.splitlines() if "read as UTC" in line]
+    assert len(notes) == 1
+    # the progress (issue 21): the stages, then the rows joined
+    assert "pitstop training-set: opening the feature store" in captured.err
+    assert "training-set churn_v1: 100%|" in captured.err
     pd.testing.assert_frame_equal(pd.read_parquet(out), churn_set[1])
 
 
@@ -514,9 +521,10 @@ def test_cli_names_what_the_machine_refused(
     code = _cli_churn_set(trap_store, entities, out)
     err = capsys.readouterr().err
     assert code == 1
-    assert err.startswith("pitstop training-set: ") and "Permission denied" in err
-    assert "check the permissions" in err and "/sys/" in err
-    assert err.count("\n") == 1 and "Traceback" not in err
+    last = err.splitlines()[-1]  # after the progress lines
+    assert last.startswith("pitstop training-set: ") and "Permission denied" in last
+    assert "check the permissions" in last and "/sys/" in last
+    assert "Traceback" not in err
     assert not out.exists()
 
 

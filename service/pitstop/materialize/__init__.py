@@ -13,7 +13,7 @@ same code the API reads with and a push writes with:
   (:mod:`pitstop.online.registry`) and hands each batch to the store's ``write_batch``
   (:mod:`pitstop.online.stores`, which encodes whole columns with
   :mod:`pitstop.online.column_codec`): one SQLite transaction (WAL), or pipelined Redis
-  scripts; :mod:`~pitstop.materialize.progress` shows rows, rows/s and ETA.
+  scripts; :mod:`~pitstop.progress` shows rows, rows/s and ETA.
 
 Guarantees
 ----------

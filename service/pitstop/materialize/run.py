@@ -24,9 +24,9 @@ from pitstop.errors import (
 from pitstop.feast_adapter import repo
 from pitstop.feast_adapter.config import feast_config
 from pitstop.materialize import changes
-from pitstop.materialize.progress import Progress
 from pitstop.online.registry import ViewDef, open_registry
 from pitstop.online.stores import OnlineStore, open_online_store
+from pitstop.progress import Progress
 from pitstop.settings import Settings
 
 # Entities of the previous state looked up in the store before an incremental run: if any is
@@ -157,7 +157,8 @@ def _materialize_view(
             return _materialize_view(
                 settings, writer, project, view, end, batch_rows, True, progress, throttle_seconds
             )
-        with Progress(view.name, change_set.changed_rows, enabled=progress) as bar:
+        total = change_set.changed_rows
+        with Progress(f"materialize {view.name}", total, enabled=progress) as bar:
             ordered = writer.writes_in_key_order
             for batch in change_set.batches(batch_rows, in_key_order=ordered):
                 writer.write_batch(view, batch)

@@ -7,6 +7,7 @@ written."""
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -50,10 +51,11 @@ def write_streamed(
     entity_columns: list[str],
     needs: ServiceInputs,
     extra: list[str] | None = None,
+    advance: Callable[[int], None] | None = None,
 ) -> tuple[int, dict[str, int]]:
     """Write ``job``'s result batch by batch, in the columns and types of the pandas path
     (the schema, pandas metadata included, comes from the first batch as that path shapes it);
-    returns the rows and the null count per feature."""
+    returns the rows and the null count per feature. ``advance`` gets each batch's rows."""
     import pyarrow.parquet as pq
 
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -80,6 +82,8 @@ def write_streamed(
                 nulls[name] += table.column(name).null_count
             writer.write_table(table)
             rows += table.num_rows
+            if advance is not None:
+                advance(table.num_rows)
         if writer is None:
             raise InvalidInputError("the retrieval returned no batches")
         writer.close()

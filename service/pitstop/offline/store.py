@@ -226,6 +226,11 @@ class PitstopRetrievalJob(RetrievalJob):
         return self._full_feature_names
 
     @property
+    def entity_rows(self) -> int:
+        """The rows of the entity frame: the rows the result has."""
+        return int(self._entities.num_rows)
+
+    @property
     def source_timestamp_columns(self) -> list[str]:
         """The columns ``with_source_timestamps`` adds, one per feature view."""
         return [source_timestamp_column(view.name) for view in self._views]

@@ -56,6 +56,7 @@ from pitstop.offline import entity_file
 from pitstop.offline.entity_file import ENTITY_TIMESTAMP
 from pitstop.offline.result import restore_shape, write_parquet, write_streamed
 from pitstop.offline.spine import TimeRange, write_spine
+from pitstop.progress import Progress
 from pitstop.settings import Settings
 
 if TYPE_CHECKING:
@@ -93,6 +94,7 @@ def build_training_set(
     echo: Callable[[str], None] | None = None,
     stream: bool = True,
     source_timestamps: bool = False,
+    progress: bool = False,
 ) -> TrainingSetReport:
     """Join ``feature_service``'s features onto the rows of ``entities`` and write Parquet to
     ``out``.
@@ -103,6 +105,7 @@ def build_training_set(
     from ``to_df()`` first. Both write the same file. Raises :class:`MissingInputError` before
     ``pitstop build``/``apply``, :class:`UnknownFeatureServiceError`, :class:`InvalidInputError`
     for an unusable entity file, and :class:`FeastError` when Feast itself fails.
+    ``progress``: the stages and a line of rows joined, on stderr.
     """
     started = time.perf_counter()
     note = echo or _to_stderr
@@ -110,7 +113,9 @@ def build_training_set(
     if isinstance(entities, TimeRange):
         _check_out(Path(out), None)
         # The store is opened and the service resolved once, for the spine and the join.
+        _stage("opening the feature store (Feast's registry)", progress)
         store, service, needs = _resolve(settings, feature_service)
+        _stage("writing the entity rows of the range", progress)
         with tempfile.TemporaryDirectory(prefix="pitstop-spine-") as folder:
             spine = Path(folder) / "spine.parquet"
             write_spine(settings, store, service, needs, entities, spine, note)
@@ -126,6 +131,7 @@ def build_training_set(
                 stream,
                 source_timestamps,
                 started,
+                progress,
             )
     path = Path(entities)
     _check_out(Path(out), path)
@@ -134,9 +140,20 @@ def build_training_set(
         raise InvalidInputError(
             f"{path} has no `{ENTITY_TIMESTAMP}` column (columns: {', '.join(header)})"
         )
+    _stage("opening the feature store (Feast's registry)", progress)
     store, service, needs = _resolve(settings, feature_service)
     return _join(
-        store, service, needs, path, header, Path(out), note, stream, source_timestamps, started
+        store,
+        service,
+        needs,
+        path,
+        header,
+        Path(out),
+        note,
+        stream,
+        source_timestamps,
+        started,
+        progress,
     )
 
 
@@ -175,6 +192,7 @@ def _join(
     stream: bool,
     source_timestamps: bool,
     started: float,
+    progress: bool = False,
 ) -> TrainingSetReport:
     """The entity file (its columns ``header``) checked against what the service needs,
     joined, and written."""
@@ -213,7 +231,9 @@ def _join(
         job.with_source_timestamps = True
         extra = list(job.source_timestamp_columns)
     if isinstance(job, PitstopRetrievalJob) and (stream or extra):
-        rows, nulls = write_streamed(job, out, entity_columns, needs, extra)
+        label = f"training-set {service.name}"
+        with Progress(label, job.entity_rows, enabled=progress) as bar:
+            rows, nulls = write_streamed(job, out, entity_columns, needs, extra, bar.advance)
         null_share = {name: (nulls[name] / rows if rows else 0.0) for name in needs.features}
     else:
         result = repo.run_feast(lambda: job.to_df())
@@ -232,6 +252,13 @@ def _join(
         seconds=time.perf_counter() - started,
         null_share=null_share,
     )
+
+
+def _stage(what: str, enabled: bool) -> None:
+    """A stage of the work, on stderr, when progress is shown to a terminal (a log or a pipe
+    keeps its one line per note or error)."""
+    if enabled and sys.stderr.isatty():
+        print(f"pitstop training-set: {what}...", file=sys.stderr, flush=True)
 
 
 def _to_stderr(line: str) -> None:

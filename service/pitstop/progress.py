@@ -1,4 +1,5 @@
-"""Progress of a long materialization: a tqdm line with rows, rows/s and ETA per view."""
+"""Progress of long work on stderr: a tqdm line with rows, rows/s and ETA (a view's
+materialization, a training set's join)."""
 
 from __future__ import annotations
 
@@ -8,16 +9,17 @@ from typing import Any
 
 
 class Progress:
-    """A progress line for one view (nothing when ``enabled`` is false)."""
+    """A progress line for ``total`` rows of the work ``description`` names (nothing when
+    ``enabled`` is false)."""
 
-    def __init__(self, view: str, total: int, *, enabled: bool) -> None:
+    def __init__(self, description: str, total: int, *, enabled: bool) -> None:
         self._bar: Any = None
         if enabled and total:
             from tqdm import tqdm
 
             self._bar = tqdm(
                 total=total,
-                desc=f"materialize {view}",
+                desc=description,
                 unit=" rows",
                 unit_scale=True,
                 file=sys.stderr,
