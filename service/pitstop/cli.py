@@ -272,9 +272,12 @@ def _monitor(args: argparse.Namespace, settings: Settings) -> int:
     from pitstop.monitoring import EXIT_CODES, compute_status
     from pitstop.monitoring.freshness import run_source_freshness
     from pitstop.monitoring.report import html_page, terminal_table
+    from pitstop.progress import stage
 
     if not args.no_dbt:
+        stage("monitor", "dbt source freshness", enabled=not args.quiet)
         run_source_freshness(settings)
+    stage("monitor", "freshness, drift and skew of every view", enabled=not args.quiet)
     status = compute_status(settings, now=args.at, with_skew=not args.no_skew)
     if args.html is not None:
         args.html.write_text(html_page(status))

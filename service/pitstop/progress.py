@@ -42,3 +42,10 @@ class Progress:
     ) -> None:
         if self._bar is not None:
             self._bar.close()
+
+
+def stage(command: str, what: str, *, enabled: bool) -> None:
+    """A stage of ``command``'s work on stderr, when progress is on and stderr is a terminal
+    (a log or a pipe keeps its one line per note or error)."""
+    if enabled and sys.stderr.isatty():
+        print(f"pitstop {command}: {what}...", file=sys.stderr, flush=True)

@@ -56,7 +56,7 @@ from pitstop.offline import entity_file
 from pitstop.offline.entity_file import ENTITY_TIMESTAMP
 from pitstop.offline.result import restore_shape, write_parquet, write_streamed
 from pitstop.offline.spine import TimeRange, write_spine
-from pitstop.progress import Progress
+from pitstop.progress import Progress, stage
 from pitstop.settings import Settings
 
 if TYPE_CHECKING:
@@ -255,10 +255,7 @@ def _join(
 
 
 def _stage(what: str, enabled: bool) -> None:
-    """A stage of the work, on stderr, when progress is shown to a terminal (a log or a pipe
-    keeps its one line per note or error)."""
-    if enabled and sys.stderr.isatty():
-        print(f"pitstop training-set: {what}...", file=sys.stderr, flush=True)
+    stage("training-set", what, enabled=enabled)
 
 
 def _to_stderr(line: str) -> None:
