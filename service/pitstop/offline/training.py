@@ -41,6 +41,7 @@ a training job that calls Feast directly gets the same values. What pitstop adds
 
 from __future__ import annotations
 
+import functools
 import sys
 import tempfile
 import time
@@ -110,6 +111,15 @@ def build_training_set(
     started = time.perf_counter()
     note = echo or _to_stderr
     repo.require_registry(settings)
+    join = functools.partial(
+        _join,
+        out=Path(out),
+        note=note,
+        stream=stream,
+        source_timestamps=source_timestamps,
+        started=started,
+        progress=progress,
+    )
     if isinstance(entities, TimeRange):
         _check_out(Path(out), None)
         # The store is opened and the service resolved once, for the spine and the join.
@@ -120,19 +130,7 @@ def build_training_set(
             spine = Path(folder) / "spine.parquet"
             write_spine(settings, store, service, needs, entities, spine, note)
             header = entity_file.columns(spine)
-            return _join(
-                store,
-                service,
-                needs,
-                spine,
-                header,
-                Path(out),
-                note,
-                stream,
-                source_timestamps,
-                started,
-                progress,
-            )
+            return join(store, service, needs, spine, header)
     path = Path(entities)
     _check_out(Path(out), path)
     header = entity_file.columns(path)  # before opening Feast: a wrong file fails fast
@@ -142,19 +140,7 @@ def build_training_set(
         )
     _stage("opening the feature store (Feast's registry)", progress)
     store, service, needs = _resolve(settings, feature_service)
-    return _join(
-        store,
-        service,
-        needs,
-        path,
-        header,
-        Path(out),
-        note,
-        stream,
-        source_timestamps,
-        started,
-        progress,
-    )
+    return join(store, service, needs, path, header)
 
 
 def _check_out(out: Path, entities: Path | None) -> None:
@@ -187,12 +173,13 @@ def _join(
     needs: ServiceInputs,
     entities: Path,
     header: list[str],
+    *,
     out: Path,
     note: Callable[[str], None],
     stream: bool,
     source_timestamps: bool,
     started: float,
-    progress: bool = False,
+    progress: bool,
 ) -> TrainingSetReport:
     """The entity file (its columns ``header``) checked against what the service needs,
     joined, and written."""
