@@ -14,8 +14,11 @@
     after its earliest newly arrived day (int_user_days_aggregated rewrites up to 8 days before
     it) or after the last covered date (>= redo_since), so every row the run wrote is in that
     range, and a new duplicate has at least one row there: both rows, as they share the key.
+    `back_days` widens the range for a mart that rewrites further back: churn_labels redoes the
+    labels up to 29 days before a new active day, and those from 29 days before its last
+    label date (30).
 -#}
-{% test unique_combination(model, columns, partition_column=none, snapshot_column=none) %}
+{% test unique_combination(model, columns, partition_column=none, snapshot_column=none, back_days=8) %}
 {%- set since = var('redo_since', none) %}
 select {{ columns | join(', ') }}, count(*) as occurrences
 from {{ model }}
@@ -26,7 +29,7 @@ where {{ partition_column }} >= date '{{ since }}'
     'select min(event_date) from ' ~ ref('stg_events__events') ~ " where arrival_date >= date '" ~ since ~ "'"
 ) %}
 {%- set floor = "date '" ~ since ~ "'" if earliest is none
-    else "least(date '" ~ earliest ~ "' - 8, date '" ~ since ~ "')" %}
+    else "least(date '" ~ earliest ~ "', date '" ~ since ~ "') - " ~ back_days %}
 where {{ snapshot_column }} >= {{ utc_midnight(floor) }}
 {%- endif %}
 group by {{ columns | join(', ') }}

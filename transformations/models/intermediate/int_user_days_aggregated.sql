@@ -12,33 +12,46 @@
   the 7-day distinct-session window (see sessions_7d in user_activity).
 
   Incremental: the users with events in the partitions this run redoes (redo_since) are
-  touched from the earliest event day d among those events. Their rows from d - 8 on are
-  recomputed from their events since d - 16: a new session day changes whether a
-  session day up to 7 days earlier closes its window, and that day's opening needs the session
-  days up to 7 days before it. Older rows cannot change (events are only ever added).
+  touched from the earliest event day d among those events, and their rows from d - 8 on are
+  written again. A day's counts change only when it has a new event: those days are
+  recomputed from all their events, the others keep their counts from the last run. The
+  session columns change up to 8 days back (a new session day decides whether a session day up
+  to 7 days earlier closes its window, and that day's opening needs the session days up to 7
+  days before it), so they are recomputed for every written row from the session days of
+  int_user_session_days since d - 16. The run reads the events of the days that have new ones,
+  not 16 days of them (docs/architecture.md §1, "Incremental daily runs").
 -#}
 
 {%- set since = redo_since('latest_arrival_date', var('lookback_days')) %}
+-- depends_on: {{ ref('int_user_session_days') }} (an incremental run's session days)
 
 with
 
 {% if is_incremental() -%}
-touched_users as (
+touched_days as (
 
-    select user_id, min(event_date) as first_changed_date
+    select distinct user_id, event_date as activity_date
     from {{ ref('stg_events__events') }}
     where arrival_date >= {{ since }}
+
+),
+
+touched_users as (
+
+    select user_id, min(activity_date) as first_changed_date
+    from touched_days
     group by user_id
 
 ),
 
 events as (
 
+    -- every event of the days with a new one
     select e.*
     from {{ ref('stg_events__events') }} as e
-    inner join touched_users as t using (user_id)
-    where e.event_date >= t.first_changed_date - 16
-        and e.event_date >= {{ earliest_changed_date(since, 16) }}
+    inner join touched_days as t
+        on e.user_id = t.user_id and e.event_date = t.activity_date
+    where e.event_date >= {{ earliest_changed_date(since) }}
 
 ),
 {%- else -%}
@@ -77,6 +90,31 @@ daily_activity as (
 
 ),
 
+{%- if is_incremental() %}
+
+kept_days as (
+
+    -- the touched users' days from d - 8 on without a new event: their counts stand
+    select days.* exclude (session_windows_opened_7d, session_windows_closed_7d)
+    from {{ this }} as days
+    inner join touched_users as t using (user_id)
+    anti join touched_days as new using (user_id, activity_date)
+    where days.activity_date >= t.first_changed_date - 8
+        and days.activity_date >= {{ earliest_changed_date(since, 8) }}
+
+),
+
+session_days as (
+
+    select s.user_id, s.session_id, s.activity_date
+    from {{ ref('int_user_session_days') }} as s
+    inner join touched_users as t using (user_id)
+    where s.activity_date >= t.first_changed_date - 16
+        and s.activity_date >= {{ earliest_changed_date(since, 16) }}
+
+),
+{%- else %}
+
 session_days as (
 
     select distinct user_id, session_id, event_date as activity_date
@@ -84,6 +122,7 @@ session_days as (
     where session_id is not null
 
 ),
+{%- endif %}
 
 session_windows as (
 
@@ -121,12 +160,16 @@ final as (
         d.*,
         coalesce(s.session_windows_opened_7d, 0) as session_windows_opened_7d,
         coalesce(s.session_windows_closed_7d, 0) as session_windows_closed_7d
-    from daily_activity as d
-    left join session_window_changes as s using (user_id, activity_date)
     {%- if is_incremental() %}
-    inner join touched_users as t using (user_id)
-    where d.activity_date >= t.first_changed_date - 8
+    from (
+        select * from daily_activity
+        union all
+        select * from kept_days
+    ) as d
+    {%- else %}
+    from daily_activity as d
     {%- endif %}
+    left join session_window_changes as s using (user_id, activity_date)
 
 )
 

@@ -15,11 +15,30 @@
   (user, T) are recomputed and replace their rows; the cost is the new days, not the history.
 -#}
 
+{% if is_incremental() -%}
+{%- set since = redo_since('event_timestamp', var('lookback_days') + 1) %}
+{%- set newest_label = high_water_date('event_timestamp') %}
+{%- set old_end = 'greatest(' ~ newest_label ~ ', coverage.first_event_date)' %}
+{%- set earliest_new = scalar_at_run(
+    'select min(activity_date) from ' ~ ref('int_user_days_aggregated')
+    ~ ' where latest_arrival_date >= ' ~ since
+) %}
+{%- endif %}
+
 with
 
 user_days as (
 
     select user_id, activity_date from {{ ref('int_user_days_aggregated') }}
+    {%- if is_incremental() %}
+    -- every label this run recomputes is at T >= least(earliest new day, newest label) - 29:
+    -- its previous active day counts from T - 30 on and its next one from T on, so older days
+    -- change nothing, and the run reads the days of its labels, not the history
+    where activity_date >= least(
+        {{ "date '" ~ earliest_new ~ "'" if earliest_new is not none else newest_label }},
+        {{ newest_label }}
+    ) - 59
+    {%- endif %}
 
 ),
 
@@ -30,8 +49,6 @@ coverage as (
 ),
 
 {% if is_incremental() -%}
-{%- set since = redo_since('event_timestamp', var('lookback_days') + 1) %}
-{%- set old_end = 'greatest(' ~ high_water_date('event_timestamp') ~ ', coverage.first_event_date)' %}
 new_days as (
 
     -- active days with events from the partitions this run redoes
