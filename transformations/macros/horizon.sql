@@ -8,8 +8,8 @@
   A daily run re-reads events in two ways, both bounded by the day of the oldest event it brings
   (d): int_user_days_aggregated reads the events of the days with a new one (from d; its
   session days come from int_user_session_days, which the horizon does not cut), the dedup
-  probe the partitions from d - 1 (17 days are kept as a margin), and a declared windowed event aggregate of N days the events from
-  d + 1 - N (macros/event_aggregates.sql). An event day e is in the partitions from e - 1 on (no
+  probe the partitions from d - 1 (17 days are kept as a margin), and a declared windowed
+  event aggregate of N days the events from d + 1 - N (macros/event_aggregates.sql). An event day e is in the partitions from e - 1 on (no
   event arrives before it happens, a day of clock slack). So a run needs the partitions from
   d - horizon_read_back_days() on; one that needs older ones, or that redoes a partition older
   than kept_from (a late raw file), is refused with one line naming `pitstop build

@@ -19,7 +19,7 @@
   to 7 days earlier closes its window, and that day's opening needs the session days up to 7
   days before it), so they are recomputed for every written row from the session days of
   int_user_session_days since d - 16. The run reads the events of the days that have new ones,
-  not 16 days of them (docs/architecture.md §1, "Incremental daily runs").
+  not 16 days of them (transformations/README.md, "Incremental daily runs").
 -#}
 
 {%- set since = redo_since('latest_arrival_date', var('lookback_days')) %}

@@ -10,8 +10,8 @@
 {#-
   One row per user, session and UTC day with an event of that session: the state a daily run
   of int_user_days_aggregated reads its session windows from, instead of re-reading the events
-  of the 16 days before each touched user's new events (docs/architecture.md §1, "Incremental
-  daily runs"). A row is a few bytes per user and day; the clean events it replaces are many.
+  of the 16 days before each touched user's new events (transformations/README.md,
+  "Incremental daily runs"). A row is a few bytes per user and day; the clean events it replaces are many.
 
   Incremental: the session days of the events in the partitions this run redoes (redo_since),
   each with the newest arrival partition among them. Events are only ever added, so a row of an
