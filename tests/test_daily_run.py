@@ -294,6 +294,66 @@ def test_a_late_event_resumes_from_a_row_of_any_age(tmp_path: Path) -> None:
     assert row == (2, 2)  # 02-23 and 03-15 are both in the 30-day window
 
 
+def test_a_run_carries_settled_rows_and_older_news_reads_the_whole_mart(tmp_path: Path) -> None:
+    """A daily run finds an entity's last row among the mart's rows of the last 14 days and its
+    settled rows (each entity's latest row before that; macros/settled_rows.sql), which each run
+    moves on. User 1 is active on 01-20 only (last row 02-20, settled by the first build), user 4
+    on 02-19 (last row 02-27: the 7-day exit, settled by the run of 03-13, which moves the bound
+    from 02-25 to 02-28). Both come back late in 03-14's partition: the run carries them from
+    settled rows. Then 03-15's partition holds events 21 and 23 days late, older than the bound:
+    that run reads the whole mart (user 4 resumes at 02-23, from its row of 02-21, before its
+    settled one). Each equals a full rebuild of the same files. A full refresh rebuilds the
+    settled rows as well."""
+    daily = Settings.from_env(tmp_path / "daily")
+    partitions = {
+        "2026-01-20": [login(1, "2026-01-20T10:00:00Z")],
+        "2026-02-19": [login(4, "2026-02-19T10:00:00Z")],
+        **{f"2026-03-{day}": [login(2, f"2026-03-{day}T11:00:00Z")] for day in range(10, 16)},
+    }
+    partitions["2026-03-14"] += [login(4, "2026-03-12T10:00:00Z"), login(1, "2026-03-13T10:00:00Z")]
+    partitions["2026-03-15"] += [login(3, "2026-02-20T10:00:00Z"), login(4, "2026-02-22T10:00:00Z")]
+
+    def settled(user_id: int) -> tuple[str, str]:
+        with duckdb.connect(str(daily.warehouse_path), read_only=True) as connection:
+            row = connection.execute(
+                "select strftime(b.settled_before, '%m-%d'), "
+                "strftime(timezone('UTC', s.event_timestamp), '%m-%d') "
+                "from user_activity__settled as s, user_activity__settled_before as b "
+                "where s.user_id = ?",
+                [user_id],
+            ).fetchone()
+        assert row is not None
+        return row[0], row[1]
+
+    def until(last: str) -> dict[str, list[str]]:
+        return {day: lines for day, lines in partitions.items() if day <= last}
+
+    def equals_a_full_rebuild(last: str) -> None:
+        full = Settings.from_env(tmp_path / f"full-{last}")
+        write_raw_logs(full.data_dir, until(last))
+        build(full, echo=None)
+        assert _digest(daily.features_dir) == _digest(full.features_dir)
+
+    write_raw_logs(daily.data_dir, until("2026-03-13"))
+    build(daily, run_date=date(2026, 3, 10), echo=None)
+    assert settled(1) == ("02-25", "02-20") and settled(4) == ("02-25", "02-21")
+    build(daily, run_date=date(2026, 3, 13), echo=None)
+    assert settled(4) == ("02-28", "02-27")  # moved in by the daily run
+
+    write_raw_logs(daily.data_dir, {"2026-03-14": partitions["2026-03-14"]})
+    build(daily, run_date=date(2026, 3, 14), echo=None)
+    equals_a_full_rebuild("2026-03-14")
+    write_raw_logs(daily.data_dir, {"2026-03-15": partitions["2026-03-15"]})
+    build(daily, run_date=date(2026, 3, 15), echo=None)
+    equals_a_full_rebuild("2026-03-15")
+    assert settled(3) == ("03-02", "02-28")  # rebuilt after the run that rewrote older rows
+
+    # a full refresh rebuilds them too: user 5, new in an old partition, gets its settled row
+    write_raw_logs(daily.data_dir, {"2026-01-20": [login(5, "2026-01-20T12:00:00Z")]}, "part-1")
+    build(daily, run_date=date(2026, 3, 15), full_refresh=True, echo=None)
+    assert settled(5) == ("03-02", "02-20")
+
+
 def test_a_file_replaced_by_a_clean_one_leaves_the_quarantine(tmp_path: Path) -> None:
     """The quarantine is incremental: a partition whose file comes again without its bad line
     loses that line's row, though the run inserts no rejected line for it."""

@@ -64,9 +64,9 @@ def _compiled_key_test(settings: Settings) -> str:
 
 
 def test_the_daily_run_checked_only_its_rows(daily: Settings) -> None:
-    # 8 days before the earliest event day that arrived since 2026-04-15 (its events are of
-    # 2026-04-15), or 2026-04-15 itself if earlier
-    floor = "least(date '2026-04-15' - 8, date '2026-04-15')"
+    # 8 days (back_days) before the earliest event day that arrived since 2026-04-15 (its events
+    # are of 2026-04-15) or before 2026-04-15 itself, whichever is earlier
+    floor = "least(date '2026-04-15', date '2026-04-15') - 8"
     compiled = " ".join(_compiled_key_test(daily).split())
     assert f"where event_timestamp >= timezone('UTC', cast({floor} as timestamp))" in compiled
 

@@ -85,7 +85,7 @@ rebuilt as (
 
 carried as (
 
-    {{ carried_state(days_relation, entity_key, features, extra_columns) }}
+    {{ carried_state(days_relation, entity_key, features, floor, extra_columns) }}
 
 ),
 
@@ -194,13 +194,12 @@ carried as (
   the day column they sum, so money adds up exactly as in a full build), the snapshot date, and
   the date its value became knowable (arrived_by_date). `extra_columns` are carried as they are.
 
-  The row can be of any age (an entity's latest row holds until its next change), so this reads
-  the mart's rows before the run's resume dates, whatever their age: the one step of a daily run
-  whose reading grows with the history (transformations/README.md, "Incremental daily runs").
-  It reads the key and time columns of those rows and the other columns of the rebuilt
-  entities' rows only.
+  The row can be of any age (an entity's latest row holds until its next change). It is looked
+  for in the mart's rows of the last days and the mart's settled rows, one per entity
+  (rows_to_carry_from, macros/settled_rows.sql), when every resume date is on or after their
+  bound (`floor`, earliest_resume_date, is), else in the whole mart.
 -#}
-{%- macro carried_state(days_relation, entity_key, features, extra_columns=[]) -%}
+{%- macro carried_state(days_relation, entity_key, features, floor, extra_columns=[]) -%}
     {%- set day_types = {} -%}
     {%- if execute -%}
       {%- for column in adapter.get_columns_in_relation(days_relation) -%}
@@ -221,7 +220,7 @@ carried as (
         mart.{{ column }},
         {%- endfor %}
         {{ utc_date('mart.created_timestamp') }} as arrived_by_date
-    from {{ this }} as mart
+    from {{ rows_to_carry_from(floor) }} as mart
     inner join rebuilt using ({{ entity_key }})
     where mart.event_timestamp < {{ utc_midnight('rebuilt.resume_date') }}
     qualify row_number() over (

@@ -1,4 +1,4 @@
-{{ config(unique_key=['item_id', 'event_timestamp']) }}
+{{ config(unique_key=['item_id', 'event_timestamp'], post_hook="{{ keep_settled_rows('item_id') }}") }}
 
 {#-
   item_popularity: 7-day item counts as sparse daily snapshots. The item_ prefix keeps names

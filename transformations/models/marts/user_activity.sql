@@ -1,4 +1,4 @@
-{{ config(unique_key=['user_id', 'event_timestamp']) }}
+{{ config(unique_key=['user_id', 'event_timestamp'], post_hook="{{ keep_settled_rows('user_id') }}") }}
 
 {#-
   user_activity: windowed activity counts per user, as sparse daily snapshots (one row per
