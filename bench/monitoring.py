@@ -56,17 +56,17 @@ def frames(rows: int, seed: int = 7) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 def run_pitstop(reference: pd.DataFrame, current: pd.DataFrame) -> dict[str, float]:
+    from pitstop import spill
     from pitstop.monitoring.drift import psi
-    from pitstop.monitoring.profiles import connect, cut_points, profile_rows
+    from pitstop.monitoring.profiles import cut_points, profile_rows
 
-    connection = connect()
-    connection.register("reference", reference)
-    connection.register("current", current)
     names = list(reference.columns)
-    bins = cut_points(connection, "SELECT * FROM reference", names)
-    base = profile_rows(connection, "SELECT * FROM reference", bins, by_day=False)[None]
-    now = profile_rows(connection, "SELECT * FROM current", bins, by_day=False)[None]
-    connection.close()
+    with spill.connect() as connection:
+        connection.register("reference", reference)
+        connection.register("current", current)
+        bins = cut_points(connection, "SELECT * FROM reference", names)
+        base = profile_rows(connection, "SELECT * FROM reference", bins, by_day=False)[None]
+        now = profile_rows(connection, "SELECT * FROM current", bins, by_day=False)[None]
     return {name: psi(base[name].counts, now[name].counts) for name in names}
 
 

@@ -8,8 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from pitstop import spill
 from pitstop.monitoring.drift import drift, psi
-from pitstop.monitoring.profiles import Bins, Profile, connect, cut_points, profile_rows
+from pitstop.monitoring.profiles import Bins, Profile, cut_points, profile_rows
 
 
 def test_histogram_counts_equal_numpy_and_days_add_up() -> None:
@@ -18,12 +19,12 @@ def test_histogram_counts_equal_numpy_and_days_add_up() -> None:
     values = rng.poisson(3.0, len(days)).astype("float64")
     values[rng.random(len(days)) < 0.1] = np.nan
     frame = pd.DataFrame({"day": days, "x": values})
-    connection = connect()
-    connection.register("frame", frame)
-    bins = cut_points(connection, "SELECT * FROM frame", ["x"])
+    with spill.connect() as connection:
+        connection.register("frame", frame)
+        bins = cut_points(connection, "SELECT * FROM frame", ["x"])
+        profiles = profile_rows(connection, "SELECT * FROM frame", bins)
     feature_bins = bins["x"]
     assert feature_bins is not None
-    profiles = profile_rows(connection, "SELECT * FROM frame", bins)
     whole = profiles[None]["x"]
 
     present = values[~np.isnan(values)]
@@ -84,9 +85,10 @@ def test_feature_table_rows_count_for_every_day_until_the_next_row(tmp_path) -> 
     path = tmp_path / "t.parquet"
     table.to_parquet(path)
     sql = feature_table_sql(path, "user_id", ["x"], day[2:], dt.timedelta(days=3))
-    rows = (
-        connect().execute(f"SELECT day, user_id, x FROM ({sql}) ORDER BY day, user_id").fetchall()
-    )
+    with spill.connect() as connection:
+        rows = connection.execute(
+            f"SELECT day, user_id, x FROM ({sql}) ORDER BY day, user_id"
+        ).fetchall()
     got = [(d.day, user, x) for d, user, x in rows]
     # user 1: 1.0 on the 3rd, 2.0 from the 4th on; user 2: 5.0 until its ttl (3 days) runs out
     # (a row exactly ttl old still counts, as in the offline store).

@@ -20,8 +20,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pitstop import spill
 from pitstop.errors import InvalidInputError, MissingInputError, PitstopError
-from pitstop.monitoring.profiles import Bins, Profile, connect, cut_points, profile_rows
+from pitstop.monitoring.profiles import Bins, Profile, cut_points, profile_rows
 from pitstop.settings import Settings
 from pitstop.sql import literal
 
@@ -175,35 +176,35 @@ def create_baseline(
     if not training_set.is_file():
         raise MissingInputError(f"no training set at {training_set}")
     specs = dict(views) if views is not None else registry_views(settings)
-    connection = connect()
     source = f"SELECT * FROM read_parquet({literal(training_set)})"
-    try:
-        columns = [row[0] for row in connection.execute(f"DESCRIBE {source}").fetchall()]
-    except Exception as error:  # DuckDB raises its own error classes for an unreadable file
-        raise InvalidInputError(
-            f"cannot read the training set {training_set}: {str(error).splitlines()[0]}"
-        ) from error
-    # Bare feature names (the default) or view__feature (full_feature_names).
-    picked: dict[str, dict[str, str]] = {}
-    for spec in specs.values():
-        for name in spec.numeric_features:
-            for column in (name, f"{spec.name}__{name}"):
-                if column in columns:
-                    picked.setdefault(spec.name, {})[name] = column
-    if not picked:
-        raise InvalidInputError(
-            f"{training_set} has no numeric feature of the registry's views; "
-            "is it a training set written by `pitstop training-set`?"
+    with spill.connect() as connection:
+        try:
+            columns = [row[0] for row in connection.execute(f"DESCRIBE {source}").fetchall()]
+        except Exception as error:  # DuckDB raises its own error classes for an unreadable file
+            raise InvalidInputError(
+                f"cannot read the training set {training_set}: {str(error).splitlines()[0]}"
+            ) from error
+        # Bare feature names (the default) or view__feature (full_feature_names).
+        picked: dict[str, dict[str, str]] = {}
+        for spec in specs.values():
+            for name in spec.numeric_features:
+                for column in (name, f"{spec.name}__{name}"):
+                    if column in columns:
+                        picked.setdefault(spec.name, {})[name] = column
+        if not picked:
+            raise InvalidInputError(
+                f"{training_set} has no numeric feature of the registry's views; "
+                "is it a training set written by `pitstop training-set`?"
+            )
+        renamed = ", ".join(
+            f'"{column}" AS "{view}__{name}"'
+            for view, features in picked.items()
+            for name, column in features.items()
         )
-    renamed = ", ".join(
-        f'"{column}" AS "{view}__{name}"'
-        for view, features in picked.items()
-        for name, column in features.items()
-    )
-    frame = f"SELECT {renamed} FROM ({source})"
-    flat = [f"{view}__{name}" for view, features in picked.items() for name in features]
-    bins = cut_points(connection, frame, flat)
-    profiles = profile_rows(connection, frame, bins, by_day=False)[None]
+        frame = f"SELECT {renamed} FROM ({source})"
+        flat = [f"{view}__{name}" for view, features in picked.items() for name in features]
+        bins = cut_points(connection, frame, flat)
+        profiles = profile_rows(connection, frame, bins, by_day=False)[None]
     previous = load_baseline(settings) if settings.baseline_path.is_file() else None
     features: dict[str, dict[str, FeatureBaseline]] = (
         {view: dict(items) for view, items in previous.features.items()} if previous else {}

@@ -319,13 +319,6 @@ def feature_table_sql(
     )
 
 
-def connect() -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB connection in UTC."""
-    connection = duckdb.connect()
-    connection.execute("SET TimeZone = 'UTC'")
-    return connection
-
-
 def _pick(choose: Any, a: float | None, b: float | None) -> float | None:
     if a is None:
         return b

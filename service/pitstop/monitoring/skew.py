@@ -28,9 +28,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pitstop import coverage
+from pitstop import coverage, spill
 from pitstop.monitoring.baseline import ViewSpec
-from pitstop.monitoring.profiles import connect
 from pitstop.monitoring.serving_log import serving_log_files
 from pitstop.monitoring.statuses import Status
 from pitstop.settings import Settings
@@ -87,13 +86,13 @@ def compute_skew(
     files = serving_log_files(settings.serving_logs_dir)
     if not files:
         return SkewReport(features={}, note="no serving logs")
-    connection = connect()
     listing = "[" + ", ".join(literal(path) for path in files) + "]"
-    rows = connection.execute(
-        f"SELECT * FROM read_parquet({listing}) WHERE request_time BETWEEN $since AND $until",
-        {"since": since, "until": until},
-    ).fetchall()
-    columns = [column[0] for column in connection.description or []]
+    with spill.connect() as connection:
+        rows = connection.execute(
+            f"SELECT * FROM read_parquet({listing}) WHERE request_time BETWEEN $since AND $until",
+            {"since": since, "until": until},
+        ).fetchall()
+        columns = [column[0] for column in connection.description or []]
     logged = [dict(zip(columns, row, strict=True)) for row in rows]
     owner = _feature_owners(views)
     by_service: dict[str, list[dict[str, Any]]] = {}

@@ -20,11 +20,11 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from pitstop import coverage, feature_tables
+from pitstop import coverage, feature_tables, spill
 from pitstop.monitoring.baseline import Baseline, ViewSpec, load_baseline, monitored_views
 from pitstop.monitoring.drift import Drift, drift
 from pitstop.monitoring.freshness import DbtSignals, Freshness, dbt_signals, view_freshness
-from pitstop.monitoring.profiles import Bins, Profile, connect, feature_table_sql, profile_rows
+from pitstop.monitoring.profiles import Bins, Profile, feature_table_sql, profile_rows
 from pitstop.monitoring.skew import Skew, SkewReport, compute_skew
 from pitstop.monitoring.statuses import Overall, Status, worst
 from pitstop.settings import Settings
@@ -126,12 +126,12 @@ def compute_status(
         if with_skew
         else SkewReport(features={}, note="skew not computed")
     )
-    connection = connect()
     views: dict[str, ViewStatus] = {}
-    for name, spec in sorted(monitored.items()):
-        views[name] = _view_status(
-            settings, connection, spec, baseline, skew, dbt, now, window_days
-        )
+    with spill.connect() as connection:
+        for name, spec in sorted(monitored.items()):
+            views[name] = _view_status(
+                settings, connection, spec, baseline, skew, dbt, now, window_days
+            )
     statuses: list[Status] = [view.status for view in views.values()]
     statuses.append(dbt.tests_status)
     return MonitoringStatus(
