@@ -66,11 +66,7 @@
         "select max(table_name) from duckdb_tables() where temporary and starts_with(table_name, '"
         ~ this.identifier ~ "__dbt_tmp')"
     ) -%}
-    {%- set have_rows = scalar_at_run(
-        "select count(*) = 2 from duckdb_tables() where not temporary and schema_name = '"
-        ~ this.schema ~ "' and table_name in ('" ~ rows.identifier ~ "', '" ~ bound.identifier ~ "')"
-    ) -%}
-    {%- set old_bound = scalar_at_run('select max(settled_before) from ' ~ bound) if have_rows else none -%}
+    {%- set old_bound = settled_rows_of(this)[1] -%}
     {%- set earliest_written = scalar_at_run(
         'select min(' ~ utc_date('event_timestamp') ~ ') from "' ~ changed ~ '"'
     ) if changed is not none else none -%}
