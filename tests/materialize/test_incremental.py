@@ -66,10 +66,16 @@ def test_second_run_writes_nothing_and_changes_only_changed(
     assert materialize(settings).entities == NONE
 
 
-def test_a_run_reads_only_the_partitions_rewritten_since_the_last(folder: Folder) -> None:
-    """The state records the table's files; the next run reads the partitions from the earliest
-    one replaced since: an old partition made unreadable in place is never opened."""
-    settings = folder("partial")
+@pytest.mark.parametrize("renamed", [False, True], ids=["same-name", "new-name"])
+def test_a_run_reads_only_the_partitions_rewritten_since_the_last(
+    folder: Folder, renamed: bool
+) -> None:
+    """The state records the table's partitions; the next run reads them from the earliest one
+    replaced since: an old partition made unreadable in place is never opened. A publish writes
+    a rewritten partition under a new name (``<date>.<export>-0.parquet``): the state recorded
+    file names, so every daily run's new names made it read the whole table (at 300k users and
+    36 days of history, 7.4 s of materialize where 6 partitions take 0.6 s)."""
+    settings = folder(f"partial-{renamed}")
     table = _two_partitions(settings)
     materialize(settings)
     partitions = sorted(table.glob("2*.parquet"))
@@ -85,7 +91,12 @@ def test_a_run_reads_only_the_partitions_rewritten_since_the_last(folder: Folder
     events = pc.if_else(chosen, pc.add(rows["events_7d"], 1), rows["events_7d"])
     rows = rows.set_column(rows.schema.get_field_index("events_7d"), "events_7d", events)
     pq.write_table(rows, newest.with_suffix(".new"))
-    os.replace(newest.with_suffix(".new"), newest)  # a publish moves a new file in
+    date = newest.name.split(".")[0]
+    target = newest.with_name(f"{date}.ffffffff-0.parquet") if renamed else newest
+    os.replace(newest.with_suffix(".new"), target)  # a publish moves a new file in
+    if renamed:
+        assert target != newest
+        newest.unlink()
 
     assert materialize(settings).entities == {**NONE, "user_activity": 2}
     assert materialize(settings).entities == NONE

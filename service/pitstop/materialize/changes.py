@@ -82,17 +82,19 @@ def _state_metadata(path: Path) -> dict[str, str] | None:
 
 
 def file_versions(table: Path, end: dt.datetime) -> dict[str, str]:
-    """The partitions of a feature table wholly at or before ``end``, each with what changes
-    when it is replaced (a publish moves a new file in, or hard-links an unchanged one: same
-    inode, size and time). A partition ``end`` cuts is left out: the next run reads it again."""
-    versions = {}
+    """The partitions of a feature table wholly at or before ``end``, by snapshot date, each
+    with what changes when it is replaced: its files' names (a publish writes a rewritten
+    partition under a new name) and, for each, inode, size and time (an unchanged partition is
+    hard-linked: the same). A partition ``end`` cuts is left out: the next run reads it again."""
+    versions: dict[str, list[str]] = {}
     for file in feature_tables.files(table):
         day = feature_tables.partition_date(file)
         if day is None or _midnight(day) + dt.timedelta(days=1) > end:
             continue
         stat = file.stat()
-        versions[file.name] = f"{stat.st_ino}:{stat.st_size}:{stat.st_mtime_ns}"
-    return versions
+        version = f"{file.name}:{stat.st_ino}:{stat.st_size}:{stat.st_mtime_ns}"
+        versions.setdefault(day.isoformat(), []).append(version)
+    return {day: "|".join(version) for day, version in versions.items()}
 
 
 def rewritten_since(
@@ -102,7 +104,8 @@ def rewritten_since(
     partitions a run saw (``before``, file_versions), those seen now and every file of the
     table: the earliest partition up to ``end`` that is new, replaced, or was not read whole.
     None when the whole table must be read: it has a file that is not a dated partition (plain
-    dbt's output), or a partition the last run read went away.
+    dbt's output), or a snapshot date the last run read went away (or a state that recorded
+    file names, before file_versions recorded dates: one whole read writes a new one).
 
     (The rule assumes rows are only added and changed, never removed, as in pitstop's marts:
     an entity whose latest row changed has a row in a replaced partition. After removing rows
@@ -115,9 +118,7 @@ def rewritten_since(
         if day is None:
             if file.name != feature_tables.SCHEMA_FILE:
                 return None
-        elif _midnight(day) <= end and (
-            file.name not in before or now.get(file.name) != before[file.name]
-        ):
+        elif _midnight(day) <= end and now.get(day.isoformat()) != before.get(day.isoformat(), ""):
             dated.append(day)
     return min(dated, default=dt.date.max)
 
