@@ -17,7 +17,13 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
-from pitstop.errors import PitstopError, os_error_line, redacted
+from pitstop.errors import (
+    PitstopError,
+    engine_error_line,
+    is_engine_error,
+    os_error_line,
+    redacted,
+)
 from pitstop.settings import DATA_DIR_ENV, Settings
 
 Handler = Callable[[argparse.Namespace, Settings], int]
@@ -45,6 +51,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 141
     except OSError as error:  # the machine refused: a full disk, a read-only folder...
         print(f"pitstop {args.command}: {os_error_line(error)}", file=sys.stderr)
+        return 1
+    except Exception as error:
+        if not is_engine_error(error):  # a bug of pitstop's: its stack trace helps fix it
+            raise
+        # DuckDB out of memory or refused a file where no step translated it.
+        print(f"pitstop {args.command}: {engine_error_line(error)}", file=sys.stderr)
         return 1
 
 

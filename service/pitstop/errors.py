@@ -92,6 +92,11 @@ class BackgroundApiError(PitstopError):
     """The lookup API in a child process exited, did not answer in time, or answered an error."""
 
 
+class EngineError(PitstopError):
+    """DuckDB could not finish a query: it ran out of memory, or could not read or write a file
+    (the message names the setting to change where there is one)."""
+
+
 def os_error_line(error: OSError) -> str:
     """What the operating system refused, on one line: its reason, the file, and the next
     step where there is an obvious one (the CLI's translation of an ``OSError``)."""
@@ -116,6 +121,34 @@ def errno_hint(code: int) -> str:
         errno.EROFS: "; the file system is read-only: use a writable data folder",
     }
     return hints.get(code, "")
+
+
+def is_engine_error(error: BaseException) -> bool:
+    """Whether ``error`` is DuckDB's own, told by its module (``_duckdb``), so the CLI can
+    translate it without importing DuckDB."""
+    return type(error).__module__.lstrip("_").partition(".")[0] == "duckdb"
+
+
+def engine_error_line(error: BaseException, memory_setting: str | None = None) -> str:
+    """A DuckDB error on one line: its first line (the rest is advice in DuckDB's own terms,
+    ``SET memory_limit``...), and the next step in pitstop's terms: ``memory_setting`` (an
+    environment variable and its value) for an out-of-memory error, space or permissions for a
+    file DuckDB could not write."""
+    import errno
+
+    lines = str(error).strip().splitlines()
+    text = " ".join((lines[0] if lines else type(error).__name__).split())[:300]
+    if type(error).__name__ == "OutOfMemoryException":
+        more = f"raise {memory_setting}" if memory_setting else "give it more memory"
+        return f"DuckDB ran out of memory ({text}); {more} or free some on this machine"
+    for reason, code in (
+        ("No space left on device", errno.ENOSPC),
+        ("Permission denied", errno.EACCES),
+        ("Read-only file system", errno.EROFS),
+    ):
+        if reason in text:
+            return f"DuckDB: {text}{errno_hint(code)}"
+    return f"DuckDB: {text}"
 
 
 def redacted(url: str) -> str:

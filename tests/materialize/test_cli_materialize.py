@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import threading
 import time
@@ -160,3 +161,27 @@ def test_redis_gone_during_materialize_is_one_line(
     assert err.startswith("pitstop materialize: cannot "), err
     assert f"redis://***@127.0.0.1:{port}/0" in err and "hunter2" not in err
     assert err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_out_of_memory_is_one_line_naming_the_setting(
+    folder: Folder, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`PITSTOP_MATERIALIZE_MEMORY=1MB pitstop materialize` printed DuckDB's
+    OutOfMemoryException with a stack trace and DuckDB's own advice (``SET memory_limit``);
+    the next run with enough memory still writes every entity."""
+    settings = folder("out-of-memory")
+    data = ["materialize", "--data-dir", str(settings.data_dir), "-q"]
+    monkeypatch.setenv("PITSTOP_MATERIALIZE_MEMORY", "1MB")
+    assert main(data) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err, err
+    assert re.match(r"pitstop materialize: \w+: DuckDB ran out of memory \(", err), err
+    assert "raise PITSTOP_MATERIALIZE_MEMORY (now 1MB)" in err and "SET " not in err, err
+
+    monkeypatch.delenv("PITSTOP_MATERIALIZE_MEMORY")
+    assert main(data[:-1]) == 0
+    assert _written(capsys.readouterr().out) == {
+        "user_activity": USERS,
+        "user_profile": USERS,
+        "item_popularity": ITEMS,
+    }

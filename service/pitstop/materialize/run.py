@@ -16,8 +16,11 @@ import pyarrow as pa
 from pitstop import coverage, feature_tables
 from pitstop.errors import (
     ConfigurationError,
+    EngineError,
     FeastError,
     OnlineStoreUnavailableError,
+    engine_error_line,
+    is_engine_error,
     one_line,
     redacted,
 )
@@ -27,7 +30,7 @@ from pitstop.materialize import changes
 from pitstop.online.registry import ViewDef, open_registry
 from pitstop.online.stores import OnlineStore, open_online_store
 from pitstop.progress import Progress
-from pitstop.settings import Settings
+from pitstop.settings import MATERIALIZE_MEMORY_ENV, Settings
 
 # Entities of the previous state looked up in the store before an incremental run: if any is
 # missing, the store lost data (flushed, file deleted) and the view is rewritten in full.
@@ -106,9 +109,16 @@ def materialize(
         writer.create_tables(views)  # a deleted SQLite file comes back empty
         changed = [view for view in views if _layout_changed(settings, project, writer, view)]
         for view in views:
-            count, was_full = _materialize_view(
-                settings, writer, project, view, end, rows, full, progress, throttle_seconds
-            )
+            try:
+                count, was_full = _materialize_view(
+                    settings, writer, project, view, end, rows, full, progress, throttle_seconds
+                )
+            except Exception as error:
+                if not is_engine_error(error):
+                    raise
+                # The view's state is not committed: the next run writes its changes again.
+                memory = f"{MATERIALIZE_MEMORY_ENV} (now {settings.materialize_memory})"
+                raise EngineError(f"{view.name}: {engine_error_line(error, memory)}") from error
             written[view.name] = count
             all_full = all_full and was_full
         if changed:
