@@ -109,3 +109,47 @@ def test_plain_feast_without_the_data_folder_says_so(tmp_path: Path) -> None:
     assert "PITSTOP_DATA_DIR is not set" in result.stdout + result.stderr
     assert sorted(path.name for path in FEATURE_REPO_DIR.iterdir()) == before
     assert not list(tmp_path.iterdir())
+
+
+def test_feast_ui_starts_and_lists_the_feature_views(trap_store: Settings, tmp_path: Path) -> None:
+    """`feast -c feature_repo ui` from the project's own install failed: `No module named
+    'grpc'`, then `grpc_health` (pyproject.toml now names them, at versions protobuf < 7
+    allows). Its page and its registry API answer, with the repo's views."""
+    import os
+    import subprocess
+    import sys
+    import time
+    import urllib.error
+    import urllib.request
+
+    from pitstop.api.background import free_port
+
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = {**os.environ, "PITSTOP_DATA_DIR": str(trap_store.data_dir)}
+    command = "import sys; from feast.cli.cli import cli; sys.exit(cli())"
+    arguments = ["-c", str(FEATURE_REPO_DIR), "ui", "-h", "127.0.0.1", "-p", str(port)]
+    log_path = tmp_path / "feast-ui.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-c", command, *arguments], env=env, stdout=log, stderr=log
+        )
+    try:
+        deadline = time.monotonic() + 180  # `import feast` alone takes 5-9 s
+        views = None
+        while views is None:
+            assert process.poll() is None, log_path.read_text()[-2000:]
+            assert time.monotonic() < deadline, log_path.read_text()[-2000:]
+            try:
+                url = f"{base}/api/v1/feature_views?project=pitstop"
+                with urllib.request.urlopen(url, timeout=5) as answer:
+                    views = answer.read().decode()
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                time.sleep(0.5)
+        for name in ("user_activity", "user_profile", "item_popularity"):
+            assert f'"{name}"' in views, views[:2000]
+        with urllib.request.urlopen(f"{base}/", timeout=10) as page:
+            assert page.status == 200 and b"<html" in page.read().lower()
+    finally:
+        process.terminate()
+        process.wait(timeout=30)

@@ -92,9 +92,18 @@ FRESHNESS_HOURS_ENV = "PITSTOP_FRESHNESS_HOURS"
 DEFAULT_FRESHNESS_HOURS = 24.0
 WAREHOUSE_HORIZON_DAYS_ENV = "PITSTOP_WAREHOUSE_HORIZON_DAYS"
 
-# The project root: service/pitstop/settings.py -> parents[2]. dbt's project and Feast's repo are
-# found relative to it, not to the working directory.
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+def _project_root() -> Path:
+    """Where dbt's project (``transformations/``) and Feast's repo (``feature_repo/``) are, never
+    relative to the working directory: in an installed wheel, the copy it ships inside the
+    package (``pitstop/project/``; docs/architecture.md §6, "Installed"); in a checkout (an
+    editable install), its own, beside ``service/`` (service/pitstop/settings.py -> parents[2])."""
+    package = Path(__file__).resolve().parent
+    shipped = package / "project"
+    return shipped if shipped.is_dir() else package.parents[1]
+
+
+PROJECT_ROOT = _project_root()
 DBT_PROJECT_DIR = PROJECT_ROOT / "transformations"
 FEATURE_REPO_DIR = PROJECT_ROOT / "feature_repo"
 

@@ -63,13 +63,15 @@ class BackgroundApi:
 
 @contextlib.contextmanager
 def api_in_background(
-    settings: Settings, *, log_path: Path, workers: int = 1
+    settings: Settings, *, log_path: Path, workers: int = 1, python: str = sys.executable
 ) -> Iterator[BackgroundApi]:
-    """``pitstop serve`` for ``settings.data_dir`` on a free port until the block ends."""
+    """``pitstop serve`` for ``settings.data_dir`` on a free port until the block ends: the
+    pitstop of the ``python`` interpreter (this one unless told; a test names another
+    environment's)."""
     port = free_port()
     log_path.parent.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, **settings.environment()}
-    command = [sys.executable, "-m", "pitstop.cli", "serve", "--quiet"]
+    command = [python, "-m", "pitstop.cli", "serve", "--quiet"]
     command += ["--data-dir", str(settings.data_dir), "--host", "127.0.0.1", "--port", str(port)]
     command += ["--workers", str(workers)] if workers != 1 else []
     with log_path.open("wb") as log:
