@@ -153,3 +153,31 @@ def test_feast_ui_starts_and_lists_the_feature_views(trap_store: Settings, tmp_p
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+def test_feast_registry_dump_still_has_feast_0_67s_python_view_bug(trap_store: Settings) -> None:
+    """`feast registry-dump` fails on the python-mode on-demand view (docs/architecture.md §6,
+    reported upstream-style there, with the commands that work instead). This pins the failure:
+    when a Feast upgrade fixes it, this test fails, and the docs and this test change with it.
+    The workaround's commands answer."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PITSTOP_DATA_DIR": str(trap_store.data_dir)}
+    command = "import sys; from feast.cli.cli import cli; sys.exit(cli())"
+
+    def feast(*arguments: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-c", command, "-c", str(FEATURE_REPO_DIR), *arguments],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=180,
+            check=False,
+        )
+
+    dump = feast("registry-dump")
+    assert dump.returncode != 0 and "KeyError: 'substraitPlan'" in dump.stderr, dump.stderr
+    described = feast("on-demand-feature-views", "describe", "user_recency")
+    assert described.returncode == 0 and "hours_since_last_event" in described.stdout
